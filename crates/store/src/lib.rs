@@ -1,0 +1,428 @@
+//! ClickHouse storage for the platform: the schema ([`schema`]), row structs beside it
+//! ([`rows`]), migrations, and a small client wrapper that retries transient failures
+//! with backoff and says clearly which server and database it could not reach.
+//!
+//! The `clickhouse` crate is used with schema validation off and values bound with
+//! `bind()`, because the development and CI server is Debian's ClickHouse 18.16, which
+//! lacks the metadata queries validation needs; `tests/store.rs` instead proves each row
+//! struct against its table on a real server.
+
+pub mod rows;
+pub mod schema;
+
+use chrono::NaiveDate;
+use clickhouse::Client;
+use nba_pages::SeasonType;
+use nba_pages::checks::GameResult;
+use rows::TableRow;
+use schema::Table;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Where the store lives. Credentials come from env or file at the edges, never from logs.
+#[derive(Clone)]
+pub struct StoreConfig {
+    pub url: String,
+    pub database: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Attempts for each operation when the server is unreachable or fails (at least 1).
+    pub attempts: u32,
+    /// First backoff delay; doubled after each failed attempt.
+    pub backoff: Duration,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    pub fn new(url: impl Into<String>, database: impl Into<String>) -> Self {
+        StoreConfig {
+            url: url.into(),
+            database: database.into(),
+            user: None,
+            password: None,
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("ClickHouse at {url} failed on {op} after {attempts} attempt(s): {source}")]
+    Failed {
+        url: String,
+        op: String,
+        attempts: u32,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    #[error("database name {0:?} must be letters, digits and underscores")]
+    BadDatabaseName(String),
+    #[error("mutation on {table} did not finish within {seconds} s")]
+    MutationTimeout { table: String, seconds: u64 },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Migrations in order; each is a list of statements run idempotently.
+fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
+    vec![(1, "raw tables", schema::RAW_TABLES.iter().map(|t| t.create_sql(db)).collect())]
+}
+
+/// Values per `has(?, column)` query: keeps queries well under ClickHouse's default
+/// 256 KiB `max_query_size`.
+const IN_CHUNK: usize = 1000;
+
+/// The latest schema version this build knows.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone)]
+pub struct Store {
+    /// Client bound to the project's database.
+    client: Client,
+    /// Client without a database, for `CREATE DATABASE`.
+    root: Client,
+    config: StoreConfig,
+}
+
+impl Store {
+    pub fn new(config: StoreConfig) -> Result<Self> {
+        if config.database.is_empty() || !config.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::BadDatabaseName(config.database));
+        }
+        let mut root = Client::default().with_url(&config.url).with_validation(false);
+        if let Some(u) = &config.user {
+            root = root.with_user(u);
+        }
+        if let Some(p) = &config.password {
+            root = root.with_password(p);
+        }
+        let client = root.clone().with_database(&config.database);
+        Ok(Store { client, root, config })
+    }
+
+    pub fn database(&self) -> &str {
+        &self.config.database
+    }
+
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// The client bound to the database, for queries this crate does not wrap.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs `op` up to `attempts` times with doubling backoff, logging each failure.
+    pub async fn retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = clickhouse::error::Result<T>>,
+    {
+        let attempts = self.config.attempts.max(1);
+        let mut delay = self.config.backoff;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < attempts && is_transient(&e) => {
+                    tracing::warn!(url = %self.config.url, op = what, attempt, error = %e, "ClickHouse call failed; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+                Err(source) => {
+                    return Err(StoreError::Failed {
+                        url: self.config.url.clone(),
+                        op: what.to_string(),
+                        attempts: attempt,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `SELECT 1`, with retries: fails clearly when the server is unreachable.
+    pub async fn ping(&self) -> Result<()> {
+        self.retry("ping", || self.root.query("SELECT 1").fetch_one::<u8>()).await.map(|_| ())
+    }
+
+    /// Creates the database and every table, idempotently; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<u32>> {
+        let db = self.config.database.clone();
+        let create_db = format!("CREATE DATABASE IF NOT EXISTS `{db}`");
+        self.retry("create database", || self.root.query(&create_db).execute()).await?;
+        let create_versions = schema::SCHEMA_MIGRATIONS.create_sql(&db);
+        self.retry("create schema_migrations", || self.root.query(&create_versions).execute()).await?;
+        let applied: HashSet<u32> = self
+            .retry("read schema_migrations", || {
+                self.client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>()
+            })
+            .await?
+            .into_iter()
+            .collect();
+        let mut done = Vec::new();
+        for (version, name, statements) in migrations(&db) {
+            // Statements are idempotent, so a migration interrupted half-way is simply rerun.
+            for sql in &statements {
+                self.retry(name, || self.root.query(sql).execute()).await?;
+            }
+            if !applied.contains(&version) {
+                let row = rows::MigrationRow { version, name: name.to_string(), applied_at: chrono::Utc::now() };
+                self.insert(&[row]).await?;
+                done.push(version);
+            }
+        }
+        Ok(done)
+    }
+
+    /// The highest applied migration, or None when the database is not set up.
+    pub async fn schema_version(&self) -> Result<Option<u32>> {
+        let exists: u8 = self
+            .retry("check schema", || {
+                self.root
+                    .query("SELECT count() > 0 FROM system.tables WHERE database = ? AND name = 'schema_migrations'")
+                    .bind(&self.config.database)
+                    .fetch_one::<u8>()
+            })
+            .await?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        let v: u32 = self
+            .retry("read schema version", || self.client.query("SELECT max(version) FROM schema_migrations").fetch_one())
+            .await?;
+        Ok((v > 0).then_some(v))
+    }
+
+    /// Inserts rows as one INSERT (one atomic block for the sizes the loader uses).
+    pub async fn insert<T: TableRow>(&self, rows: &[T]) -> Result<()>
+    where
+        for<'a> T: clickhouse::RowWrite<Value<'a> = T>,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let table = T::TABLE.name;
+        self.retry(&format!("insert into {table}"), || async {
+            let mut insert = self.client.insert::<T>(table).await?;
+            for row in rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        })
+        .await
+    }
+
+    /// Deletes rows of `table` matching `condition` (SQL with `?` placeholders bound from
+    /// `values`, one array each) and waits until the mutation has finished, so a following
+    /// insert is never removed by it.
+    pub async fn delete_where(&self, table: &Table, column: &str, values: &[String]) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("ALTER TABLE `{}` DELETE WHERE has(?, `{column}`)", table.name);
+        for chunk in values.chunks(IN_CHUNK) {
+            self.retry(&format!("delete from {}", table.name), || self.client.query(&sql).bind(chunk).execute()).await?;
+        }
+        self.wait_for_mutations(table).await
+    }
+
+    async fn wait_for_mutations(&self, table: &Table) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let pending: u64 = self
+                .retry("poll mutations", || {
+                    self.root
+                        .query("SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0")
+                        .bind(&self.config.database)
+                        .bind(table.name)
+                        .fetch_one()
+                })
+                .await?;
+            if pending == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(StoreError::MutationTimeout { table: table.name.to_string(), seconds: 300 });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// For each file name the ledger has seen loaded, the sha256 of its latest loaded content.
+    pub async fn ledger_loaded(&self) -> Result<HashMap<String, String>> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Entry {
+            name: String,
+            sha256: String,
+        }
+        let entries: Vec<Entry> = self
+            .retry("read ledger", || {
+                self.client
+                    .query(
+                        "SELECT name, argMax(sha256, seen_at) AS sha256 FROM ingest_files \
+                         WHERE status IN ('loaded', 'unchanged') GROUP BY name",
+                    )
+                    .fetch_all::<Entry>()
+            })
+            .await?;
+        Ok(entries.into_iter().map(|e| (e.name, e.sha256)).collect())
+    }
+
+    /// Which of `game_ids` already have rows in any per-game table (left by an earlier
+    /// version of the page, or by a run that stopped before writing its ledger entry).
+    pub async fn games_with_rows(&self, game_ids: &[String]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        if game_ids.is_empty() {
+            return Ok(found);
+        }
+        for table in schema::GAME_TABLES {
+            found.extend(self.distinct_in(table, "game_id", game_ids).await?);
+        }
+        Ok(found)
+    }
+
+    /// The values of `values` that occur in `table.column`.
+    pub async fn distinct_in(&self, table: &Table, column: &str, values: &[String]) -> Result<Vec<String>> {
+        let sql = format!("SELECT DISTINCT `{column}` FROM `{}` WHERE has(?, `{column}`)", table.name);
+        let mut out = Vec::new();
+        for chunk in values.chunks(IN_CHUNK) {
+            let found: Vec<String> =
+                self.retry(&format!("look up {}.{column}", table.name), || self.client.query(&sql).bind(chunk).fetch_all()).await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Final scores as the schedule pages tell them, for these games.
+    pub async fn schedule_results(&self, game_ids: &[String]) -> Result<HashMap<String, (GameResult, NaiveDate)>> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct R {
+            game_id: String,
+            #[serde(with = "clickhouse::serde::chrono::date")]
+            game_date: NaiveDate,
+            away_team: String,
+            home_team: String,
+            away_pts: Option<u16>,
+            home_pts: Option<u16>,
+            season_type: String,
+            overtimes: u8,
+        }
+        let sql = "SELECT game_id, game_date, away_team, home_team, away_pts, home_pts, season_type, overtimes \
+                   FROM games FINAL WHERE has(?, game_id)";
+        let mut out = HashMap::new();
+        for chunk in game_ids.chunks(IN_CHUNK) {
+            let rows: Vec<R> = self.retry("read schedule results", || self.client.query(sql).bind(chunk).fetch_all()).await?;
+            for r in rows {
+                let result = GameResult {
+                    game_id: r.game_id.clone(),
+                    away_team: r.away_team,
+                    home_team: r.home_team,
+                    away_pts: r.away_pts,
+                    home_pts: r.home_pts,
+                    season_type: SeasonType::parse(&r.season_type).unwrap_or(SeasonType::RegularSeason),
+                    overtimes: r.overtimes,
+                };
+                out.insert(r.game_id, (result, r.game_date));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Final scores as the box scores tell them, for these games (both teams loaded).
+    pub async fn box_score_results(&self, game_ids: &[String]) -> Result<HashMap<String, (GameResult, NaiveDate)>> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct R {
+            game_id: String,
+            #[serde(with = "clickhouse::serde::chrono::date")]
+            game_date: NaiveDate,
+            team: String,
+            is_home: u8,
+            pts: u16,
+            season_type: String,
+            overtimes: u8,
+        }
+        let sql = "SELECT game_id, game_date, team, is_home, pts, season_type, overtimes \
+                   FROM team_boxscores FINAL WHERE has(?, game_id)";
+        let mut sides: HashMap<String, (Option<R>, Option<R>)> = HashMap::new();
+        for chunk in game_ids.chunks(IN_CHUNK) {
+            let rows: Vec<R> = self.retry("read box-score results", || self.client.query(sql).bind(chunk).fetch_all()).await?;
+            for r in rows {
+                let entry = sides.entry(r.game_id.clone()).or_default();
+                if r.is_home == 1 { entry.1 = Some(r) } else { entry.0 = Some(r) }
+            }
+        }
+        Ok(sides
+            .into_iter()
+            .filter_map(|(id, (away, home))| {
+                let (away, home) = (away?, home?);
+                let result = GameResult {
+                    game_id: id.clone(),
+                    away_team: away.team,
+                    home_team: home.team,
+                    away_pts: Some(away.pts),
+                    home_pts: Some(home.pts),
+                    season_type: SeasonType::parse(&home.season_type).unwrap_or(SeasonType::RegularSeason),
+                    overtimes: home.overtimes,
+                };
+                Some((id, (result, home.game_date)))
+            })
+            .collect())
+    }
+
+    /// Removes earlier findings of the named checks for these games (only where any exist,
+    /// since each delete is a mutation).
+    pub async fn delete_checks(&self, game_ids: &[String], checks: &[&str]) -> Result<()> {
+        let checks: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
+        let sql = "SELECT DISTINCT game_id FROM data_quality_issues WHERE has(?, game_id) AND has(?, check_name)";
+        let mut found = Vec::new();
+        for chunk in game_ids.chunks(IN_CHUNK) {
+            let ids: Vec<String> =
+                self.retry("find earlier findings", || self.client.query(sql).bind(chunk).bind(&checks).fetch_all()).await?;
+            found.extend(ids);
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        let del = "ALTER TABLE data_quality_issues DELETE WHERE has(?, game_id) AND has(?, check_name)";
+        for chunk in found.chunks(IN_CHUNK) {
+            self.retry("delete earlier findings", || self.client.query(del).bind(chunk).bind(&checks).execute()).await?;
+        }
+        self.wait_for_mutations(&schema::DATA_QUALITY_ISSUES).await
+    }
+
+    /// Row count of a table (without FINAL: what is physically there).
+    pub async fn count(&self, table: &Table) -> Result<u64> {
+        let sql = format!("SELECT count() FROM `{}`", table.name);
+        self.retry(&format!("count {}", table.name), || self.client.query(&sql).fetch_one()).await
+    }
+}
+
+/// Network trouble and server overload are worth retrying; a bad query is not.
+fn is_transient(e: &clickhouse::error::Error) -> bool {
+    use clickhouse::error::Error as E;
+    match e {
+        E::Network(_) | E::TimedOut => true,
+        E::BadResponse(msg) => {
+            // Memory limits, too many parts, server shutting down: transient server states.
+            ["TOO_MANY_PARTS", "MEMORY_LIMIT", "Too many parts", "Memory limit", "ABORTED", "shutdown"]
+                .iter()
+                .any(|m| msg.contains(m))
+        }
+        _ => false,
+    }
+}

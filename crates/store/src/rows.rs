@@ -1,0 +1,354 @@
+//! Row structs, one per table in [`crate::schema`], with the same columns in the same
+//! order, and the conversions from parsed pages. Each struct's fit to its table is proven
+//! against a real server by `tests/store.rs`.
+
+use crate::schema;
+use chrono::{DateTime, NaiveDate, Utc};
+use clickhouse::Row;
+use nba_pages::{BoxScore, Inactive, PlayerLine, QualityIssue, ScheduledGame, TeamBox};
+use serde::{Deserialize, Serialize};
+
+/// Binds a row struct to its table definition.
+pub trait TableRow: Row + Serialize + for<'de> Deserialize<'de> {
+    const TABLE: &'static schema::Table;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct MigrationRow {
+    pub version: u32,
+    pub name: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub applied_at: DateTime<Utc>,
+}
+impl TableRow for MigrationRow {
+    const TABLE: &'static schema::Table = &schema::SCHEMA_MIGRATIONS;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct GameRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub start_time_et: String,
+    pub away_team: String,
+    pub home_team: String,
+    pub away_pts: Option<u16>,
+    pub home_pts: Option<u16>,
+    pub overtimes: u8,
+    pub attendance: Option<u32>,
+    pub arena: String,
+    pub remarks: String,
+    pub has_box_score: u8,
+    pub source_file: String,
+    pub version: u64,
+}
+impl TableRow for GameRow {
+    const TABLE: &'static schema::Table = &schema::GAMES;
+}
+
+impl GameRow {
+    pub fn from_scheduled(g: &ScheduledGame, source_file: &str, version: u64) -> Self {
+        GameRow {
+            game_id: g.game_id.clone(),
+            game_date: g.game_date,
+            season: g.season,
+            season_type: g.season_type.as_str().to_string(),
+            start_time_et: g.start_time_et.clone(),
+            away_team: g.away_team.clone(),
+            home_team: g.home_team.clone(),
+            away_pts: g.away_pts,
+            home_pts: g.home_pts,
+            overtimes: g.overtimes,
+            attendance: g.attendance,
+            arena: g.arena.clone(),
+            remarks: g.remarks.clone(),
+            has_box_score: u8::from(g.has_box_score),
+            source_file: source_file.to_string(),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PlayerBoxscoreRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub player_id: String,
+    pub player_name: String,
+    pub starter: u8,
+    pub status: String,
+    pub seconds: u32,
+    pub fgm: u16,
+    pub fga: u16,
+    pub fg3m: u16,
+    pub fg3a: u16,
+    pub ftm: u16,
+    pub fta: u16,
+    pub oreb: u16,
+    pub dreb: u16,
+    pub reb: u16,
+    pub ast: u16,
+    pub stl: u16,
+    pub blk: u16,
+    pub tov: u16,
+    pub pf: u16,
+    pub pts: u16,
+    pub plus_minus: Option<i16>,
+    pub ts_pct: Option<f32>,
+    pub efg_pct: Option<f32>,
+    pub usg_pct: Option<f32>,
+    pub off_rtg: Option<f32>,
+    pub def_rtg: Option<f32>,
+    pub bpm: Option<f32>,
+    /// Position of the row in the page's table (starters first), kept for display order.
+    pub row_index: u8,
+    pub version: u64,
+}
+impl TableRow for PlayerBoxscoreRow {
+    const TABLE: &'static schema::Table = &schema::PLAYER_BOXSCORES;
+}
+
+impl PlayerBoxscoreRow {
+    fn new(game: &BoxScore, team: &TeamBox, opponent: &TeamBox, p: &PlayerLine, row_index: usize, version: u64) -> Self {
+        let s = &p.stats;
+        let a = &p.advanced;
+        PlayerBoxscoreRow {
+            game_id: game.game_id.clone(),
+            game_date: game.game_date,
+            season: game.season,
+            season_type: game.season_type.as_str().to_string(),
+            team: team.team.clone(),
+            opponent: opponent.team.clone(),
+            is_home: u8::from(std::ptr::eq(team, &game.home)),
+            player_id: p.player_id.clone(),
+            player_name: p.player_name.clone(),
+            starter: u8::from(p.starter),
+            status: p.status.as_str().to_string(),
+            seconds: p.seconds,
+            fgm: s.fgm,
+            fga: s.fga,
+            fg3m: s.fg3m,
+            fg3a: s.fg3a,
+            ftm: s.ftm,
+            fta: s.fta,
+            oreb: s.oreb,
+            dreb: s.dreb,
+            reb: s.reb,
+            ast: s.ast,
+            stl: s.stl,
+            blk: s.blk,
+            tov: s.tov,
+            pf: s.pf,
+            pts: s.pts,
+            plus_minus: p.plus_minus,
+            ts_pct: a.ts_pct,
+            efg_pct: a.efg_pct,
+            usg_pct: a.usg_pct,
+            off_rtg: a.off_rtg,
+            def_rtg: a.def_rtg,
+            bpm: a.bpm,
+            row_index: u8::try_from(row_index).unwrap_or(u8::MAX),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct TeamBoxscoreRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub minutes: u16,
+    pub fgm: u16,
+    pub fga: u16,
+    pub fg3m: u16,
+    pub fg3a: u16,
+    pub ftm: u16,
+    pub fta: u16,
+    pub oreb: u16,
+    pub dreb: u16,
+    pub reb: u16,
+    pub ast: u16,
+    pub stl: u16,
+    pub blk: u16,
+    pub tov: u16,
+    pub pf: u16,
+    pub pts: u16,
+    pub opp_pts: u16,
+    pub off_rtg: Option<f32>,
+    pub def_rtg: Option<f32>,
+    pub periods: Vec<u16>,
+    pub overtimes: u8,
+    pub title: String,
+    pub version: u64,
+}
+impl TableRow for TeamBoxscoreRow {
+    const TABLE: &'static schema::Table = &schema::TEAM_BOXSCORES;
+}
+
+impl TeamBoxscoreRow {
+    fn new(game: &BoxScore, team: &TeamBox, opponent: &TeamBox, version: u64) -> Self {
+        let s = &team.totals;
+        TeamBoxscoreRow {
+            game_id: game.game_id.clone(),
+            game_date: game.game_date,
+            season: game.season,
+            season_type: game.season_type.as_str().to_string(),
+            team: team.team.clone(),
+            opponent: opponent.team.clone(),
+            is_home: u8::from(std::ptr::eq(team, &game.home)),
+            minutes: team.minutes,
+            fgm: s.fgm,
+            fga: s.fga,
+            fg3m: s.fg3m,
+            fg3a: s.fg3a,
+            ftm: s.ftm,
+            fta: s.fta,
+            oreb: s.oreb,
+            dreb: s.dreb,
+            reb: s.reb,
+            ast: s.ast,
+            stl: s.stl,
+            blk: s.blk,
+            tov: s.tov,
+            pf: s.pf,
+            pts: s.pts,
+            opp_pts: opponent.totals.pts,
+            off_rtg: team.off_rtg,
+            def_rtg: team.def_rtg,
+            periods: team.periods.clone(),
+            overtimes: game.overtimes(),
+            title: game.title.clone(),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct InactiveRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub team: String,
+    pub opponent: String,
+    pub player_id: String,
+    pub player_name: String,
+    pub version: u64,
+}
+impl TableRow for InactiveRow {
+    const TABLE: &'static schema::Table = &schema::GAME_INACTIVES;
+}
+
+impl InactiveRow {
+    fn new(game: &BoxScore, i: &Inactive, version: u64) -> Self {
+        let opponent = if i.team == game.home.team { &game.away.team } else { &game.home.team };
+        InactiveRow {
+            game_id: game.game_id.clone(),
+            game_date: game.game_date,
+            season: game.season,
+            team: i.team.clone(),
+            opponent: opponent.clone(),
+            player_id: i.player_id.clone(),
+            player_name: i.player_name.clone(),
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct QualityIssueRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub check_name: String,
+    pub severity: String,
+    pub team: String,
+    pub player_id: String,
+    pub message: String,
+    pub source_file: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub detected_at: DateTime<Utc>,
+    pub version: u64,
+}
+impl TableRow for QualityIssueRow {
+    const TABLE: &'static schema::Table = &schema::DATA_QUALITY_ISSUES;
+}
+
+impl QualityIssueRow {
+    pub fn new(issue: &QualityIssue, game_date: NaiveDate, source_file: &str, detected_at: DateTime<Utc>, version: u64) -> Self {
+        QualityIssueRow {
+            game_id: issue.game_id.clone(),
+            game_date,
+            check_name: issue.check.to_string(),
+            severity: issue.severity.as_str().to_string(),
+            team: issue.team.clone(),
+            player_id: issue.player_id.clone(),
+            message: issue.message.clone(),
+            source_file: source_file.to_string(),
+            detected_at,
+            version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct IngestFileRow {
+    pub run_id: String,
+    pub name: String,
+    pub source: String,
+    pub sha256: String,
+    pub size: u64,
+    pub status: String,
+    pub reason: String,
+    pub rows_written: u64,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub seen_at: DateTime<Utc>,
+}
+impl TableRow for IngestFileRow {
+    const TABLE: &'static schema::Table = &schema::INGEST_FILES;
+}
+
+/// All rows one box-score page produces (quality issues excluded: they also come from
+/// cross-file checks and are built by the loader).
+#[derive(Debug, Default, Clone)]
+pub struct GameRows {
+    pub players: Vec<PlayerBoxscoreRow>,
+    pub teams: Vec<TeamBoxscoreRow>,
+    pub inactives: Vec<InactiveRow>,
+}
+
+impl GameRows {
+    pub fn from_box_score(game: &BoxScore, version: u64) -> Self {
+        let mut rows = GameRows::default();
+        for (team, opponent) in [(&game.away, &game.home), (&game.home, &game.away)] {
+            rows.teams.push(TeamBoxscoreRow::new(game, team, opponent, version));
+            for (i, p) in team.players.iter().enumerate() {
+                rows.players.push(PlayerBoxscoreRow::new(game, team, opponent, p, i, version));
+            }
+        }
+        rows.inactives = game.inactives.iter().map(|i| InactiveRow::new(game, i, version)).collect();
+        rows
+    }
+
+    pub fn len(&self) -> usize {
+        self.players.len() + self.teams.len() + self.inactives.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,82 @@
+//! The command line of `nba-ingest`: one typed config, every flag also settable from the
+//! environment, validated before any work starts.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Loads scraped basketball-reference pages into ClickHouse.
+///
+/// Exit codes: 0 success; 1 finished, but some files were rejected (see the summary and
+/// the `ingest_files` ledger); 2 error (bad arguments, ClickHouse unreachable after
+/// retries, schema missing).
+#[derive(Debug, Parser)]
+#[command(name = "nba-ingest", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// ClickHouse HTTP URL.
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123", global = true)]
+    pub clickhouse_url: String,
+    /// ClickHouse database of the platform.
+    #[arg(long, env = "NBA_DATABASE", default_value = "nba", global = true)]
+    pub database: String,
+    /// ClickHouse user (default: the server's default user).
+    #[arg(long, env = "CLICKHOUSE_USER", global = true)]
+    pub clickhouse_user: Option<String>,
+    /// File holding the ClickHouse password (preferred over CLICKHOUSE_PASSWORD; the
+    /// password is never logged).
+    #[arg(long, env = "CLICKHOUSE_PASSWORD_FILE", global = true)]
+    pub clickhouse_password_file: Option<PathBuf>,
+    /// Attempts per ClickHouse call before giving up (with doubling backoff from 0.5 s).
+    #[arg(long, env = "NBA_CLICKHOUSE_ATTEMPTS", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub clickhouse_attempts: u32,
+    /// Debug logs (-v), trace logs (-vv). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Progress bar: auto (on a terminal), always, never.
+    #[arg(long, env = "NBA_PROGRESS", default_value = "auto", global = true)]
+    pub progress: ProgressMode,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database and tables (idempotent; records the schema version).
+    Migrate,
+    /// Load pages: season archives (.tar.zst, .tar.gz, .tar; streamed, never unpacked),
+    /// folders (walked for pages and archives) and single .html files.
+    ///
+    /// Loading the same input twice writes no data rows: pages whose content the ledger
+    /// already holds are skipped, and a changed page replaces its game's rows.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Archives, folders or .html files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Pages per write batch (one INSERT per table per batch).
+    #[arg(long, env = "NBA_LOAD_BATCH", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_pages: u64,
+    /// Parser threads (default: one per core).
+    #[arg(long, env = "NBA_LOAD_WORKERS")]
+    pub workers: Option<usize>,
+    /// Parse and check the pages and print the summary, without ClickHouse.
+    #[arg(long)]
+    pub dry_run: bool,
+}

@@ -1,0 +1,70 @@
+//! `nba-ingest`: loads scraped basketball-reference pages into ClickHouse.
+//!
+//! - [`cli`]: the typed command line.
+//! - [`load`]: the load pipeline (sources → parse → batched, idempotent writes → ledger).
+//! - [`report`]: the end-of-run summary.
+//!
+//! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
+
+pub mod cli;
+pub mod load;
+pub mod progress;
+pub mod report;
+
+use anyhow::Context;
+use cli::{Cli, Command, GlobalArgs, ProgressMode};
+use nba_store::{Store, StoreConfig};
+use std::process::ExitCode;
+
+/// Builds the store from the global flags; the password only from a file or the
+/// environment.
+pub fn store_from_args(g: &GlobalArgs) -> anyhow::Result<Store> {
+    let mut config = StoreConfig::new(g.clickhouse_url.clone(), g.database.clone());
+    config.user = g.clickhouse_user.clone();
+    config.attempts = g.clickhouse_attempts;
+    config.password = match &g.clickhouse_password_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the ClickHouse password file {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        None => std::env::var("CLICKHOUSE_PASSWORD").ok(),
+    };
+    Ok(Store::new(config)?)
+}
+
+/// Runs one command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Migrate => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            let applied = store.migrate().await?;
+            let version = store.schema_version().await?.unwrap_or(0);
+            if applied.is_empty() {
+                println!("database {} is up to date (schema version {version})", store.database());
+            } else {
+                println!("database {}: applied migrations {applied:?}; schema version {version}", store.database());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Load(args) => {
+            let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+            let opts = load::LoadOptions {
+                paths: args.paths,
+                batch_pages: usize::try_from(args.batch_pages).unwrap_or(500),
+                workers,
+                dry_run: args.dry_run,
+                progress: cli.global.progress != ProgressMode::Never,
+            };
+            let store = if args.dry_run { None } else { Some(store_from_args(&cli.global)?) };
+            if let Some(store) = &store {
+                store.ping().await?;
+            }
+            let summary = load::load(store.as_ref(), &opts).await?;
+            print!("{}", report::render(&summary, args.dry_run));
+            Ok(if summary.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! `nba-ingest load`: pages → ClickHouse raw tables, idempotently.
+//!
+//! Pipeline: one thread streams the inputs ([`source`]), worker threads hash and parse
+//! pages (skipping any whose content the ledger already holds), and the async writer
+//! groups parsed pages into batches. Per batch it first removes rows an earlier version of
+//! the same pages left behind (a changed page, or a run that died before writing its ledger
+//! entry), then inserts one block per table, and only then writes the ledger entries, so a
+//! rerun after any failure finishes the job without duplicates. At the end, box scores and
+//! schedule rows loaded in this run are cross-checked against each other.
+
+pub mod source;
+
+use crate::progress::Progress;
+use anyhow::Context;
+use nba_pages::checks::{self, QualityIssue};
+use nba_pages::{BoxScore, Page, PageKind, Schedule};
+use nba_store::rows::{GameRow, GameRows, IngestFileRow, QualityIssueRow};
+use nba_store::{Store, schema};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+/// What `load` should do.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub paths: Vec<PathBuf>,
+    /// Pages per write batch.
+    pub batch_pages: usize,
+    /// Parser threads.
+    pub workers: usize,
+    /// Parse and check only; write nothing.
+    pub dry_run: bool,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// Ledger status of a file in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Loaded,
+    Unchanged,
+    Rejected,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Loaded => "loaded",
+            FileStatus::Unchanged => "unchanged",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// A rejected file and why.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub name: String,
+    pub source: String,
+    pub reason: String,
+}
+
+/// What a run did, printed at the end and returned to callers and tests.
+#[derive(Debug, Default, Clone)]
+pub struct LoadSummary {
+    pub files_seen: u64,
+    pub loaded: u64,
+    pub unchanged: u64,
+    pub rejected: Vec<Rejection>,
+    /// Rows written per table.
+    pub rows: BTreeMap<&'static str, u64>,
+    /// Data-quality findings per check name.
+    pub quality: BTreeMap<String, u64>,
+    /// Uncompressed page bytes handled, and input bytes read from disk.
+    pub html_bytes: u64,
+    pub input_bytes: u64,
+    pub elapsed: Duration,
+    pub box_scores: u64,
+    pub schedule_pages: u64,
+}
+
+impl LoadSummary {
+    pub fn rows_total(&self) -> u64 {
+        self.rows.values().sum()
+    }
+}
+
+/// One input after hashing and parsing.
+struct Parsed {
+    name: String,
+    source: String,
+    sha256: String,
+    size: u64,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Unchanged,
+    Rejected(String),
+    BoxScore(Box<BoxScore>, Vec<QualityIssue>),
+    Schedule(Schedule),
+}
+
+fn parse_item(item: source::SourceItem, ledger: &HashMap<String, String>) -> Parsed {
+    let kind = PageKind::of_path(&item.path);
+    let name = kind.as_ref().map(PageKind::ledger_name).unwrap_or_else(|| item.path.clone());
+    let source = if item.source == item.path { item.source } else { format!("{}:{}", item.source, item.path) };
+    let bytes = match item.content {
+        Ok(b) => b,
+        Err(reason) => return Parsed { name, source, sha256: String::new(), size: 0, outcome: Outcome::Rejected(reason) },
+    };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let outcome = match kind {
+        None => Outcome::Rejected(nba_pages::PageError::UnknownPageName(item.path).to_string()),
+        Some(_) if ledger.get(&name) == Some(&sha256) => Outcome::Unchanged,
+        Some(kind) => match nba_pages::parse_page(&kind, &bytes) {
+            Ok(Page::BoxScore(game)) => {
+                let issues = checks::check_box_score(&game);
+                Outcome::BoxScore(game, issues)
+            }
+            Ok(Page::Schedule(s)) => Outcome::Schedule(s),
+            Err(e) => Outcome::Rejected(e.to_string()),
+        },
+    };
+    Parsed { name, source, sha256, size, outcome }
+}
+
+/// Runs a load. Errors only for failures that stop the run (ClickHouse unreachable after
+/// retries, no schema); bad files are set aside and listed in the summary.
+pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
+    let started = Instant::now();
+    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
+    // One version per run: ReplacingMergeTree keeps the newest run's row for each key.
+    let version = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+
+    let ledger = match store {
+        Some(store) => {
+            check_schema(store).await?;
+            store.ledger_loaded().await?
+        }
+        None => HashMap::new(),
+    };
+    let ledger = Arc::new(ledger);
+    let inputs = source::expand(&opts.paths);
+    let mut summary = LoadSummary::default();
+    let mut writer = Writer { store, run_id, version, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
+    let mut affected: HashSet<String> = HashSet::new();
+
+    for (path, reason) in &inputs.errors {
+        summary.files_seen += 1;
+        summary.rejected.push(Rejection { name: path.clone(), source: path.clone(), reason: reason.clone() });
+        writer.ledger(path, path, "", 0, FileStatus::Rejected, reason, 0);
+    }
+
+    let consumed = Arc::new(AtomicU64::new(0));
+    let progress = Progress::new(opts.progress, inputs.total_bytes(), consumed.clone());
+    let (item_tx, item_rx) = crossbeam_channel::bounded::<source::SourceItem>(64);
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Parsed>(256);
+    let inputs = Arc::new(inputs);
+    let reader = {
+        let inputs = inputs.clone();
+        let consumed = consumed.clone();
+        std::thread::Builder::new()
+            .name("load-reader".into())
+            .spawn(move || source::read_all(&inputs, &consumed, |item| item_tx.send(item).is_ok()))
+            .context("starting the reader thread")?
+    };
+    let mut workers = Vec::new();
+    for i in 0..opts.workers.max(1) {
+        let rx = item_rx.clone();
+        let tx = out_tx.clone();
+        let ledger = ledger.clone();
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("load-parse-{i}"))
+                .spawn(move || {
+                    for item in rx {
+                        if tx.blocking_send(parse_item(item, &ledger)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .context("starting a parser thread")?,
+        );
+    }
+    drop(item_rx);
+    drop(out_tx);
+
+    let result: anyhow::Result<()> = async {
+        while let Some(parsed) = out_rx.recv().await {
+            summary.files_seen += 1;
+            summary.html_bytes += parsed.size;
+            progress.page(parsed.size);
+            writer.accept(parsed, &mut summary, &mut affected, opts.dry_run).await?;
+            if writer.pending.len() >= opts.batch_pages.max(1) {
+                writer.flush(&mut summary).await?;
+            }
+        }
+        writer.flush(&mut summary).await?;
+        Ok(())
+    }
+    .await;
+    // On error, dropping the receiver stops the threads at their next send.
+    drop(out_rx);
+    let _ = reader.join();
+    for w in workers {
+        let _ = w.join();
+    }
+    progress.finish();
+    result?;
+
+    if let Some(store) = store {
+        let issues = cross_check(store, &affected, version).await?;
+        for i in &issues {
+            *summary.quality.entry(i.check_name.clone()).or_default() += 1;
+        }
+        *summary.rows.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += issues.len() as u64;
+        writer.flush(&mut summary).await?;
+    }
+    summary.input_bytes = consumed.load(std::sync::atomic::Ordering::Relaxed);
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+async fn check_schema(store: &Store) -> anyhow::Result<()> {
+    match store.schema_version().await? {
+        Some(v) if v >= nba_store::SCHEMA_VERSION => Ok(()),
+        Some(v) => anyhow::bail!(
+            "database {} is at schema version {v}, this build needs {}: run `nba-ingest migrate`",
+            store.database(),
+            nba_store::SCHEMA_VERSION
+        ),
+        None => anyhow::bail!("database {} has no schema at {}: run `nba-ingest migrate` first", store.database(), store.url()),
+    }
+}
+
+/// Groups pages into batches and writes them in the order that keeps reruns safe.
+struct Writer<'a> {
+    store: Option<&'a Store>,
+    run_id: String,
+    version: u64,
+    pending: Vec<Parsed>,
+    ledger_rows: Vec<IngestFileRow>,
+    /// Pages loaded in this run: ledger name → sha256 (the same page may come twice,
+    /// e.g. from the sample and from its season's archive).
+    seen: HashMap<String, String>,
+}
+
+impl Writer<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn ledger(&mut self, name: &str, source: &str, sha: &str, size: u64, status: FileStatus, reason: &str, rows: u64) {
+        self.ledger_rows.push(IngestFileRow {
+            run_id: self.run_id.clone(),
+            name: name.to_string(),
+            source: source.to_string(),
+            sha256: sha.to_string(),
+            size,
+            status: status.as_str().to_string(),
+            reason: reason.to_string(),
+            rows_written: rows,
+            seen_at: chrono::Utc::now(),
+        });
+    }
+
+    async fn accept(
+        &mut self,
+        parsed: Parsed,
+        summary: &mut LoadSummary,
+        affected: &mut HashSet<String>,
+        dry_run: bool,
+    ) -> anyhow::Result<()> {
+        let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
+        match (&parsed.outcome, duplicate_in_run) {
+            (Outcome::Rejected(reason), _) => {
+                tracing::warn!(file = %parsed.source, %reason, "rejected");
+                summary.rejected.push(Rejection { name: parsed.name.clone(), source: parsed.source.clone(), reason: reason.clone() });
+                self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Rejected, reason, 0);
+            }
+            (Outcome::Unchanged, _) | (_, Some(true)) => {
+                summary.unchanged += 1;
+                self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Unchanged, "", 0);
+            }
+            (Outcome::BoxScore(..) | Outcome::Schedule(_), dup) => {
+                if dup == Some(false) {
+                    // A second, different copy of a page seen earlier in this run: write the
+                    // first one out so the replacement below sees its rows.
+                    tracing::warn!(file = %parsed.source, "page appears twice in this run with different content; the later copy wins");
+                    self.flush(summary).await?;
+                }
+                self.seen.insert(parsed.name.clone(), parsed.sha256.clone());
+                match &parsed.outcome {
+                    Outcome::BoxScore(game, issues) => {
+                        summary.box_scores += 1;
+                        affected.insert(game.game_id.clone());
+                        for i in issues {
+                            *summary.quality.entry(i.check.to_string()).or_default() += 1;
+                        }
+                    }
+                    Outcome::Schedule(s) => {
+                        summary.schedule_pages += 1;
+                        affected.extend(s.games.iter().map(|g| g.game_id.clone()));
+                    }
+                    _ => {}
+                }
+                summary.loaded += 1;
+                if dry_run {
+                    self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Loaded, "dry run", 0);
+                } else {
+                    self.pending.push(parsed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the pending pages and ledger entries.
+    async fn flush(&mut self, summary: &mut LoadSummary) -> anyhow::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some(store) = self.store else {
+            self.ledger_rows.clear();
+            return Ok(());
+        };
+        let now = chrono::Utc::now();
+        let mut game_ids = Vec::new();
+        let mut schedule_names = Vec::new();
+        let mut all = GameRows::default();
+        let mut issues = Vec::new();
+        let mut games = Vec::new();
+        let mut per_file_rows = Vec::with_capacity(pending.len());
+        for p in &pending {
+            match &p.outcome {
+                Outcome::BoxScore(game, found) => {
+                    game_ids.push(game.game_id.clone());
+                    let rows = GameRows::from_box_score(game, self.version);
+                    per_file_rows.push((rows.len() + found.len()) as u64);
+                    all.players.extend(rows.players);
+                    all.teams.extend(rows.teams);
+                    all.inactives.extend(rows.inactives);
+                    issues.extend(found.iter().map(|i| QualityIssueRow::new(i, game.game_date, &p.name, now, self.version)));
+                }
+                Outcome::Schedule(s) => {
+                    schedule_names.push(p.name.clone());
+                    per_file_rows.push(s.games.len() as u64);
+                    games.extend(s.games.iter().map(|g| GameRow::from_scheduled(g, &p.name, self.version)));
+                }
+                _ => per_file_rows.push(0),
+            }
+        }
+
+        // 1. Remove what earlier versions of these pages left behind.
+        let stale = store.games_with_rows(&game_ids).await?;
+        if !stale.is_empty() {
+            let stale: Vec<String> = stale.into_iter().collect();
+            tracing::info!(games = stale.len(), "replacing rows of changed or partially loaded games");
+            for table in schema::GAME_TABLES {
+                store.delete_where(table, "game_id", &stale).await?;
+            }
+        }
+        let stale_sources = store.distinct_in(&schema::GAMES, "source_file", &schedule_names).await?;
+        if !stale_sources.is_empty() {
+            store.delete_where(&schema::GAMES, "source_file", &stale_sources).await?;
+        }
+
+        // 2. One block per table.
+        store.insert(&all.players).await?;
+        store.insert(&all.teams).await?;
+        store.insert(&all.inactives).await?;
+        store.insert(&issues).await?;
+        store.insert(&games).await?;
+        for (table, n) in [
+            (schema::PLAYER_BOXSCORES.name, all.players.len()),
+            (schema::TEAM_BOXSCORES.name, all.teams.len()),
+            (schema::GAME_INACTIVES.name, all.inactives.len()),
+            (schema::DATA_QUALITY_ISSUES.name, issues.len()),
+            (schema::GAMES.name, games.len()),
+        ] {
+            *summary.rows.entry(table).or_default() += n as u64;
+        }
+
+        // 3. Only now the ledger: a crash before this line makes the rerun redo the batch.
+        for (p, rows) in pending.iter().zip(per_file_rows) {
+            self.ledger(&p.name, &p.source, &p.sha256, p.size, FileStatus::Loaded, "", rows);
+        }
+        let ledger_rows = std::mem::take(&mut self.ledger_rows);
+        store.insert(&ledger_rows).await?;
+        Ok(())
+    }
+}
+
+/// Compares box scores with schedule rows for the games this run touched, replacing the
+/// earlier findings of these checks for those games.
+async fn cross_check(store: &Store, affected: &HashSet<String>, version: u64) -> anyhow::Result<Vec<QualityIssueRow>> {
+    if affected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = affected.iter().cloned().collect();
+    let scheduled = store.schedule_results(&ids).await?;
+    let boxed = store.box_score_results(&ids).await?;
+    let now = chrono::Utc::now();
+    let mut rows = Vec::new();
+    for (id, (game, date)) in &boxed {
+        let Some((sched, _)) = scheduled.get(id) else { continue };
+        for issue in checks::check_against_schedule(game, sched) {
+            rows.push(QualityIssueRow::new(&issue, *date, "cross-check", now, version));
+        }
+    }
+    let checked: Vec<String> = boxed.keys().filter(|id| scheduled.contains_key(*id)).cloned().collect();
+    store.delete_checks(&checked, &checks::SCHEDULE_CHECKS).await?;
+    store.insert(&rows).await?;
+    Ok(rows)
+}

@@ -1,0 +1,268 @@
+//! Input sources for `load`: season archives (`.tar.zst`, `.tar.gz`, `.tar`, streamed,
+//! never unpacked to disk), folders (walked for pages and archives) and single `.html`
+//! files. Each yields [`SourceItem`]s in a stable order; a member that cannot be read
+//! becomes an item carrying the error, so the ledger records it and the run goes on.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Largest page accepted; real box scores are under 0.6 MB. Guards memory against a
+/// hostile archive member.
+pub const MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One file to load: a page, or a failure to read one.
+#[derive(Debug)]
+pub struct SourceItem {
+    /// The member or file name as found (e.g. `scores/201710170CLE.html`).
+    pub path: String,
+    /// Where it came from: the archive or folder, for the ledger and messages.
+    pub source: String,
+    pub content: Result<Vec<u8>, String>,
+}
+
+/// What kind of input a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputKind {
+    TarZst,
+    TarGz,
+    Tar,
+    Html,
+}
+
+fn input_kind(path: &Path) -> Option<InputKind> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+        Some(InputKind::TarZst)
+    } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        Some(InputKind::TarGz)
+    } else if name.ends_with(".tar") {
+        Some(InputKind::Tar)
+    } else if name.ends_with(".html") || name.ends_with(".htm") {
+        Some(InputKind::Html)
+    } else {
+        None
+    }
+}
+
+/// The files `load` will read, expanded from the command line, with their sizes on disk
+/// (the progress bar's total).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub files: Vec<(PathBuf, u64)>,
+    /// Paths that could not be used at all (missing, unreadable folder): reported and
+    /// counted as rejected.
+    pub errors: Vec<(String, String)>,
+}
+
+impl Inputs {
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|(_, s)| s).sum()
+    }
+}
+
+/// Expands command-line paths: folders are walked (sorted, so runs are repeatable) for
+/// archives and pages; other files in folders are ignored.
+pub fn expand(paths: &[PathBuf]) -> Inputs {
+    let mut inputs = Inputs::default();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Err(e) => inputs.errors.push((p.display().to_string(), format!("cannot read: {e}"))),
+            Ok(m) if m.is_dir() => walk(p, &mut inputs),
+            Ok(m) => {
+                if input_kind(p).is_some() {
+                    inputs.files.push((p.clone(), m.len()));
+                } else {
+                    inputs.errors.push((
+                        p.display().to_string(),
+                        "not a page (.html) or an archive (.tar.zst, .tar.gz, .tar)".to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    inputs
+}
+
+fn walk(dir: &Path, inputs: &mut Inputs) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            inputs.errors.push((dir.display().to_string(), format!("cannot list folder: {e}")));
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, inputs),
+            Ok(m) if input_kind(&p).is_some() => inputs.files.push((p, m.len())),
+            Ok(_) => {}
+            Err(e) => inputs.errors.push((p.display().to_string(), format!("cannot read: {e}"))),
+        }
+    }
+}
+
+/// Counts bytes read from the underlying file, for progress and MB/s.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads every input in order and hands each item to `sink`; stops early when `sink`
+/// returns false (the consumer has gone). `consumed` counts input bytes read from disk.
+pub fn read_all(inputs: &Inputs, consumed: &Arc<AtomicU64>, mut sink: impl FnMut(SourceItem) -> bool) {
+    for (path, _) in &inputs.files {
+        let source = path.display().to_string();
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                if !sink(SourceItem { path: source.clone(), source, content: Err(format!("cannot open: {e}")) }) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let reader = BufReader::with_capacity(1 << 20, Counting { inner: file, counter: consumed.clone() });
+        let keep_going = match input_kind(path) {
+            Some(InputKind::Html) => {
+                let content = read_limited(reader, &source);
+                sink(SourceItem { path: source.clone(), source, content })
+            }
+            Some(InputKind::TarZst) => match zstd::stream::read::Decoder::with_buffer(reader) {
+                Ok(mut d) => {
+                    // The archives use a 2^27 window, the decoder's default limit; allow
+                    // a little more so a re-compressed archive is not refused.
+                    let _ = d.window_log_max(31);
+                    read_tar(d, &source, &mut sink)
+                }
+                Err(e) => sink(SourceItem { path: source.clone(), source, content: Err(format!("not a zstd stream: {e}")) }),
+            },
+            Some(InputKind::TarGz) => read_tar(flate2::read::GzDecoder::new(reader), &source, &mut sink),
+            Some(InputKind::Tar) => read_tar(reader, &source, &mut sink),
+            None => true,
+        };
+        if !keep_going {
+            return;
+        }
+    }
+}
+
+fn read_limited(reader: impl Read, what: &str) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    match reader.take(MAX_PAGE_BYTES + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() as u64 > MAX_PAGE_BYTES => {
+            Err(format!("{what} is larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20))
+        }
+        Ok(_) => Ok(buf),
+        Err(e) => Err(format!("read failed: {e}")),
+    }
+}
+
+/// Streams a tar archive's regular files. A broken archive yields one error item naming
+/// how far it got; members read before the break are kept.
+fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -> bool) -> bool {
+    let mut archive = tar::Archive::new(reader);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(e) => return sink(SourceItem { path: source.to_string(), source: source.to_string(), content: Err(format!("unreadable archive: {e}")) }),
+    };
+    let mut members = 0usize;
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                return sink(SourceItem {
+                    path: source.to_string(),
+                    source: source.to_string(),
+                    content: Err(format!("unreadable archive after {members} members: {e}")),
+                });
+            }
+        };
+        members += 1;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = match entry.path() {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(e) => format!("<member {members}: bad name: {e}>"),
+        };
+        let size = entry.header().size().unwrap_or(0);
+        let content = if size > MAX_PAGE_BYTES {
+            Err(format!("member is {size} bytes, larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20))
+        } else {
+            read_limited(&mut entry, &path)
+        };
+        if !sink(SourceItem { path, source: source.to_string(), content }) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_name() {
+        assert_eq!(input_kind(Path::new("a/bbref_2024.tar.zst")), Some(InputKind::TarZst));
+        assert_eq!(input_kind(Path::new("s.tar.gz")), Some(InputKind::TarGz));
+        assert_eq!(input_kind(Path::new("x.tar")), Some(InputKind::Tar));
+        assert_eq!(input_kind(Path::new("201710170CLE.html")), Some(InputKind::Html));
+        assert_eq!(input_kind(Path::new("SOURCE.md")), None);
+    }
+
+    #[test]
+    fn folders_are_walked_in_order_and_junk_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("scores")).unwrap();
+        std::fs::write(dir.path().join("scores/b.html"), "b").unwrap();
+        std::fs::write(dir.path().join("scores/a.html"), "a").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "x").unwrap();
+        let inputs = expand(&[dir.path().to_path_buf(), dir.path().join("missing.html")]);
+        let names: Vec<_> = inputs.files.iter().map(|(p, _)| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
+        assert_eq!(names, ["a.html", "b.html"]);
+        assert_eq!(inputs.errors.len(), 1);
+        assert!(inputs.errors[0].1.contains("cannot read"));
+    }
+
+    #[test]
+    fn truncated_archive_keeps_members_read_before_the_break() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in ["scores/a.html", "scores/b.html"] {
+            let body = vec![b'x'; 3000];
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            builder.append_data(&mut h, name, body.as_slice()).unwrap();
+        }
+        let bytes = builder.into_inner().unwrap();
+        // Cut inside the second member's data.
+        let cut = &bytes[..512 + 3072 + 512 + 1000];
+        let path = dir.path().join("t.tar");
+        std::fs::write(&path, cut).unwrap();
+        let inputs = expand(&[path]);
+        let mut items = Vec::new();
+        read_all(&inputs, &Arc::new(AtomicU64::new(0)), |i| {
+            items.push(i);
+            true
+        });
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].path, "scores/a.html");
+        assert_eq!(items[0].content.as_ref().unwrap().len(), 3000);
+        assert!(items[1].content.is_err(), "the broken member is reported, not silently dropped");
+    }
+}
