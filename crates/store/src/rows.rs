@@ -9,7 +9,7 @@ use nba_pages::{BoxScore, Inactive, PlayerLine, QualityIssue, ScheduledGame, Tea
 use serde::{Deserialize, Serialize};
 
 /// Binds a row struct to its table definition.
-pub trait TableRow: Row + Serialize + for<'de> Deserialize<'de> {
+pub trait TableRow: Row {
     const TABLE: &'static schema::Table;
 }
 

@@ -1,0 +1,279 @@
+//! Integration tests of the store against a real ClickHouse (started by nba-testkit).
+//!
+//! For every row struct: its columns match its table's, by name, order and type as the
+//! server reports them, and a row written through it reads back unchanged.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use clickhouse::Row;
+use nba_store::rows::*;
+use nba_store::schema::{self, Table};
+use nba_store::{Store, StoreConfig};
+
+async fn fresh_store(name: &str) -> Store {
+    let db = nba_testkit::unique_database(name);
+    let store = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), db)).unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[derive(clickhouse::Row, serde::Deserialize, Debug)]
+struct Described {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+async fn describe(store: &Store, table: &Table) -> Vec<(String, String)> {
+    // DESCRIBE has more columns on newer servers; system.columns is stable across versions
+    // and lists columns in definition order (18.16 has no `position` column to sort by).
+    store
+        .client()
+        .query("SELECT name, type FROM system.columns WHERE database = ? AND table = ?")
+        .bind(store.database())
+        .bind(table.name)
+        .fetch_all::<Described>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.name, d.ty))
+        .collect()
+}
+
+async fn check_round_trip<T>(store: &Store, row: T)
+where
+    T: TableRow + PartialEq + std::fmt::Debug + Clone + 'static,
+    for<'a> T: clickhouse::RowWrite<Value<'a> = T> + clickhouse::RowRead<Value<'a> = T>,
+{
+    let table = T::TABLE;
+    let described = describe(store, table).await;
+    let expected: Vec<(String, String)> = table.columns.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    assert_eq!(described, expected, "server's columns of {} differ from schema.rs", table.name);
+    assert_eq!(T::COLUMN_NAMES, table.column_names().as_slice(), "row struct fields of {} differ from its table", table.name);
+
+    store.insert(std::slice::from_ref(&row)).await.unwrap();
+    let sql = format!("SELECT ?fields FROM `{}`", table.name);
+    let back: Vec<T> = store.client().query(&sql).fetch_all().await.unwrap();
+    assert_eq!(back, vec![row], "round trip through {}", table.name);
+}
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+}
+
+fn time() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 1, 12, 30, 45).unwrap()
+}
+
+#[tokio::test]
+async fn every_row_struct_matches_its_table() {
+    let store = fresh_store("rows").await;
+    // schema_migrations already holds migration 1; check it, then the rest on empty tables.
+    assert_eq!(describe(&store, &schema::SCHEMA_MIGRATIONS).await.len(), schema::SCHEMA_MIGRATIONS.columns.len());
+    assert_eq!(MigrationRow::COLUMN_NAMES, schema::SCHEMA_MIGRATIONS.column_names().as_slice());
+
+    check_round_trip(
+        &store,
+        GameRow {
+            game_id: "202402290BOS".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "Regular Season".into(),
+            start_time_et: "7:30p".into(),
+            away_team: "DAL".into(),
+            home_team: "BOS".into(),
+            away_pts: Some(110),
+            home_pts: None,
+            overtimes: 2,
+            attendance: Some(19_156),
+            arena: "TD Garden".into(),
+            remarks: "at Paris, France".into(),
+            has_box_score: 1,
+            source_file: "standings/NBA_2024_games-february.html".into(),
+            version: u64::MAX - 1,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        PlayerBoxscoreRow {
+            game_id: "202402290BOS".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "Playoffs".into(),
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            is_home: 1,
+            player_id: "doncilu01".into(),
+            player_name: "Luka Dončić".into(),
+            starter: 1,
+            status: "Played".into(),
+            seconds: 2171,
+            fgm: 1,
+            fga: 2,
+            fg3m: 3,
+            fg3a: 4,
+            ftm: 5,
+            fta: 6,
+            oreb: 7,
+            dreb: 8,
+            reb: 9,
+            ast: 10,
+            stl: 11,
+            blk: 12,
+            tov: 13,
+            pf: 14,
+            pts: 65_000,
+            plus_minus: Some(-32_000),
+            ts_pct: Some(0.427),
+            efg_pct: None,
+            usg_pct: Some(19.2),
+            off_rtg: Some(91.0),
+            def_rtg: None,
+            bpm: Some(-6.3),
+            row_index: 7,
+            version: 3,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        TeamBoxscoreRow {
+            game_id: "202402290BOS".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "IST Final".into(),
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            is_home: 0,
+            minutes: 265,
+            fgm: 41,
+            fga: 90,
+            fg3m: 10,
+            fg3a: 29,
+            ftm: 15,
+            fta: 20,
+            oreb: 13,
+            dreb: 31,
+            reb: 44,
+            ast: 23,
+            stl: 5,
+            blk: 4,
+            tov: 11,
+            pf: 18,
+            pts: 107,
+            opp_pts: 119,
+            off_rtg: Some(104.2),
+            def_rtg: None,
+            periods: vec![24, 27, 20, 18, 10],
+            overtimes: 1,
+            title: "In-Season Tournament Final: A at B".into(),
+            version: 4,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        InactiveRow {
+            game_id: "202402290BOS".into(),
+            game_date: date(),
+            season: 2024,
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            player_id: "cancavl01".into(),
+            player_name: "Vlatko Čančar".into(),
+            version: 5,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        QualityIssueRow {
+            game_id: "202402290BOS".into(),
+            game_date: date(),
+            check_name: "player_points_formula".into(),
+            severity: "error".into(),
+            team: "BOS".into(),
+            player_id: "x".into(),
+            message: "has 3 pts but …".into(),
+            source_file: "scores/202402290BOS.html".into(),
+            detected_at: time(),
+            version: 6,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        IngestFileRow {
+            run_id: "r1".into(),
+            name: "scores/202402290BOS.html".into(),
+            source: "a.tar.zst:scores/202402290BOS.html".into(),
+            sha256: "ab".repeat(32),
+            size: 351_340,
+            status: "loaded".into(),
+            reason: String::new(),
+            rows_written: 40,
+            seen_at: time(),
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_versioned() {
+    let store = fresh_store("migrate").await;
+    assert_eq!(store.schema_version().await.unwrap(), Some(nba_store::SCHEMA_VERSION));
+    // Second and third runs apply nothing and leave one row per version.
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert!(store.migrate().await.unwrap().is_empty());
+    let n: u64 = store.client().query("SELECT count() FROM schema_migrations").fetch_one().await.unwrap();
+    assert_eq!(n, 1);
+    for t in schema::RAW_TABLES {
+        assert_eq!(store.count(t).await.unwrap(), 0, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn schema_version_is_none_for_a_missing_database() {
+    let db = nba_testkit::unique_database("none");
+    let store = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), db)).unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn unreachable_server_fails_clearly_after_bounded_retries() {
+    let mut config = StoreConfig::new("http://127.0.0.1:9", "nba");
+    config.attempts = 3;
+    config.backoff = std::time::Duration::from_millis(10);
+    let store = Store::new(config).unwrap();
+    let err = store.ping().await.unwrap_err().to_string();
+    assert!(err.contains("http://127.0.0.1:9") && err.contains("3 attempt"), "{err}");
+}
+
+#[test]
+fn database_names_are_checked() {
+    assert!(Store::new(StoreConfig::new("http://x", "nba; DROP")).is_err());
+    assert!(Store::new(StoreConfig::new("http://x", "")).is_err());
+    assert!(Store::new(StoreConfig::new("http://x", "nba_test_1")).is_ok());
+}
+
+#[tokio::test]
+async fn delete_where_removes_only_matching_rows_and_waits() {
+    let store = fresh_store("delete").await;
+    let row = |id: &str| InactiveRow {
+        game_id: id.into(),
+        game_date: date(),
+        season: 2024,
+        team: "BOS".into(),
+        opponent: "DAL".into(),
+        player_id: "p".into(),
+        player_name: "P".into(),
+        version: 1,
+    };
+    store.insert(&[row("a"), row("b"), row("c")]).await.unwrap();
+    store.delete_where(&schema::GAME_INACTIVES, "game_id", &["a".into(), "c".into()]).await.unwrap();
+    // The mutation has finished when delete_where returns.
+    let left: Vec<String> = store.client().query("SELECT game_id FROM game_inactives").fetch_all().await.unwrap();
+    assert_eq!(left, vec!["b".to_string()]);
+    let found = store.games_with_rows(&["a".into(), "b".into()]).await.unwrap();
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), vec!["b".to_string()]);
+}
