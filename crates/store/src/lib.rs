@@ -59,7 +59,7 @@ impl StoreConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("ClickHouse at {url} failed on {op} after {attempts} attempt(s): {source}")]
+    #[error("ClickHouse at {url} failed on {op} after {attempts} attempt(s)")]
     Failed {
         url: String,
         op: String,

@@ -247,6 +247,8 @@ async fn unreachable_server_fails_clearly_after_bounded_retries() {
     let store = Store::new(config).unwrap();
     let err = store.ping().await.unwrap_err().to_string();
     assert!(err.contains("http://127.0.0.1:9") && err.contains("3 attempt"), "{err}");
+    let chain = anyhow_like(&store.ping().await.unwrap_err());
+    assert!(chain.contains("onnect"), "the cause is kept as the source: {chain}");
 }
 
 #[test]
@@ -276,4 +278,16 @@ async fn delete_where_removes_only_matching_rows_and_waits() {
     assert_eq!(left, vec!["b".to_string()]);
     let found = store.games_with_rows(&["a".into(), "b".into()]).await.unwrap();
     assert_eq!(found.into_iter().collect::<Vec<_>>(), vec!["b".to_string()]);
+}
+
+/// The error and its sources, as anyhow's `{:#}` prints them.
+fn anyhow_like(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }

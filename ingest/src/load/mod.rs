@@ -147,14 +147,22 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
     let ledger = Arc::new(ledger);
     let inputs = source::expand(&opts.paths);
     let mut summary = LoadSummary::default();
-    let mut writer = Writer { store, run_id, version, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
     let mut affected: HashSet<String> = HashSet::new();
+    let mut batcher = Batcher { run_id, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
 
     for (path, reason) in &inputs.errors {
         summary.files_seen += 1;
         summary.rejected.push(Rejection { name: path.clone(), source: path.clone(), reason: reason.clone() });
-        writer.ledger(path, path, "", 0, FileStatus::Rejected, reason, 0);
+        batcher.ledger(path, path, "", 0, FileStatus::Rejected, reason, 0);
     }
+
+    // The writer runs beside the parsers: while one batch is being written, the next is
+    // parsed. Capacity 1 bounds memory to about two batches.
+    let (batch_tx, batch_rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    let writer = store.map(|store| {
+        let store = store.clone();
+        tokio::spawn(write_batches(store, version, batch_rx))
+    });
 
     let consumed = Arc::new(AtomicU64::new(0));
     let progress = Progress::new(opts.progress, inputs.total_bytes(), consumed.clone());
@@ -190,20 +198,28 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
     drop(item_rx);
     drop(out_tx);
 
-    let result: anyhow::Result<()> = async {
-        while let Some(parsed) = out_rx.recv().await {
-            summary.files_seen += 1;
-            summary.html_bytes += parsed.size;
-            progress.page(parsed.size);
-            writer.accept(parsed, &mut summary, &mut affected, opts.dry_run).await?;
-            if writer.pending.len() >= opts.batch_pages.max(1) {
-                writer.flush(&mut summary).await?;
+    let send = |batch: Batch| {
+        let tx = &batch_tx;
+        let dry = writer.is_none();
+        async move {
+            // A closed channel means the writer failed; its error is reported below.
+            if !dry { tx.send(batch).await.is_ok() } else { true }
+        }
+    };
+    while let Some(parsed) = out_rx.recv().await {
+        summary.files_seen += 1;
+        summary.html_bytes += parsed.size;
+        progress.page(parsed.size);
+        let must_flush_first = batcher.accept(parsed, &mut summary, &mut affected, opts.dry_run);
+        if must_flush_first.is_some() || batcher.pending.len() >= opts.batch_pages.max(1) {
+            let keep = must_flush_first.map(|p| vec![p]).unwrap_or_default();
+            if !send(batcher.take(keep)).await {
+                break;
             }
         }
-        writer.flush(&mut summary).await?;
-        Ok(())
     }
-    .await;
+    let ok = send(batcher.take(Vec::new())).await;
+    drop(batch_tx);
     // On error, dropping the receiver stops the threads at their next send.
     drop(out_rx);
     let _ = reader.join();
@@ -211,7 +227,15 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         let _ = w.join();
     }
     progress.finish();
-    result?;
+    if let Some(writer) = writer {
+        let rows = writer.await.context("the writer task panicked")??;
+        for (table, n) in rows {
+            *summary.rows.entry(table).or_default() += n;
+        }
+    }
+    if !ok {
+        tracing::debug!("the writer stopped early");
+    }
 
     if let Some(store) = store {
         let issues = cross_check(store, &affected, version).await?;
@@ -219,7 +243,6 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
             *summary.quality.entry(i.check_name.clone()).or_default() += 1;
         }
         *summary.rows.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += issues.len() as u64;
-        writer.flush(&mut summary).await?;
     }
     summary.input_bytes = consumed.load(std::sync::atomic::Ordering::Relaxed);
     summary.elapsed = started.elapsed();
@@ -238,11 +261,16 @@ async fn check_schema(store: &Store) -> anyhow::Result<()> {
     }
 }
 
-/// Groups pages into batches and writes them in the order that keeps reruns safe.
-struct Writer<'a> {
-    store: Option<&'a Store>,
+/// Pages to write and ledger entries to record, in one go.
+struct Batch {
     run_id: String,
-    version: u64,
+    pending: Vec<Parsed>,
+    ledger_rows: Vec<IngestFileRow>,
+}
+
+/// Groups pages into batches, remembering what this run has loaded.
+struct Batcher {
+    run_id: String,
     pending: Vec<Parsed>,
     ledger_rows: Vec<IngestFileRow>,
     /// Pages loaded in this run: ledger name → sha256 (the same page may come twice,
@@ -250,47 +278,45 @@ struct Writer<'a> {
     seen: HashMap<String, String>,
 }
 
-impl Writer<'_> {
+impl Batcher {
     #[allow(clippy::too_many_arguments)]
     fn ledger(&mut self, name: &str, source: &str, sha: &str, size: u64, status: FileStatus, reason: &str, rows: u64) {
-        self.ledger_rows.push(IngestFileRow {
-            run_id: self.run_id.clone(),
-            name: name.to_string(),
-            source: source.to_string(),
-            sha256: sha.to_string(),
-            size,
-            status: status.as_str().to_string(),
-            reason: reason.to_string(),
-            rows_written: rows,
-            seen_at: chrono::Utc::now(),
-        });
+        self.ledger_rows.push(ledger_row(&self.run_id, name, source, sha, size, status, reason, rows));
     }
 
-    async fn accept(
+    /// The batch so far; `next` starts the following one.
+    fn take(&mut self, next: Vec<Parsed>) -> Batch {
+        Batch {
+            run_id: self.run_id.clone(),
+            pending: std::mem::replace(&mut self.pending, next),
+            ledger_rows: std::mem::take(&mut self.ledger_rows),
+        }
+    }
+
+    /// Takes one parsed page into the batch, or records it as unchanged or rejected.
+    /// Returns the page instead when it must go into the *next* batch: a second, different
+    /// copy of a page already in this run, which must replace the first after it is written.
+    fn accept(
         &mut self,
         parsed: Parsed,
         summary: &mut LoadSummary,
         affected: &mut HashSet<String>,
         dry_run: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Option<Parsed> {
         let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
         match (&parsed.outcome, duplicate_in_run) {
             (Outcome::Rejected(reason), _) => {
                 tracing::warn!(file = %parsed.source, %reason, "rejected");
                 summary.rejected.push(Rejection { name: parsed.name.clone(), source: parsed.source.clone(), reason: reason.clone() });
                 self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Rejected, reason, 0);
+                None
             }
             (Outcome::Unchanged, _) | (_, Some(true)) => {
                 summary.unchanged += 1;
                 self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Unchanged, "", 0);
+                None
             }
             (Outcome::BoxScore(..) | Outcome::Schedule(_), dup) => {
-                if dup == Some(false) {
-                    // A second, different copy of a page seen earlier in this run: write the
-                    // first one out so the replacement below sees its rows.
-                    tracing::warn!(file = %parsed.source, "page appears twice in this run with different content; the later copy wins");
-                    self.flush(summary).await?;
-                }
                 self.seen.insert(parsed.name.clone(), parsed.sha256.clone());
                 match &parsed.outcome {
                     Outcome::BoxScore(game, issues) => {
@@ -309,86 +335,113 @@ impl Writer<'_> {
                 summary.loaded += 1;
                 if dry_run {
                     self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Loaded, "dry run", 0);
+                    None
+                } else if dup == Some(false) {
+                    tracing::warn!(file = %parsed.source, "page appears twice in this run with different content; the later copy wins");
+                    Some(parsed)
                 } else {
                     self.pending.push(parsed);
+                    None
                 }
             }
         }
-        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ledger_row(run_id: &str, name: &str, source: &str, sha: &str, size: u64, status: FileStatus, reason: &str, rows: u64) -> IngestFileRow {
+    IngestFileRow {
+        run_id: run_id.to_string(),
+        name: name.to_string(),
+        source: source.to_string(),
+        sha256: sha.to_string(),
+        size,
+        status: status.as_str().to_string(),
+        reason: reason.to_string(),
+        rows_written: rows,
+        seen_at: chrono::Utc::now(),
+    }
+}
+
+/// The writer task: writes batches in order; returns rows written per table.
+async fn write_batches(
+    store: Store,
+    version: u64,
+    mut batches: tokio::sync::mpsc::Receiver<Batch>,
+) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let mut rows = BTreeMap::new();
+    while let Some(batch) = batches.recv().await {
+        write_batch(&store, version, batch, &mut rows).await?;
+    }
+    Ok(rows)
+}
+
+/// Writes one batch: stale rows out, one block per table in, then the ledger entries.
+async fn write_batch(store: &Store, version: u64, batch: Batch, written: &mut BTreeMap<&'static str, u64>) -> anyhow::Result<()> {
+    let Batch { run_id, pending, mut ledger_rows } = batch;
+    let now = chrono::Utc::now();
+    let mut game_ids = Vec::new();
+    let mut schedule_names = Vec::new();
+    let mut all = GameRows::default();
+    let mut issues = Vec::new();
+    let mut games = Vec::new();
+    let mut per_file_rows = Vec::with_capacity(pending.len());
+    for p in &pending {
+        match &p.outcome {
+            Outcome::BoxScore(game, found) => {
+                game_ids.push(game.game_id.clone());
+                let rows = GameRows::from_box_score(game, version);
+                per_file_rows.push((rows.len() + found.len()) as u64);
+                all.players.extend(rows.players);
+                all.teams.extend(rows.teams);
+                all.inactives.extend(rows.inactives);
+                issues.extend(found.iter().map(|i| QualityIssueRow::new(i, game.game_date, &p.name, now, version)));
+            }
+            Outcome::Schedule(s) => {
+                schedule_names.push(p.name.clone());
+                per_file_rows.push(s.games.len() as u64);
+                games.extend(s.games.iter().map(|g| GameRow::from_scheduled(g, &p.name, version)));
+            }
+            _ => per_file_rows.push(0),
+        }
     }
 
-    /// Writes the pending pages and ledger entries.
-    async fn flush(&mut self, summary: &mut LoadSummary) -> anyhow::Result<()> {
-        let pending = std::mem::take(&mut self.pending);
-        let Some(store) = self.store else {
-            self.ledger_rows.clear();
-            return Ok(());
-        };
-        let now = chrono::Utc::now();
-        let mut game_ids = Vec::new();
-        let mut schedule_names = Vec::new();
-        let mut all = GameRows::default();
-        let mut issues = Vec::new();
-        let mut games = Vec::new();
-        let mut per_file_rows = Vec::with_capacity(pending.len());
-        for p in &pending {
-            match &p.outcome {
-                Outcome::BoxScore(game, found) => {
-                    game_ids.push(game.game_id.clone());
-                    let rows = GameRows::from_box_score(game, self.version);
-                    per_file_rows.push((rows.len() + found.len()) as u64);
-                    all.players.extend(rows.players);
-                    all.teams.extend(rows.teams);
-                    all.inactives.extend(rows.inactives);
-                    issues.extend(found.iter().map(|i| QualityIssueRow::new(i, game.game_date, &p.name, now, self.version)));
-                }
-                Outcome::Schedule(s) => {
-                    schedule_names.push(p.name.clone());
-                    per_file_rows.push(s.games.len() as u64);
-                    games.extend(s.games.iter().map(|g| GameRow::from_scheduled(g, &p.name, self.version)));
-                }
-                _ => per_file_rows.push(0),
-            }
+    // 1. Remove what earlier versions of these pages left behind.
+    let stale = store.games_with_rows(&game_ids).await?;
+    if !stale.is_empty() {
+        let stale: Vec<String> = stale.into_iter().collect();
+        tracing::info!(games = stale.len(), "replacing rows of changed or partially loaded games");
+        for table in schema::GAME_TABLES {
+            store.delete_where(table, "game_id", &stale).await?;
         }
-
-        // 1. Remove what earlier versions of these pages left behind.
-        let stale = store.games_with_rows(&game_ids).await?;
-        if !stale.is_empty() {
-            let stale: Vec<String> = stale.into_iter().collect();
-            tracing::info!(games = stale.len(), "replacing rows of changed or partially loaded games");
-            for table in schema::GAME_TABLES {
-                store.delete_where(table, "game_id", &stale).await?;
-            }
-        }
-        let stale_sources = store.distinct_in(&schema::GAMES, "source_file", &schedule_names).await?;
-        if !stale_sources.is_empty() {
-            store.delete_where(&schema::GAMES, "source_file", &stale_sources).await?;
-        }
-
-        // 2. One block per table.
-        store.insert(&all.players).await?;
-        store.insert(&all.teams).await?;
-        store.insert(&all.inactives).await?;
-        store.insert(&issues).await?;
-        store.insert(&games).await?;
-        for (table, n) in [
-            (schema::PLAYER_BOXSCORES.name, all.players.len()),
-            (schema::TEAM_BOXSCORES.name, all.teams.len()),
-            (schema::GAME_INACTIVES.name, all.inactives.len()),
-            (schema::DATA_QUALITY_ISSUES.name, issues.len()),
-            (schema::GAMES.name, games.len()),
-        ] {
-            *summary.rows.entry(table).or_default() += n as u64;
-        }
-
-        // 3. Only now the ledger: a crash before this line makes the rerun redo the batch.
-        for (p, rows) in pending.iter().zip(per_file_rows) {
-            self.ledger(&p.name, &p.source, &p.sha256, p.size, FileStatus::Loaded, "", rows);
-        }
-        let ledger_rows = std::mem::take(&mut self.ledger_rows);
-        store.insert(&ledger_rows).await?;
-        Ok(())
     }
+    let stale_sources = store.distinct_in(&schema::GAMES, "source_file", &schedule_names).await?;
+    if !stale_sources.is_empty() {
+        store.delete_where(&schema::GAMES, "source_file", &stale_sources).await?;
+    }
+
+    // 2. One block per table.
+    store.insert(&all.players).await?;
+    store.insert(&all.teams).await?;
+    store.insert(&all.inactives).await?;
+    store.insert(&issues).await?;
+    store.insert(&games).await?;
+    for (table, n) in [
+        (schema::PLAYER_BOXSCORES.name, all.players.len()),
+        (schema::TEAM_BOXSCORES.name, all.teams.len()),
+        (schema::GAME_INACTIVES.name, all.inactives.len()),
+        (schema::DATA_QUALITY_ISSUES.name, issues.len()),
+        (schema::GAMES.name, games.len()),
+    ] {
+        *written.entry(table).or_default() += n as u64;
+    }
+
+    // 3. Only now the ledger: a crash before this line makes the rerun redo the batch.
+    for (p, rows) in pending.iter().zip(per_file_rows) {
+        ledger_rows.push(ledger_row(&run_id, &p.name, &p.source, &p.sha256, p.size, FileStatus::Loaded, "", rows));
+    }
+    store.insert(&ledger_rows).await?;
+    Ok(())
 }
 
 /// Compares box scores with schedule rows for the games this run touched, replacing the
