@@ -42,6 +42,7 @@ for name, page in members(sys.argv[1]):
         c["schedule_pages"] += 1
         sched = table(page, "schedule")
         c["schedule_rows"] += len(re.findall(r'<th[^>]*data-stat="date_game"[^>]*csk="\d{9}[A-Z]{3}"', sched))
+        c["schedule_box_score_links"] += len(set(re.findall(r'href="/boxscores/\d{9}[A-Z]{3}\.html"', sched)))
         continue
     c["box_scores"] += 1
     teams = []

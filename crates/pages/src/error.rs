@@ -17,7 +17,7 @@ pub enum PageError {
     WrongGame { expected: String, found: String },
     #[error("missing table {0:?} (truncated page, or not a box score)")]
     MissingTable(String),
-    #[error("expected the tables of 2 teams, found {found:?}")]
+    #[error("expected the tables of 2 teams, found {found:?} (truncated page, or not a box score)")]
     TeamCount { found: Vec<String> },
     #[error("home team {home} (from the game id) has no box-score table; tables found for {found:?}")]
     HomeTeamMissing { home: String, found: Vec<String> },

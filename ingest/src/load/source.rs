@@ -201,7 +201,15 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
         let content = if size > MAX_PAGE_BYTES {
             Err(format!("member is {size} bytes, larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20))
         } else {
-            read_limited(&mut entry, &path)
+            // A cut archive ends a member early without an I/O error: compare with the
+            // size the header promised.
+            read_limited(&mut entry, &path).and_then(|b| {
+                if b.len() as u64 == size {
+                    Ok(b)
+                } else {
+                    Err(format!("archive member truncated: {} of {size} bytes", b.len()))
+                }
+            })
         };
         if !sink(SourceItem { path, source: source.to_string(), content }) {
             return false;
@@ -260,9 +268,13 @@ mod tests {
             items.push(i);
             true
         });
-        assert_eq!(items.len(), 2, "{items:?}");
-        assert_eq!(items[0].path, "scores/a.html");
-        assert_eq!(items[0].content.as_ref().unwrap().len(), 3000);
-        assert!(items[1].content.is_err(), "the broken member is reported, not silently dropped");
+        let summary: Vec<_> = items.iter().map(|i| (i.path.clone(), i.content.as_ref().map(Vec::len))).collect();
+        assert_eq!(items.len(), 3, "{summary:?}");
+        assert_eq!(summary[0], ("scores/a.html".to_string(), Ok(3000)));
+        // The cut member is reported with what is wrong, not loaded as a short page...
+        assert_eq!(summary[1].0, "scores/b.html");
+        assert!(summary[1].1.as_ref().is_err_and(|e| e.contains("truncated: 1000 of 3000")), "{summary:?}");
+        // ...and the archive itself as unreadable from there on.
+        assert!(summary[2].1.as_ref().is_err_and(|e| e.contains("unreadable archive after 2 members")), "{summary:?}");
     }
 }

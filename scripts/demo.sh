@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The main job, end to end, on a fresh Debian machine: installs what is missing, starts a
+# private ClickHouse (in .clickhouse/, left running), builds the binaries, creates the
+# schema, loads one season of real pages and prints the load summary and a look at the
+# loaded data. Later stages (train, serve, predict) join here as they are built.
+#
+#   bash scripts/demo.sh [SEASON]        # default season 2024 (2023-24)
+#
+# Environment: NBA_DATA_DIR (default ../shared/data/nba), NBA_DATABASE (default nba),
+# CLICKHOUSE_URL (default: the private server started here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+season="${1:-2024}"
+data="${NBA_DATA_DIR:-$(cd .. && pwd)/shared/data/nba}"
+archive="$data/raw/bbref_${season}.tar.zst"
+[ -f "$archive" ] || { echo "demo: no archive at $archive (set NBA_DATA_DIR)" >&2; exit 1; }
+
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -o DPkg::Lock::Timeout=300 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ -z "${CLICKHOUSE_URL:-}" ]; then
+    CLICKHOUSE_URL="$(scripts/clickhouse.sh start "$PWD/.clickhouse")"
+fi
+export CLICKHOUSE_URL
+export NBA_DATABASE="${NBA_DATABASE:-nba}"
+echo "== ClickHouse at $CLICKHOUSE_URL, database $NBA_DATABASE"
+
+echo "== building (release)"
+cargo build --release --locked -p nba-ingest
+ingest=target/release/nba-ingest
+
+echo "== nba-ingest migrate"
+$ingest migrate
+echo "== nba-ingest load $archive"
+set +e
+$ingest load "$archive"
+code=$?
+set -e
+[ "$code" -le 1 ] || exit "$code"
+
+echo "== loaded, per season and type"
+curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
+  "SELECT season, season_type, uniqExact(game_id) AS games, count() AS player_rows, countIf(status = 'Played') AS played
+   FROM player_boxscores GROUP BY season, season_type ORDER BY season, season_type FORMAT PrettyCompact"
+echo "== top scorers of the season loaded"
+curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
+  "SELECT any(player_name) AS player, count() AS games, round(avg(pts), 1) AS ppg
+   FROM player_boxscores WHERE season = $season AND status = 'Played' AND season_type = 'Regular Season'
+   GROUP BY player_id HAVING games >= 20 ORDER BY ppg DESC LIMIT 5 FORMAT PrettyCompact"
+exit "$code"
