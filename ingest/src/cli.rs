@@ -62,6 +62,39 @@ pub enum Command {
     /// Loading the same input twice writes no data rows: pages whose content the ledger
     /// already holds are skipped, and a changed page replaces its game's rows.
     Load(LoadArgs),
+    /// Build the analytics tables (player_game_summary, team_game_summary) and the
+    /// point-in-time player_features from the raw tables.
+    ///
+    /// Incremental by default: rebuilds from the earliest game whose raw rows changed since
+    /// the last build. --from/--to rebuild a date range; --full rebuilds everything.
+    Build(BuildArgs),
+    /// Run the validation checks (coverage, sums, features, duplicates, freshness, feature
+    /// NaN rates and ranges), store them and print a table. Exit code 1 when a critical
+    /// check fails.
+    Validate(RangeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// First game date (YYYY-MM-DD); default: the first loaded game.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last game date (YYYY-MM-DD); default: the last loaded game.
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// First game date to rebuild (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last game date to rebuild (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Rebuild every game.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

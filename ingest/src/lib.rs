@@ -6,10 +6,12 @@
 //!
 //! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
 
+pub mod build;
 pub mod cli;
 pub mod load;
 pub mod progress;
 pub mod report;
+pub mod validate;
 
 use anyhow::Context;
 use cli::{Cli, Command, GlobalArgs, ProgressMode};
@@ -48,6 +50,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("database {}: applied migrations {applied:?}; schema version {version}", store.database());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Build(args) => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            load::check_schema(&store).await?;
+            let summary = build::build(&store, &build::BuildOptions { from: args.from, to: args.to, full: args.full }).await?;
+            print!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            load::check_schema(&store).await?;
+            let today = chrono::Utc::now().date_naive();
+            let report = validate::validate(&store, args.from, args.to, today).await?;
+            validate::record(&store, &report).await?;
+            print!("{}", report.render());
+            Ok(if report.critical_failures() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Load(args) => {
             let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

@@ -77,7 +77,14 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Migrations in order; each is a list of statements run idempotently.
 fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
-    vec![(1, "raw tables", schema::RAW_TABLES.iter().map(|t| t.create_sql(db)).collect())]
+    vec![
+        (1, "raw tables", schema::RAW_TABLES.iter().map(|t| t.create_sql(db)).collect()),
+        (2, "analytics and feature tables", {
+            let mut sql: Vec<String> = schema::ANALYTICS_TABLES.iter().map(|t| t.create_sql(db)).collect();
+            sql.push(features_view_sql(db));
+            sql
+        }),
+    ]
 }
 
 /// Values per `has(?, column)` query: keeps queries well under ClickHouse's default
@@ -85,7 +92,24 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// `player_features_wide`: the feature array as one named column per feature, for people
+/// and monitoring queries. Generated from the contract, so it always matches it (the
+/// base column `is_home` is left out: the feature of that name holds the same value).
+/// (`CREATE OR REPLACE VIEW` is not in 18.16; a contract change bumps the migration.)
+pub fn features_view_sql(db: &str) -> String {
+    let cols: Vec<String> = nba_features::feature_names()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("features[{}] AS `{n}`", i + 1))
+        .collect();
+    format!(
+        "CREATE VIEW IF NOT EXISTS `{db}`.player_features_wide AS SELECT game_id, game_date, season, season_type, team, \
+         opponent, player_id, status, target_pts, target_minutes, feature_version, {} FROM `{db}`.player_features",
+        cols.join(", ")
+    )
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -403,6 +427,49 @@ impl Store {
             self.retry("delete earlier findings", || self.client.query(del).bind(chunk).bind(&checks).execute()).await?;
         }
         self.wait_for_mutations(&schema::DATA_QUALITY_ISSUES).await
+    }
+
+    /// Runs a SELECT returning rows of `T` (use `?fields` for its columns), with retries.
+    pub async fn select<T>(&self, what: &str, sql: &str) -> Result<Vec<T>>
+    where
+        T: clickhouse::Row + 'static,
+        for<'a> T: clickhouse::RowRead<Value<'a> = T>,
+    {
+        self.retry(what, || self.client.query(sql).fetch_all::<T>()).await
+    }
+
+    /// Deletes a table's rows dated within `[from, to]` (only when there are any, since
+    /// each delete is a mutation) and waits for it.
+    pub async fn delete_dates(&self, table: &Table, from: NaiveDate, to: NaiveDate) -> Result<()> {
+        let (from, to) = (from.to_string(), to.to_string());
+        let count_sql = format!("SELECT count() FROM `{}` WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
+        let n: u64 = self
+            .retry(&format!("count {} rows to replace", table.name), || {
+                self.client.query(&count_sql).bind(&from).bind(&to).fetch_one()
+            })
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let sql = format!("ALTER TABLE `{}` DELETE WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
+        self.retry(&format!("delete from {}", table.name), || self.client.query(&sql).bind(&from).bind(&to).execute()).await?;
+        self.wait_for_mutations(table).await
+    }
+
+    /// A single number from a query (counts, maxima), with retries.
+    pub async fn scalar_u64(&self, what: &str, sql: &str) -> Result<u64> {
+        self.retry(what, || self.client.query(sql).fetch_one::<u64>()).await
+    }
+
+    /// The point-in-time history the feature code reads, from the stored summaries. The
+    /// server builds its history this way, and the parity tests check that it gives the
+    /// same vectors as the rows `build` wrote.
+    pub async fn history(&self) -> Result<nba_features::History> {
+        let players: Vec<rows::PlayerGameSummaryRow> =
+            self.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let teams: Vec<rows::TeamGameSummaryRow> =
+            self.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        Ok(nba_features::History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history())))
     }
 
     /// Row count of a table (without FINAL: what is physically there).

@@ -352,3 +352,229 @@ impl GameRows {
         self.len() == 0
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PlayerGameSummaryRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub player_id: String,
+    pub player_name: String,
+    pub status: String,
+    pub starter: u8,
+    pub minutes: f64,
+    pub pts: u16,
+    pub fgm: u16,
+    pub fga: u16,
+    pub fg3m: u16,
+    pub fg3a: u16,
+    pub ftm: u16,
+    pub fta: u16,
+    pub oreb: u16,
+    pub dreb: u16,
+    pub reb: u16,
+    pub ast: u16,
+    pub stl: u16,
+    pub blk: u16,
+    pub tov: u16,
+    pub pf: u16,
+    pub plus_minus: Option<i16>,
+    pub pts_per_min: f64,
+    pub ts_pct: f64,
+    pub efg_pct: f64,
+    pub usg_pct: f64,
+    pub ft_rate: f64,
+    pub fg3_rate: f64,
+    pub team_pts_share: f64,
+    pub team_min_share: f64,
+    pub team_fga_share: f64,
+    pub version: u64,
+}
+impl TableRow for PlayerGameSummaryRow {
+    const TABLE: &'static schema::Table = &schema::PLAYER_GAME_SUMMARY;
+}
+
+impl PlayerGameSummaryRow {
+    /// The history entry the feature code sees. The builder and the server both build
+    /// history through this one function from the stored row, so they agree bit for bit.
+    pub fn to_history(&self) -> (String, nba_features::PlayerGame) {
+        (
+            self.player_id.clone(),
+            nba_features::PlayerGame {
+                game_id: self.game_id.clone(),
+                date: self.game_date,
+                season: self.season,
+                team: self.team.clone(),
+                played: self.status == nba_pages::PlayerStatus::Played.as_str(),
+                starter: self.starter == 1,
+                minutes: self.minutes,
+                pts: f64::from(self.pts),
+                fga: f64::from(self.fga),
+                fg3a: f64::from(self.fg3a),
+                fta: f64::from(self.fta),
+                usg: self.usg_pct,
+            },
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct TeamGameSummaryRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub won: u8,
+    pub minutes: u16,
+    pub pts: u16,
+    pub opp_pts: u16,
+    pub fga: u16,
+    pub fta: u16,
+    pub tov: u16,
+    pub oreb: u16,
+    pub dreb: u16,
+    pub possessions: f64,
+    pub pace: f64,
+    pub off_rtg: f64,
+    pub def_rtg: f64,
+    pub starters_pts: u16,
+    pub bench_pts: u16,
+    pub starters_minutes: f64,
+    pub bench_minutes: f64,
+    pub starters_fga: u16,
+    pub bench_fga: u16,
+    pub starters_pts_per100: f64,
+    pub bench_pts_per100: f64,
+    pub version: u64,
+}
+impl TableRow for TeamGameSummaryRow {
+    const TABLE: &'static schema::Table = &schema::TEAM_GAME_SUMMARY;
+}
+
+impl TeamGameSummaryRow {
+    /// The history entry the feature code sees (see [`PlayerGameSummaryRow::to_history`]).
+    pub fn to_history(&self) -> nba_features::TeamGame {
+        nba_features::TeamGame {
+            game_id: self.game_id.clone(),
+            date: self.game_date,
+            season: self.season,
+            team: self.team.clone(),
+            opponent: self.opponent.clone(),
+            pts: f64::from(self.pts),
+            opp_pts: f64::from(self.opp_pts),
+            possessions: self.possessions,
+            pace: self.pace,
+            off_rtg: self.off_rtg,
+            def_rtg: self.def_rtg,
+            minutes: f64::from(self.minutes),
+            fga: f64::from(self.fga),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PlayerFeaturesRow {
+    pub game_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub season: u16,
+    pub season_type: String,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub player_id: String,
+    pub feature_version: u32,
+    pub contract_hash: String,
+    pub features: Vec<f32>,
+    pub status: String,
+    pub target_pts: u16,
+    pub target_minutes: f64,
+    pub version: u64,
+}
+impl TableRow for PlayerFeaturesRow {
+    const TABLE: &'static schema::Table = &schema::PLAYER_FEATURES;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct BuildRunRow {
+    pub run_id: String,
+    pub mode: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub finished_at: DateTime<Utc>,
+    pub watermark: u64,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub from_date: NaiveDate,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub to_date: NaiveDate,
+    pub games: u64,
+    pub player_summary_rows: u64,
+    pub team_summary_rows: u64,
+    pub feature_rows: u64,
+    pub feature_version: u32,
+    pub contract_hash: String,
+}
+impl TableRow for BuildRunRow {
+    const TABLE: &'static schema::Table = &schema::BUILD_RUNS;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ValidationRunRow {
+    pub run_id: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub from_date: NaiveDate,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub to_date: NaiveDate,
+    pub checks: u32,
+    pub critical_failures: u32,
+    pub warnings: u32,
+    pub passed: u8,
+}
+impl TableRow for ValidationRunRow {
+    const TABLE: &'static schema::Table = &schema::VALIDATION_RUNS;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ValidationResultRow {
+    pub run_id: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub started_at: DateTime<Utc>,
+    pub check_name: String,
+    pub severity: String,
+    pub passed: u8,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+}
+impl TableRow for ValidationResultRow {
+    const TABLE: &'static schema::Table = &schema::VALIDATION_RESULTS;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct BackfillCheckpointRow {
+    pub backfill_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub chunk_from: NaiveDate,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub chunk_to: NaiveDate,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub finished_at: DateTime<Utc>,
+    pub files_loaded: u64,
+    pub feature_rows: u64,
+    pub validation_passed: u8,
+}
+impl TableRow for BackfillCheckpointRow {
+    const TABLE: &'static schema::Table = &schema::BACKFILL_CHECKPOINTS;
+}

@@ -205,6 +205,200 @@ pub const INGEST_FILES: Table = Table {
     comment: "ledger of every file seen by a load: loaded, unchanged or rejected",
 };
 
+/// Per player-game: the box score plus derived rates (NaN where undefined).
+pub const PLAYER_GAME_SUMMARY: Table = Table {
+    name: "player_game_summary",
+    columns: &[
+        ("game_id", "String"),
+        ("game_date", "Date"),
+        ("season", "UInt16"),
+        ("season_type", "LowCardinality(String)"),
+        ("team", "LowCardinality(String)"),
+        ("opponent", "LowCardinality(String)"),
+        ("is_home", "UInt8"),
+        ("player_id", "String"),
+        ("player_name", "String"),
+        ("status", "LowCardinality(String)"),
+        ("starter", "UInt8"),
+        ("minutes", "Float64"),
+        ("pts", "UInt16"),
+        ("fgm", "UInt16"),
+        ("fga", "UInt16"),
+        ("fg3m", "UInt16"),
+        ("fg3a", "UInt16"),
+        ("ftm", "UInt16"),
+        ("fta", "UInt16"),
+        ("oreb", "UInt16"),
+        ("dreb", "UInt16"),
+        ("reb", "UInt16"),
+        ("ast", "UInt16"),
+        ("stl", "UInt16"),
+        ("blk", "UInt16"),
+        ("tov", "UInt16"),
+        ("pf", "UInt16"),
+        ("plus_minus", "Nullable(Int16)"),
+        ("pts_per_min", "Float64"),
+        ("ts_pct", "Float64"),
+        ("efg_pct", "Float64"),
+        ("usg_pct", "Float64"),
+        ("ft_rate", "Float64"),
+        ("fg3_rate", "Float64"),
+        ("team_pts_share", "Float64"),
+        ("team_min_share", "Float64"),
+        ("team_fga_share", "Float64"),
+        ("version", "UInt64"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY season ORDER BY (game_date, game_id, team, player_id)",
+    comment: "player box score plus derived rates per game",
+};
+
+/// Per team-game: possessions, pace, ratings, and the starters/bench split.
+pub const TEAM_GAME_SUMMARY: Table = Table {
+    name: "team_game_summary",
+    columns: &[
+        ("game_id", "String"),
+        ("game_date", "Date"),
+        ("season", "UInt16"),
+        ("season_type", "LowCardinality(String)"),
+        ("team", "LowCardinality(String)"),
+        ("opponent", "LowCardinality(String)"),
+        ("is_home", "UInt8"),
+        ("won", "UInt8"),
+        ("minutes", "UInt16"),
+        ("pts", "UInt16"),
+        ("opp_pts", "UInt16"),
+        ("fga", "UInt16"),
+        ("fta", "UInt16"),
+        ("tov", "UInt16"),
+        ("oreb", "UInt16"),
+        ("dreb", "UInt16"),
+        ("possessions", "Float64"),
+        ("pace", "Float64"),
+        ("off_rtg", "Float64"),
+        ("def_rtg", "Float64"),
+        ("starters_pts", "UInt16"),
+        ("bench_pts", "UInt16"),
+        ("starters_minutes", "Float64"),
+        ("bench_minutes", "Float64"),
+        ("starters_fga", "UInt16"),
+        ("bench_fga", "UInt16"),
+        ("starters_pts_per100", "Float64"),
+        ("bench_pts_per100", "Float64"),
+        ("version", "UInt64"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY season ORDER BY (game_date, game_id, team)",
+    comment: "team possessions, pace, ratings and starters/bench split per game",
+};
+
+/// One row per player-game (played or not): the point-in-time feature vector in the
+/// contract's order, and the outcome columns kept apart from it.
+pub const PLAYER_FEATURES: Table = Table {
+    name: "player_features",
+    columns: &[
+        ("game_id", "String"),
+        ("game_date", "Date"),
+        ("season", "UInt16"),
+        ("season_type", "LowCardinality(String)"),
+        ("team", "LowCardinality(String)"),
+        ("opponent", "LowCardinality(String)"),
+        ("is_home", "UInt8"),
+        ("player_id", "String"),
+        ("feature_version", "UInt32"),
+        ("contract_hash", "String"),
+        ("features", "Array(Float32)"),
+        // Outcomes of the game itself: targets and filters for training, never features.
+        ("status", "LowCardinality(String)"),
+        ("target_pts", "UInt16"),
+        ("target_minutes", "Float64"),
+        ("version", "UInt64"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY season ORDER BY (game_date, game_id, player_id)",
+    comment: "point-in-time feature vectors (contract order) with the target apart",
+};
+
+/// One row per `build` run: what it covered and the raw-data watermark it reached.
+pub const BUILD_RUNS: Table = Table {
+    name: "build_runs",
+    columns: &[
+        ("run_id", "String"),
+        ("mode", "LowCardinality(String)"),
+        ("started_at", "DateTime"),
+        ("finished_at", "DateTime"),
+        ("watermark", "UInt64"),
+        ("from_date", "Date"),
+        ("to_date", "Date"),
+        ("games", "UInt64"),
+        ("player_summary_rows", "UInt64"),
+        ("team_summary_rows", "UInt64"),
+        ("feature_rows", "UInt64"),
+        ("feature_version", "UInt32"),
+        ("contract_hash", "String"),
+    ],
+    engine: "ENGINE = MergeTree ORDER BY started_at",
+    comment: "build runs and the raw-data version each one covered",
+};
+
+/// One row per `validate` run.
+pub const VALIDATION_RUNS: Table = Table {
+    name: "validation_runs",
+    columns: &[
+        ("run_id", "String"),
+        ("started_at", "DateTime"),
+        ("from_date", "Date"),
+        ("to_date", "Date"),
+        ("checks", "UInt32"),
+        ("critical_failures", "UInt32"),
+        ("warnings", "UInt32"),
+        ("passed", "UInt8"),
+    ],
+    engine: "ENGINE = MergeTree ORDER BY started_at",
+    comment: "validation runs: range, counts of failed checks, overall result",
+};
+
+/// One row per check per `validate` run.
+pub const VALIDATION_RESULTS: Table = Table {
+    name: "validation_results",
+    columns: &[
+        ("run_id", "String"),
+        ("started_at", "DateTime"),
+        ("check_name", "String"),
+        ("severity", "LowCardinality(String)"),
+        ("passed", "UInt8"),
+        ("value", "Float64"),
+        ("threshold", "Float64"),
+        ("message", "String"),
+    ],
+    engine: "ENGINE = MergeTree ORDER BY (started_at, check_name)",
+    comment: "per-check results of each validation run: figure, threshold, verdict",
+};
+
+/// Chunks of a backfill that have finished, so an interrupted backfill resumes.
+pub const BACKFILL_CHECKPOINTS: Table = Table {
+    name: "backfill_checkpoints",
+    columns: &[
+        ("backfill_id", "String"),
+        ("chunk_from", "Date"),
+        ("chunk_to", "Date"),
+        ("finished_at", "DateTime"),
+        ("files_loaded", "UInt64"),
+        ("feature_rows", "UInt64"),
+        ("validation_passed", "UInt8"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(finished_at) ORDER BY (backfill_id, chunk_from)",
+    comment: "finished backfill chunks (resume points)",
+};
+
+/// Tables of migration 2 (analytics, features and the operations tables), in creation order.
+pub const ANALYTICS_TABLES: &[&Table] = &[
+    &PLAYER_GAME_SUMMARY,
+    &TEAM_GAME_SUMMARY,
+    &PLAYER_FEATURES,
+    &BUILD_RUNS,
+    &VALIDATION_RUNS,
+    &VALIDATION_RESULTS,
+    &BACKFILL_CHECKPOINTS,
+];
+
 /// Tables of migration 1, in creation order.
 pub const RAW_TABLES: &[&Table] =
     &[&GAMES, &PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES, &INGEST_FILES];
@@ -228,7 +422,7 @@ mod tests {
 
     #[test]
     fn column_names_are_unique() {
-        for t in RAW_TABLES {
+        for t in RAW_TABLES.iter().chain(ANALYTICS_TABLES) {
             let mut names = t.column_names();
             names.sort_unstable();
             let before = names.len();

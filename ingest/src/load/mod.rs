@@ -249,7 +249,7 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
     Ok(summary)
 }
 
-async fn check_schema(store: &Store) -> anyhow::Result<()> {
+pub async fn check_schema(store: &Store) -> anyhow::Result<()> {
     match store.schema_version().await? {
         Some(v) if v >= nba_store::SCHEMA_VERSION => Ok(()),
         Some(v) => anyhow::bail!(

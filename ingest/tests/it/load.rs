@@ -1,59 +1,10 @@
-//! Integration tests of `nba-ingest` against a real ClickHouse (started by nba-testkit) on
-//! real pages: the sample archive, one season archive and fixtures cut from the sample.
-//! Expected figures come from `scripts/independent_counts.py`, which reads the same pages
-//! with Python's standard library only.
+//! `nba-ingest load` on real pages: counts against independent figures, idempotency,
+//! replacement of changed pages, recovery, and bad input.
 
-use nba_ingest::load::{self, LoadOptions, LoadSummary};
-use nba_store::{Store, StoreConfig, schema};
+use crate::util::*;
+use nba_ingest::load::{self, LoadSummary};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-async fn fresh_store(name: &str) -> Store {
-    let db = nba_testkit::unique_database(name);
-    let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
-    config.attempts = 2;
-    let store = Store::new(config).unwrap();
-    store.migrate().await.unwrap();
-    store
-}
-
-fn opts(paths: &[&Path]) -> LoadOptions {
-    LoadOptions {
-        paths: paths.iter().map(|p| p.to_path_buf()).collect(),
-        batch_pages: 200,
-        workers: 2,
-        dry_run: false,
-        progress: false,
-    }
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    nba_testkit::workspace_root().join("tests/fixtures/pages").join(rel)
-}
-
-async fn scalar(store: &Store, sql: &str) -> u64 {
-    store.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-/// Row counts of every raw table, in a fixed order.
-async fn counts(store: &Store) -> Vec<(&'static str, u64)> {
-    let mut out = Vec::new();
-    for t in [&schema::GAMES, &schema::PLAYER_BOXSCORES, &schema::TEAM_BOXSCORES, &schema::GAME_INACTIVES, &schema::DATA_QUALITY_ISSUES] {
-        out.push((t.name, store.count(t).await.unwrap()));
-    }
-    out
-}
-
-fn run_cli(db: &str, url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_nba-ingest"))
-        .args(args)
-        .env("CLICKHOUSE_URL", url)
-        .env("NBA_DATABASE", db)
-        .env("NBA_CLICKHOUSE_ATTEMPTS", "2")
-        .env("NBA_PROGRESS", "never")
-        .output()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn sample_loads_with_independent_counts_and_reloading_writes_nothing() {

@@ -1,0 +1,245 @@
+//! `nba-ingest build`: raw tables → `player_game_summary`, `team_game_summary` and the
+//! point-in-time `player_features`.
+//!
+//! Incremental by default: the raw rows carry the version (load time) that wrote them,
+//! and each build records the newest version it has seen (`build_runs.watermark`). Games
+//! with newer rows have changed; since a game feeds the rolling features of every later
+//! game, the build rewrites all rows from the earliest changed date on. Summaries and
+//! features are computed in memory from the whole history (a few seconds for seven
+//! seasons), then the date range is replaced: delete (waited for), insert, and only then
+//! the `build_runs` row, so an interrupted build is simply redone by the next one.
+
+pub mod summaries;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use nba_features::{GameContext, History};
+use nba_store::rows::{BuildRunRow, InactiveRow, PlayerBoxscoreRow, PlayerFeaturesRow, TeamBoxscoreRow};
+use nba_store::{Store, schema};
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// First game date to rebuild; default: the earliest changed game.
+    pub from: Option<NaiveDate>,
+    /// Last game date to rebuild; default: the newest game.
+    pub to: Option<NaiveDate>,
+    /// Rebuild everything regardless of what changed.
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildSummary {
+    pub mode: &'static str,
+    pub range: Option<(NaiveDate, NaiveDate)>,
+    pub changed_games: usize,
+    pub games: u64,
+    pub player_summary_rows: u64,
+    pub team_summary_rows: u64,
+    pub feature_rows: u64,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "build summary ({})", self.mode)?;
+        match self.range {
+            None => writeln!(f, "  nothing to do: no raw rows changed since the last build")?,
+            Some((from, to)) => {
+                writeln!(f, "  games {from} .. {to}: {} games ({} changed since the last build)", self.games, self.changed_games)?;
+                writeln!(f, "  rows written: player_game_summary {}, team_game_summary {}, player_features {}", self.player_summary_rows, self.team_summary_rows, self.feature_rows)?;
+            }
+        }
+        writeln!(f, "  time: {:.1} s", self.seconds)
+    }
+}
+
+/// Everything the build reads from the raw tables.
+pub struct Raw {
+    pub players: Vec<PlayerBoxscoreRow>,
+    pub teams: Vec<TeamBoxscoreRow>,
+    pub inactives: Vec<InactiveRow>,
+}
+
+impl Raw {
+    pub async fn read(store: &Store) -> anyhow::Result<Raw> {
+        let players = store
+            .select::<PlayerBoxscoreRow>("read player_boxscores", "SELECT ?fields FROM player_boxscores FINAL")
+            .await?;
+        let teams = store.select::<TeamBoxscoreRow>("read team_boxscores", "SELECT ?fields FROM team_boxscores FINAL").await?;
+        let inactives = store.select::<InactiveRow>("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
+        Ok(Raw { players, teams, inactives })
+    }
+
+    /// Inactive lists by (game, team).
+    pub fn inactive_lists(&self) -> HashMap<(&str, &str), Vec<String>> {
+        let mut out: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+        for i in &self.inactives {
+            out.entry((i.game_id.as_str(), i.team.as_str())).or_default().push(i.player_id.clone());
+        }
+        out
+    }
+}
+
+/// Summaries and history computed from raw rows, in memory.
+pub struct Computed {
+    pub players: Vec<nba_store::rows::PlayerGameSummaryRow>,
+    pub teams: Vec<nba_store::rows::TeamGameSummaryRow>,
+    pub history: History,
+}
+
+pub fn compute_summaries(raw: &Raw, version: u64) -> Computed {
+    let teams = summaries::team_summaries(&raw.teams, &raw.players, version);
+    let players = summaries::player_summaries(&raw.players, &raw.teams, version);
+    let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
+    Computed { players, teams, history }
+}
+
+/// The pre-game context of a player's row.
+pub fn context_of(p: &PlayerBoxscoreRow, inactive: &HashMap<(&str, &str), Vec<String>>) -> GameContext {
+    GameContext {
+        date: p.game_date,
+        season: p.season,
+        team: p.team.clone(),
+        opponent: p.opponent.clone(),
+        is_home: p.is_home == 1,
+        team_inactive: inactive.get(&(p.game_id.as_str(), p.team.as_str())).cloned().unwrap_or_default(),
+        opp_inactive: inactive.get(&(p.game_id.as_str(), p.opponent.as_str())).cloned().unwrap_or_default(),
+    }
+}
+
+/// The features row of one raw player row.
+pub fn features_row(p: &PlayerBoxscoreRow, history: &History, inactive: &HashMap<(&str, &str), Vec<String>>, version: u64) -> PlayerFeaturesRow {
+    let ctx = context_of(p, inactive);
+    PlayerFeaturesRow {
+        game_id: p.game_id.clone(),
+        game_date: p.game_date,
+        season: p.season,
+        season_type: p.season_type.clone(),
+        team: p.team.clone(),
+        opponent: p.opponent.clone(),
+        is_home: p.is_home,
+        player_id: p.player_id.clone(),
+        feature_version: nba_features::FEATURE_VERSION,
+        contract_hash: nba_features::contract_hash(),
+        features: nba_features::compute(history, &p.player_id, &ctx).to_vec(),
+        status: p.status.clone(),
+        target_pts: p.pts,
+        target_minutes: f64::from(p.seconds) / 60.0,
+        version,
+    }
+}
+
+/// Rows per INSERT for the big tables: bounds client memory.
+const INSERT_CHUNK: usize = 50_000;
+
+pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSummary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let version = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
+    let previous = store
+        .scalar_u64("read last build watermark", "SELECT toUInt64(max(watermark)) FROM build_runs WHERE mode != 'range'")
+        .await?;
+    let raw = Raw::read(store).await.context("reading the raw tables")?;
+    let newest_version = raw
+        .players
+        .iter()
+        .map(|r| r.version)
+        .chain(raw.teams.iter().map(|r| r.version))
+        .chain(raw.inactives.iter().map(|r| r.version))
+        .max()
+        .unwrap_or(0);
+    let changed: HashSet<&str> = raw
+        .players
+        .iter()
+        .filter(|r| r.version > previous)
+        .map(|r| r.game_id.as_str())
+        .chain(raw.teams.iter().filter(|r| r.version > previous).map(|r| r.game_id.as_str()))
+        .chain(raw.inactives.iter().filter(|r| r.version > previous).map(|r| r.game_id.as_str()))
+        .collect();
+    let date_of: HashMap<&str, NaiveDate> = raw.teams.iter().map(|t| (t.game_id.as_str(), t.game_date)).collect();
+    let (Some(first_date), Some(last_date)) =
+        (raw.teams.iter().map(|t| t.game_date).min(), raw.teams.iter().map(|t| t.game_date).max())
+    else {
+        anyhow::bail!("the raw tables of database {} are empty: run `nba-ingest load` first", store.database());
+    };
+
+    let mode = if opts.from.is_some() || opts.to.is_some() {
+        "range"
+    } else if opts.full || previous == 0 {
+        "full"
+    } else {
+        "incremental"
+    };
+    let from = match (mode, opts.from) {
+        (_, Some(d)) => d,
+        ("full" | "range", None) => first_date,
+        _ => match changed.iter().filter_map(|g| date_of.get(g)).min() {
+            Some(d) => *d,
+            None => {
+                tracing::info!(watermark = previous, "no raw rows changed since the last build");
+                return Ok(BuildSummary { mode, seconds: started.elapsed().as_secs_f64(), ..Default::default() });
+            }
+        },
+    };
+    let to = opts.to.unwrap_or(last_date);
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let in_range = |d: NaiveDate| d >= from && d <= to;
+    tracing::info!(mode, %from, %to, changed = changed.len(), "building");
+
+    let computed = compute_summaries(&raw, version);
+    let inactive = raw.inactive_lists();
+    let player_rows: Vec<_> = computed.players.iter().filter(|r| in_range(r.game_date)).cloned().collect();
+    let team_rows: Vec<_> = computed.teams.iter().filter(|r| in_range(r.game_date)).cloned().collect();
+    let feature_rows: Vec<PlayerFeaturesRow> = raw
+        .players
+        .iter()
+        .filter(|p| in_range(p.game_date))
+        .map(|p| features_row(p, &computed.history, &inactive, version))
+        .collect();
+    let games: HashSet<&str> = team_rows.iter().map(|t| t.game_id.as_str()).collect();
+
+    for table in [&schema::PLAYER_GAME_SUMMARY, &schema::TEAM_GAME_SUMMARY, &schema::PLAYER_FEATURES] {
+        store.delete_dates(table, from, to).await?;
+    }
+    for chunk in player_rows.chunks(INSERT_CHUNK) {
+        store.insert(chunk).await?;
+    }
+    for chunk in team_rows.chunks(INSERT_CHUNK) {
+        store.insert(chunk).await?;
+    }
+    for chunk in feature_rows.chunks(INSERT_CHUNK) {
+        store.insert(chunk).await?;
+    }
+    let summary = BuildSummary {
+        mode,
+        range: Some((from, to)),
+        changed_games: changed.len(),
+        games: games.len() as u64,
+        player_summary_rows: player_rows.len() as u64,
+        team_summary_rows: team_rows.len() as u64,
+        feature_rows: feature_rows.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    // Last: the watermark moves only once everything above is written. A range build
+    // does not move it (it may not cover every changed game).
+    store
+        .insert(&[BuildRunRow {
+            run_id: format!("{}-{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id()),
+            mode: mode.to_string(),
+            started_at,
+            finished_at: chrono::Utc::now(),
+            watermark: if mode == "range" { previous } else { newest_version },
+            from_date: from,
+            to_date: to,
+            games: summary.games,
+            player_summary_rows: summary.player_summary_rows,
+            team_summary_rows: summary.team_summary_rows,
+            feature_rows: summary.feature_rows,
+            feature_version: nba_features::FEATURE_VERSION,
+            contract_hash: nba_features::contract_hash(),
+        }])
+        .await?;
+    Ok(summary)
+}
