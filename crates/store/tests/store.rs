@@ -219,6 +219,193 @@ async fn every_row_struct_matches_its_table() {
 }
 
 #[tokio::test]
+async fn analytics_row_structs_match_their_tables() {
+    let store = fresh_store("rows2").await;
+    check_round_trip(
+        &store,
+        PlayerGameSummaryRow {
+            game_id: "g".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "Regular Season".into(),
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            is_home: 1,
+            player_id: "p".into(),
+            player_name: "Luka Dončić".into(),
+            status: "Played".into(),
+            starter: 1,
+            minutes: 36.183_333_333_333_33,
+            pts: 1,
+            fgm: 2,
+            fga: 3,
+            fg3m: 4,
+            fg3a: 5,
+            ftm: 6,
+            fta: 7,
+            oreb: 8,
+            dreb: 9,
+            reb: 10,
+            ast: 11,
+            stl: 12,
+            blk: 13,
+            tov: 14,
+            pf: 15,
+            plus_minus: None,
+            pts_per_min: 0.1,
+            ts_pct: 0.2,
+            efg_pct: 0.3,
+            usg_pct: 19.2,
+            ft_rate: 0.5,
+            fg3_rate: 0.6,
+            team_pts_share: 0.7,
+            team_min_share: 0.8,
+            team_fga_share: 0.9,
+            version: 1,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        TeamGameSummaryRow {
+            game_id: "g".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "Playoffs".into(),
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            is_home: 0,
+            won: 1,
+            minutes: 265,
+            pts: 120,
+            opp_pts: 110,
+            fga: 90,
+            fta: 20,
+            tov: 12,
+            oreb: 10,
+            dreb: 33,
+            possessions: 95.315_288_043_478_26,
+            pace: 95.3,
+            off_rtg: 112.25,
+            def_rtg: 124.84,
+            starters_pts: 80,
+            bench_pts: 40,
+            starters_minutes: 170.5,
+            bench_minutes: 94.5,
+            starters_fga: 60,
+            bench_fga: 30,
+            starters_pts_per100: 84.0,
+            bench_pts_per100: 42.0,
+            version: 2,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        PlayerFeaturesRow {
+            game_id: "g".into(),
+            game_date: date(),
+            season: 2024,
+            season_type: "Play-In".into(),
+            team: "BOS".into(),
+            opponent: "DAL".into(),
+            is_home: 1,
+            player_id: "p".into(),
+            feature_version: 1,
+            contract_hash: "abc".into(),
+            features: vec![1.5, 0.0, 3.25],
+            status: "Did Not Play".into(),
+            target_pts: 0,
+            target_minutes: 0.0,
+            version: 3,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        BuildRunRow {
+            run_id: "r".into(),
+            mode: "full".into(),
+            started_at: time(),
+            finished_at: time(),
+            watermark: 1_795_725_689_162,
+            from_date: date(),
+            to_date: date(),
+            games: 1,
+            player_summary_rows: 2,
+            team_summary_rows: 3,
+            feature_rows: 4,
+            feature_version: 1,
+            contract_hash: "h".into(),
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        ValidationRunRow {
+            run_id: "r".into(),
+            started_at: time(),
+            from_date: date(),
+            to_date: date(),
+            checks: 149,
+            critical_failures: 0,
+            warnings: 1,
+            passed: 1,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        ValidationResultRow {
+            run_id: "r".into(),
+            started_at: time(),
+            check_name: "coverage_box_scores".into(),
+            severity: "critical".into(),
+            passed: 1,
+            value: 0.9903,
+            threshold: 0.95,
+            message: "1023 of 1033".into(),
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        BackfillCheckpointRow {
+            backfill_id: "b".into(),
+            chunk_from: date(),
+            chunk_to: date(),
+            finished_at: time(),
+            files_loaded: 10,
+            feature_rows: 20,
+            validation_passed: 1,
+        },
+    )
+    .await;
+    // NaN (an undefined rate) survives the round trip as NaN.
+    let row = PlayerFeaturesRow {
+        game_id: "nan".into(),
+        game_date: date(),
+        season: 2024,
+        season_type: "Regular Season".into(),
+        team: "BOS".into(),
+        opponent: "DAL".into(),
+        is_home: 1,
+        player_id: "p".into(),
+        feature_version: 1,
+        contract_hash: "abc".into(),
+        features: vec![f32::NAN, 2.0],
+        status: "Played".into(),
+        target_pts: 9,
+        target_minutes: 20.0,
+        version: 4,
+    };
+    store.insert(&[row]).await.unwrap();
+    let back: Vec<PlayerFeaturesRow> =
+        store.client().query("SELECT ?fields FROM player_features WHERE game_id = 'nan'").fetch_all().await.unwrap();
+    assert!(back[0].features[0].is_nan() && back[0].features[1] == 2.0);
+}
+
+#[tokio::test]
 async fn migrate_is_idempotent_and_versioned() {
     let store = fresh_store("migrate").await;
     assert_eq!(store.schema_version().await.unwrap(), Some(nba_store::SCHEMA_VERSION));
@@ -226,8 +413,8 @@ async fn migrate_is_idempotent_and_versioned() {
     assert!(store.migrate().await.unwrap().is_empty());
     assert!(store.migrate().await.unwrap().is_empty());
     let n: u64 = store.client().query("SELECT count() FROM schema_migrations").fetch_one().await.unwrap();
-    assert_eq!(n, 1);
-    for t in schema::RAW_TABLES {
+    assert_eq!(n, u64::from(nba_store::SCHEMA_VERSION), "one row per migration");
+    for t in schema::RAW_TABLES.iter().chain(schema::ANALYTICS_TABLES) {
         assert_eq!(store.count(t).await.unwrap(), 0, "{}", t.name);
     }
 }
