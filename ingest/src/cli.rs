@@ -72,6 +72,45 @@ pub enum Command {
     /// NaN rates and ranges), store them and print a table. Exit code 1 when a critical
     /// check fails.
     Validate(RangeArgs),
+    /// Load, build and validate a date range in chunks, checkpointing each finished
+    /// chunk: an interrupted backfill resumes where it stopped; a finished one, rerun,
+    /// changes nothing. Stops (exit 1) at a chunk whose validation fails critically.
+    Backfill(BackfillArgs),
+    /// One screen for the morning: per season games scheduled/loaded/with features, last
+    /// load, build and validation, open data-quality findings, the freshest game.
+    Status,
+    /// Run a monitoring query from sql/monitoring (embedded in the binary).
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// First game date (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last game date (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// Days per chunk.
+    #[arg(long, env = "NBA_BACKFILL_CHUNK_DAYS", default_value_t = 31,
+          value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub chunk_days: u32,
+    /// Archives, folders or .html files holding the pages.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Query name (see --list).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the available queries.
+    #[arg(long)]
+    pub list: bool,
+    /// ClickHouse output format.
+    #[arg(long, default_value = "PrettyCompactNoEscapes")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,9 +6,11 @@
 //!
 //! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
 
+pub mod backfill;
 pub mod build;
 pub mod cli;
 pub mod load;
+pub mod ops;
 pub mod progress;
 pub mod report;
 pub mod validate;
@@ -69,6 +71,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", report.render());
             Ok(if report.critical_failures() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Backfill(args) => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            load::check_schema(&store).await?;
+            let opts = backfill::BackfillOptions {
+                from: args.from,
+                to: args.to,
+                chunk_days: args.chunk_days,
+                load: load::LoadOptions {
+                    paths: args.paths,
+                    batch_pages: 500,
+                    workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                    dry_run: false,
+                    progress: cli.global.progress != ProgressMode::Never,
+                    dates: None,
+                },
+            };
+            let s = backfill::backfill(&store, &opts, chrono::Utc::now().date_naive()).await?;
+            println!("backfill {} .. {}: {} chunks, {} done earlier, {} done now", args.from, args.to, s.chunks, s.done_before, s.done_now);
+            println!("  files loaded {}, feature rows written {}, files rejected {}", s.files_loaded, s.feature_rows, s.rejected.len());
+            for r in s.rejected.iter().take(20) {
+                println!("    {}: {}", r.source, r.reason);
+            }
+            for (from, to, checks) in &s.failed_validation {
+                println!("  validation of {from} .. {to} failed critically: {checks}");
+            }
+            if !s.failed_validation.is_empty() {
+                println!("  see `nba-ingest query backfill_progress` and `nba-ingest validate --from .. --to ..`");
+            }
+            Ok(if s.rejected.is_empty() && s.failed_validation.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Status => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            load::check_schema(&store).await?;
+            print!("{}", ops::status(&store).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query(args) => {
+            if args.list {
+                for (name, sql) in ops::QUERIES {
+                    let about = sql.lines().next().unwrap_or("").trim_start_matches("--").trim();
+                    println!("{name:<20} {about}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let name = args.name.unwrap_or_default();
+            let sql = ops::query_sql(&name)
+                .ok_or_else(|| anyhow::anyhow!("no monitoring query named {name:?}; `nba-ingest query --list` shows them"))?;
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            print!("{}", ops::run_formatted(&store, sql, &args.format).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Load(args) => {
             let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             let opts = load::LoadOptions {
@@ -77,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 workers,
                 dry_run: args.dry_run,
                 progress: cli.global.progress != ProgressMode::Never,
+                dates: None,
             };
             let store = if args.dry_run { None } else { Some(store_from_args(&cli.global)?) };
             if let Some(store) = &store {

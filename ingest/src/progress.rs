@@ -67,3 +67,16 @@ impl Progress {
         }
     }
 }
+
+/// A bar over backfill chunks (hidden when not on a terminal or not wanted).
+pub fn chunk_bar(enabled: bool, chunks: u64) -> ProgressBar {
+    if !(enabled && std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(chunks), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("backfill [{elapsed_precise}] {wide_bar} {pos}/{len} chunks ETA {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}

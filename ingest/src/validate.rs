@@ -183,7 +183,9 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
             ),
         )
         .await?;
-    results.push(CheckResult::new("coverage_box_scores", Severity::Critical, coverage, Rule::AtLeast, 0.95, format!("{covered} of {scheduled} played games have a box score")));
+    // Upstream misses 12-42 games a season, up to ~6% of a month: below 90% the scrape
+    // itself is broken. Any missing page is a warning (next check).
+    results.push(CheckResult::new("coverage_box_scores", Severity::Critical, coverage, Rule::AtLeast, 0.90, format!("{covered} of {scheduled} played games have a box score")));
     results.push(CheckResult::new(
         "coverage_box_scores_complete",
         Severity::Warning,

@@ -45,6 +45,7 @@ impl std::fmt::Display for BuildSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "build summary ({})", self.mode)?;
         match self.range {
+            None if self.mode == "empty" => writeln!(f, "  nothing to do: the raw tables are empty (run `nba-ingest load` first)")?,
             None => writeln!(f, "  nothing to do: no raw rows changed since the last build")?,
             Some((from, to)) => {
                 writeln!(f, "  games {from} .. {to}: {} games ({} changed since the last build)", self.games, self.changed_games)?;
@@ -162,7 +163,9 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     let (Some(first_date), Some(last_date)) =
         (raw.teams.iter().map(|t| t.game_date).min(), raw.teams.iter().map(|t| t.game_date).max())
     else {
-        anyhow::bail!("the raw tables of database {} are empty: run `nba-ingest load` first", store.database());
+        // Nothing loaded yet (or a backfill chunk without games): nothing to build.
+        tracing::warn!(database = store.database(), "the raw tables are empty: nothing to build (run `nba-ingest load` first)");
+        return Ok(BuildSummary { mode: "empty", seconds: started.elapsed().as_secs_f64(), ..Default::default() });
     };
 
     let mode = if opts.from.is_some() || opts.to.is_some() {

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
+use chrono::NaiveDate;
 
 /// What `load` should do.
 #[derive(Debug, Clone)]
@@ -35,6 +36,40 @@ pub struct LoadOptions {
     pub dry_run: bool,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// Only pages of games dated within this range (schedule pages: months overlapping
+    /// it); other pages are skipped without a ledger entry. Used by `backfill`.
+    pub dates: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// The days a page covers: a box score its game day, a schedule page its month.
+fn page_days(kind: &PageKind) -> Option<(NaiveDate, NaiveDate)> {
+    match kind {
+        PageKind::BoxScore(id) => nba_pages::boxscore::parse_game_id(id).ok().map(|(d, _)| (d, d)),
+        PageKind::Schedule(name) => {
+            let (season, month) = nba_pages::schedule::parse_schedule_name(name)?;
+            const MONTHS: [&str; 12] = [
+                "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+            ];
+            let m = u32::try_from(MONTHS.iter().position(|x| *x == month)? + 1).ok()?;
+            // A season's October-December pages are of the calendar year before it ends.
+            let year = if m >= 10 { i32::from(season) - 1 } else { i32::from(season) };
+            let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+            let last = first.checked_add_months(chrono::Months::new(1))?.pred_opt()?;
+            Some((first, last))
+        }
+    }
+}
+
+/// Season archives are named `..._<season>.tar.zst`; one whose season cannot overlap the
+/// range need not be read at all.
+fn archive_may_overlap(path: &std::path::Path, (from, to): (NaiveDate, NaiveDate)) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(stem) = name.split(".tar").next() else { return true };
+    let Some(season) = stem.rsplit('_').next().and_then(|s| s.parse::<i32>().ok()).filter(|s| (1947..=2100).contains(s)) else {
+        return true;
+    };
+    let (Some(start), Some(end)) = (NaiveDate::from_ymd_opt(season - 1, 9, 1), NaiveDate::from_ymd_opt(season, 10, 31)) else { return true };
+    start <= to && from <= end
 }
 
 /// Ledger status of a file in one run.
@@ -80,6 +115,8 @@ pub struct LoadSummary {
     pub elapsed: Duration,
     pub box_scores: u64,
     pub schedule_pages: u64,
+    /// Pages outside the requested dates.
+    pub skipped: u64,
 }
 
 impl LoadSummary {
@@ -98,14 +135,21 @@ struct Parsed {
 }
 
 enum Outcome {
+    /// Outside the requested dates: not this run's business, no ledger entry.
+    Skipped,
     Unchanged,
     Rejected(String),
     BoxScore(Box<BoxScore>, Vec<QualityIssue>),
     Schedule(Schedule),
 }
 
-fn parse_item(item: source::SourceItem, ledger: &HashMap<String, String>) -> Parsed {
+fn parse_item(item: source::SourceItem, ledger: &HashMap<String, String>, dates: Option<(NaiveDate, NaiveDate)>) -> Parsed {
     let kind = PageKind::of_path(&item.path);
+    if let (Some((from, to)), Some((first, last))) = (dates, kind.as_ref().and_then(page_days)) {
+        if last < from || first > to {
+            return Parsed { name: String::new(), source: item.source, sha256: String::new(), size: 0, outcome: Outcome::Skipped };
+        }
+    }
     let name = kind.as_ref().map(PageKind::ledger_name).unwrap_or_else(|| item.path.clone());
     let source = if item.source == item.path { item.source } else { format!("{}:{}", item.source, item.path) };
     let bytes = match item.content {
@@ -145,7 +189,10 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         None => HashMap::new(),
     };
     let ledger = Arc::new(ledger);
-    let inputs = source::expand(&opts.paths);
+    let mut inputs = source::expand(&opts.paths);
+    if let Some(range) = opts.dates {
+        inputs.files.retain(|(path, _)| archive_may_overlap(path, range));
+    }
     let mut summary = LoadSummary::default();
     let mut affected: HashSet<String> = HashSet::new();
     let mut batcher = Batcher { run_id, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
@@ -182,12 +229,13 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         let rx = item_rx.clone();
         let tx = out_tx.clone();
         let ledger = ledger.clone();
+        let dates = opts.dates;
         workers.push(
             std::thread::Builder::new()
                 .name(format!("load-parse-{i}"))
                 .spawn(move || {
                     for item in rx {
-                        if tx.blocking_send(parse_item(item, &ledger)).is_err() {
+                        if tx.blocking_send(parse_item(item, &ledger, dates)).is_err() {
                             break;
                         }
                     }
@@ -207,6 +255,10 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         }
     };
     while let Some(parsed) = out_rx.recv().await {
+        if matches!(parsed.outcome, Outcome::Skipped) {
+            summary.skipped += 1;
+            continue;
+        }
         summary.files_seen += 1;
         summary.html_bytes += parsed.size;
         progress.page(parsed.size);
@@ -305,6 +357,8 @@ impl Batcher {
     ) -> Option<Parsed> {
         let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
         match (&parsed.outcome, duplicate_in_run) {
+            // Filtered out before the batcher; nothing to record.
+            (Outcome::Skipped, _) => None,
             (Outcome::Rejected(reason), _) => {
                 tracing::warn!(file = %parsed.source, %reason, "rejected");
                 summary.rejected.push(Rejection { name: parsed.name.clone(), source: parsed.source.clone(), reason: reason.clone() });

@@ -18,7 +18,7 @@ async fn stored_features(store: &Store) -> Vec<PlayerFeaturesRow> {
 
 /// Loads season 2024 and builds it; shared by the tests below through a OnceCell so the
 /// season is loaded once per test run.
-async fn season_store() -> &'static Store {
+pub async fn season_store() -> &'static Store {
     static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
     STORE
         .get_or_init(|| async {

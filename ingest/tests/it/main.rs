@@ -5,4 +5,5 @@
 
 mod build;
 mod load;
+mod ops;
 mod util;

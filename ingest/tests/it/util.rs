@@ -21,6 +21,7 @@ pub fn opts(paths: &[&Path]) -> LoadOptions {
         workers: 2,
         dry_run: false,
         progress: false,
+        dates: None,
     }
 }
 

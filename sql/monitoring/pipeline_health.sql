@@ -1,0 +1,33 @@
+-- Pipeline health per season: scheduled and played games, box scores loaded, feature
+-- rows, and the newest game loaded. One JOIN per SELECT (ClickHouse 18.16 and 24.x).
+SELECT
+    season,
+    scheduled,
+    played,
+    box_scores,
+    played - box_scores AS missing_box_scores,
+    feature_rows,
+    newest_box_score
+FROM
+(
+    SELECT season, scheduled, played, box_scores, newest_box_score
+    FROM
+    (
+        SELECT season, count() AS scheduled, countIf(home_pts IS NOT NULL) AS played
+        FROM games FINAL
+        GROUP BY season
+    )
+    ANY LEFT JOIN
+    (
+        SELECT season, uniqExact(game_id) AS box_scores, max(game_date) AS newest_box_score
+        FROM team_boxscores
+        GROUP BY season
+    ) USING season
+)
+ANY LEFT JOIN
+(
+    SELECT season, count() AS feature_rows
+    FROM player_features
+    GROUP BY season
+) USING season
+ORDER BY season
