@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a fresh Debian machine: installs what is missing, starts a
 # private ClickHouse (in .clickhouse/, left running), builds the binaries, creates the
-# schema, loads one season of real pages and prints the load summary and a look at the
-# loaded data. Later stages (train, serve, predict) join here as they are built.
+# schema, loads one season of real pages, builds the analytics and point-in-time feature
+# tables, validates them and prints what it did. Later stages (train, serve, predict)
+# join here as they are built.
 #
 #   bash scripts/demo.sh [SEASON]        # default season 2024 (2023-24)
 #
@@ -43,6 +44,17 @@ code=$?
 set -e
 [ "$code" -le 1 ] || exit "$code"
 
+echo "== nba-ingest build"
+$ingest build
+echo "== nba-ingest validate"
+set +e
+$ingest validate | grep -v -E '^  (nan_rate|range):'
+vcode=${PIPESTATUS[0]}
+set -e
+[ "$vcode" -le 1 ] || exit "$vcode"
+echo "== nba-ingest status"
+$ingest status
+
 echo "== loaded, per season and type"
 curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
   "SELECT season, season_type, uniqExact(game_id) AS games, count() AS player_rows, countIf(status = 'Played') AS played
@@ -52,4 +64,13 @@ curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
   "SELECT any(player_name) AS player, count() AS games, round(avg(pts), 1) AS ppg
    FROM player_boxscores WHERE season = $season AND status = 'Played' AND season_type = 'Regular Season'
    GROUP BY player_id HAVING games >= 20 ORDER BY ppg DESC LIMIT 5 FORMAT PrettyCompact"
-exit "$code"
+echo "== pre-game features of the season's last games for its top scorers (nothing from the game itself)"
+curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
+  "SELECT game_date, player_id, team, opponent, round(pts_avg_10, 1) AS pts_avg_10, round(min_avg_10, 1) AS min_avg_10,
+          round(usg_avg_10, 1) AS usg_avg_10, team_rest_days, team_regulars_out, opp_regulars_out, target_pts
+   FROM player_features_wide
+   WHERE season = $season AND player_id IN (
+       SELECT player_id FROM player_boxscores WHERE season = $season AND status = 'Played'
+       GROUP BY player_id HAVING count() >= 20 ORDER BY avg(pts) DESC LIMIT 5)
+   ORDER BY game_date DESC LIMIT 5 FORMAT PrettyCompact"
+[ "$code" -eq 0 ] && [ "$vcode" -eq 0 ] || exit 1

@@ -81,6 +81,8 @@ pub enum Command {
     Status,
     /// Run a monitoring query from sql/monitoring (embedded in the binary).
     Query(QueryArgs),
+    /// Print the feature contract (version, hash, ordered names and definitions) as Markdown.
+    Features,
 }
 
 #[derive(Debug, Args)]

@@ -102,6 +102,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(if s.rejected.is_empty() && s.failed_validation.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Features => {
+            print!("{}", contract_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status => {
             let store = store_from_args(&cli.global)?;
             store.ping().await?;
@@ -144,4 +148,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if summary.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
+}
+
+/// The feature contract as a Markdown table (docs/features.md is this output).
+pub fn contract_markdown() -> String {
+    let mut out = format!(
+        "Contract version {}, hash `{}`, {} features, in this order:\n\n| # | feature | definition |\n| --- | --- | --- |\n",
+        nba_features::FEATURE_VERSION,
+        nba_features::contract_hash(),
+        nba_features::N_FEATURES
+    );
+    for (i, f) in nba_features::features().iter().enumerate() {
+        out.push_str(&format!("| {} | `{}` | {} |\n", i + 1, f.name, f.definition));
+    }
+    out
 }

@@ -136,7 +136,9 @@ pub fn feature_bounds(name: &str) -> (f64, f64) {
         ("min", _) => (0.0, 65.0),
         ("fga", _) => (0.0, 60.0),
         ("fg3a" | "fta", _) => (0.0, 40.0),
-        ("usg", _) => (0.0, 100.0),
+        // Usage of a sub-minute cameo can exceed 100% (one shot in 20 seconds), and a
+        // season-to-date mean of one such game keeps it; the bound catches unit errors.
+        ("usg", _) => (0.0, 500.0),
         ("ppm", _) => (0.0, 5.0),
         _ => (f64::NEG_INFINITY, f64::INFINITY),
     }

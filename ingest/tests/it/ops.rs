@@ -149,3 +149,9 @@ async fn status_and_monitoring_queries_run() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--list"));
 }
+
+#[test]
+fn docs_list_the_feature_contract_as_the_code_defines_it() {
+    let doc = std::fs::read_to_string(nba_testkit::workspace_root().join("docs/features.md")).unwrap();
+    assert!(doc.ends_with(&nba_ingest::contract_markdown()), "docs/features.md is stale: regenerate its last section with `nba-ingest features`");
+}
