@@ -75,8 +75,8 @@ pub fn parse_box_score(game_id: &str, page: &str) -> Result<BoxScore, PageError>
 /// A page links its own play-by-play, plus-minus and shot-chart pages by game id; a page
 /// saved under another game's name is caught here.
 fn check_self_links(game_id: &str, page: &str) -> Result<(), PageError> {
-    for prefix in ["/boxscores/pbp/", "/boxscores/shot-chart/", "/boxscores/plus-minus/"] {
-        let ids = html::ids_between(page, prefix, ".html", 12);
+    let links = html::ids_between_each(page, "/boxscores/", ["pbp/", "shot-chart/", "plus-minus/"], ".html", 12);
+    for ids in links {
         if let Some(found) = ids.into_iter().find(|id| id.len() == 12 && id != game_id) {
             return Err(PageError::WrongGame { expected: game_id.to_string(), found });
         }
@@ -287,8 +287,8 @@ fn parse_line_score(page: &str) -> Result<Vec<(String, Vec<u16>)>, PageError> {
         let Some(team) = row.get("team").map(str::to_string).filter(|t| !t.is_empty()) else { continue };
         let reader = RowReader { table: "line_score", row: &row, label: &team };
         let mut periods = Vec::new();
-        for cell in row.cells.iter().filter(|c| c.stat != "team" && c.stat != "T") {
-            periods.push(reader.number::<u16>(&cell.stat)?.unwrap_or(0));
+        for cell in row.cells().filter(|c| c.stat != "team" && c.stat != "T") {
+            periods.push(reader.number::<u16>(cell.stat)?.unwrap_or(0));
         }
         out.push((team, periods));
     }

@@ -47,20 +47,20 @@ pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError
     let table = html::table_slice(page, "schedule").ok_or_else(|| PageError::MissingTable("schedule".into()))?;
     let mut games = Vec::new();
     for (index, row) in html::table_rows(table).iter().enumerate() {
-        if row.is_header || row.in_footer || row.cells.is_empty() {
+        if row.is_header || row.in_footer || row.is_empty() {
             continue;
         }
         let bad = |what: String| PageError::BadScheduleRow { index, what };
         let game_id = row
             .cell("date_game")
-            .and_then(|c| c.csk.clone())
+            .and_then(|c| c.csk.map(str::to_string))
             .ok_or_else(|| bad("no game id (csk) on the date cell".into()))?;
         let (game_date, home_code) = parse_game_id(&game_id).map_err(|e| bad(e.to_string()))?;
         let team_code = |stat: &str| -> Result<String, PageError> {
             // csk is "LAL.202310240DEN"; the link is "/teams/LAL/2024.html".
             let cell = row.cell(stat);
-            let from_csk = cell.and_then(|c| c.csk.as_deref()).and_then(|v| v.split_once('.')).map(|(t, _)| t);
-            let from_href = cell.and_then(|c| c.href.as_deref()).and_then(|h| h.strip_prefix("/teams/")).and_then(|r| r.split('/').next());
+            let from_csk = cell.and_then(|c| c.csk).and_then(|v| v.split_once('.')).map(|(t, _)| t);
+            let from_href = cell.and_then(|c| c.href).and_then(|h| h.strip_prefix("/teams/")).and_then(|r| r.split('/').next());
             from_csk
                 .or(from_href)
                 .filter(|t| t.len() == 3 && t.bytes().all(|b| b.is_ascii_uppercase()))
@@ -95,7 +95,7 @@ pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError
             season_type: schedule_season_type(season, game_date, &remarks),
             has_box_score: row
                 .cell("box_score_text")
-                .and_then(|c| c.href.as_deref())
+                .and_then(|c| c.href)
                 .is_some_and(|h| h.ends_with(&format!("/{game_id}.html"))),
             game_id,
             game_date,
