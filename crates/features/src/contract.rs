@@ -97,7 +97,13 @@ pub fn feature_names() -> Vec<String> {
 }
 
 /// Hex sha256 of the version and the ordered names, one per line: what a model records.
+/// Computed once: the builder stamps it on every row.
 pub fn contract_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(compute_hash).clone()
+}
+
+fn compute_hash() -> String {
     let mut h = Sha256::new();
     h.update(format!("nba-features v{FEATURE_VERSION}\n"));
     for name in feature_names() {
