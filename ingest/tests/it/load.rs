@@ -223,7 +223,8 @@ fn cli_migrate_is_idempotent_and_load_requires_a_schema() {
     for _ in 0..2 {
         let out = run_cli(&db, url, &["migrate"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 1"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("schema version {}", nba_store::SCHEMA_VERSION)), "{stdout}");
     }
 }
 
