@@ -124,13 +124,11 @@ fn availability(h: &History, team: &str, day: NaiveDate, inactive: &[String]) ->
         // His games are sorted like the team's; only those with this team count.
         let his = h.player_before(player, day);
         for tg in recent {
-            if let Some(g) = his.iter().rev().take(40).find(|g| g.game_id == tg.game_id && g.team == team) {
-                if g.played {
-                    appearances += 1;
-                    p_pts += g.pts;
-                    p_min += g.minutes;
-                    p_fga += g.fga;
-                }
+            if let Some(g) = his.iter().rev().take(40).find(|g| g.game_id == tg.game_id && g.team == team && g.played) {
+                appearances += 1;
+                p_pts += g.pts;
+                p_min += g.minutes;
+                p_fga += g.fga;
             }
         }
         if appearances >= 3 && p_min / appearances as f64 >= 15.0 {

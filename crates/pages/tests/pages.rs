@@ -3,6 +3,9 @@
 //! line score only inside an HTML comment as the site ships it. Expected values were read
 //! off the pages by hand (or with grep), not from the parser.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use nba_pages::checks::{self, GameResult, Severity};
 use nba_pages::*;
 use std::path::PathBuf;

@@ -233,9 +233,9 @@ impl Store {
     }
 
     /// Inserts rows as one INSERT (one atomic block for the sizes the loader uses).
-    pub async fn insert<T: TableRow>(&self, rows: &[T]) -> Result<()>
+    pub async fn insert<T>(&self, rows: &[T]) -> Result<()>
     where
-        for<'a> T: clickhouse::RowWrite<Value<'a> = T>,
+        for<'a> T: TableRow + clickhouse::RowWrite<Value<'a> = T>,
     {
         if rows.is_empty() {
             return Ok(());

@@ -3,6 +3,9 @@
 //! For every row struct: its columns match its table's, by name, order and type as the
 //! server reports them, and a row written through it reads back unchanged.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use clickhouse::Row;
 use nba_store::rows::*;

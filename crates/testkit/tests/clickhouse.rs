@@ -2,6 +2,9 @@
 //! `CLICKHOUSE_URL`) and the server answers queries. Plain `std::net` HTTP keeps the
 //! testkit free of client dependencies.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! Expected figures come from `scripts/independent_counts.py`, which reads the same pages
 //! with Python's standard library only.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod build;
 mod load;
 mod ops;
