@@ -1,0 +1,194 @@
+//! Honest evaluation: the model and three baselines on exactly the same rows.
+//!
+//! Scored rows: test-period played games where `min_avg_10 >= 15` and all three
+//! baselines are defined (`pts_avg_5`, `pts_avg_10`, `pts_avg_season` not NaN). A row
+//! where any baseline is NaN is left out for every predictor, so all four are scored on
+//! identical rows. "All" rows drop the minutes filter but keep the same NaN rule.
+
+use crate::data::FeatureRow;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Error summary of predictions against actual points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub rows: usize,
+    pub mae: f64,
+    pub rmse: f64,
+    /// Mean of prediction - actual.
+    pub bias: f64,
+    pub median_ae: f64,
+}
+
+impl Metrics {
+    pub fn of(pred: &[f64], actual: &[f64]) -> Metrics {
+        let n = pred.len().min(actual.len());
+        if n == 0 {
+            return Metrics { rows: 0, mae: f64::NAN, rmse: f64::NAN, bias: f64::NAN, median_ae: f64::NAN };
+        }
+        let mut abs: Vec<f64> = pred.iter().zip(actual).map(|(p, a)| (p - a).abs()).collect();
+        let mae = abs.iter().sum::<f64>() / n as f64;
+        let rmse = (pred.iter().zip(actual).map(|(p, a)| (p - a) * (p - a)).sum::<f64>() / n as f64).sqrt();
+        let bias = pred.iter().zip(actual).map(|(p, a)| p - a).sum::<f64>() / n as f64;
+        abs.sort_by(f64::total_cmp);
+        let median_ae = if n % 2 == 1 { abs[n / 2] } else { (abs[n / 2 - 1] + abs[n / 2]) / 2.0 };
+        Metrics { rows: n, mae, rmse, bias, median_ae }
+    }
+}
+
+/// Feature positions the evaluation needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Cols {
+    pub pts5: usize,
+    pub pts10: usize,
+    pub pts_season: usize,
+    pub min10: usize,
+    pub starter5: usize,
+}
+
+impl Cols {
+    pub fn from_contract() -> Cols {
+        let ix = |n: &str| nba_features::contract::index_of(n).unwrap_or_else(|| unreachable!("feature {n} is in the contract"));
+        Cols { pts5: ix("pts_avg_5"), pts10: ix("pts_avg_10"), pts_season: ix("pts_avg_season"), min10: ix("min_avg_10"), starter5: ix("starter_share_5") }
+    }
+
+    /// The three baselines of a row, or None if any is undefined.
+    pub fn baselines(&self, f: &[f32]) -> Option<[f64; 3]> {
+        let (p5, p10, ps) = (f[self.pts5] as f64, f[self.pts10] as f64, f[self.pts_season] as f64);
+        if !(p5.is_finite() && p10.is_finite() && ps.is_finite()) {
+            return None;
+        }
+        Some([p10, ps, 0.35 * p5 + 0.40 * p10 + 0.25 * ps])
+    }
+
+    /// Whether a test row is scored (see the module docs).
+    pub fn scored(&self, f: &[f32]) -> bool {
+        self.baselines(f).is_some() && f[self.min10] >= 15.0
+    }
+}
+
+pub const BASELINES: [&str; 3] = ["pts_avg_10", "pts_avg_season", "old_rule"];
+
+/// The report on one set of rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub model: Metrics,
+    /// By name, on the same rows as `model`.
+    pub baselines: BTreeMap<String, Metrics>,
+}
+
+impl Report {
+    pub fn best_baseline(&self) -> Option<(&str, &Metrics)> {
+        self.baselines.iter().min_by(|a, b| a.1.mae.total_cmp(&b.1.mae)).map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+/// The full evaluation of the test period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The scored rows (minutes filter and all baselines defined).
+    pub scored: Report,
+    /// All test played rows with all baselines defined.
+    pub all_with_baselines: Report,
+    /// The model on every test played row.
+    pub all_rows_model: Metrics,
+    /// Model MAE on scored rows by band of `min_avg_10`.
+    pub by_minutes: BTreeMap<String, Metrics>,
+    /// By `starter_share_5 >= 0.5` ("starter") or not ("bench").
+    pub by_role: BTreeMap<String, Metrics>,
+    /// By calendar month of the game (YYYY-MM).
+    pub by_month: BTreeMap<String, Metrics>,
+}
+
+fn report(rows: &[&FeatureRow], pred: &[f64], cols: Cols) -> Report {
+    let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
+    let mut baselines = BTreeMap::new();
+    for (k, name) in BASELINES.iter().enumerate() {
+        let b: Vec<f64> = rows.iter().map(|r| cols.baselines(&r.features).map_or(f64::NAN, |b| b[k])).collect();
+        baselines.insert(name.to_string(), Metrics::of(&b, &actual));
+    }
+    Report { model: Metrics::of(pred, &actual), baselines }
+}
+
+fn grouped(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, Metrics> {
+    let mut groups: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for (r, p) in rows.iter().zip(pred) {
+        let g = groups.entry(key(r)).or_default();
+        g.0.push(*p);
+        g.1.push(r.target_pts as f64);
+    }
+    groups.into_iter().map(|(k, (p, a))| (k, Metrics::of(&p, &a))).collect()
+}
+
+/// Indices (into `test`) of the scored rows.
+pub fn scored_indices(rows: &[&FeatureRow], cols: Cols) -> Vec<usize> {
+    (0..rows.len()).filter(|&i| cols.scored(&rows[i].features)).collect()
+}
+
+/// Evaluates predictions `pred[i]` of test rows `rows[i]`.
+pub fn evaluate(rows: &[&FeatureRow], pred: &[f64]) -> Evaluation {
+    let cols = Cols::from_contract();
+    let pick = |keep: &dyn Fn(&FeatureRow) -> bool| {
+        let ix: Vec<usize> = (0..rows.len()).filter(|&i| keep(rows[i])).collect();
+        (ix.iter().map(|&i| rows[i]).collect::<Vec<_>>(), ix.iter().map(|&i| pred[i]).collect::<Vec<_>>())
+    };
+    let (s_rows, s_pred) = pick(&|r| cols.scored(&r.features));
+    let (a_rows, a_pred) = pick(&|r| cols.baselines(&r.features).is_some());
+    let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
+    let band = |r: &FeatureRow| {
+        let m = r.features[cols.min10];
+        match m {
+            m if m < 20.0 => "15-20",
+            m if m < 25.0 => "20-25",
+            m if m < 30.0 => "25-30",
+            m if m < 35.0 => "30-35",
+            _ => "35+",
+        }
+        .to_string()
+    };
+    Evaluation {
+        scored: report(&s_rows, &s_pred, cols),
+        all_with_baselines: report(&a_rows, &a_pred, cols),
+        all_rows_model: Metrics::of(pred, &actual),
+        by_minutes: grouped(&s_rows, &s_pred, band),
+        by_role: grouped(&s_rows, &s_pred, |r| if r.features[cols.starter5] >= 0.5 { "starter" } else { "bench" }.to_string()),
+        by_month: grouped(&s_rows, &s_pred, |r| r.game_date.format("%Y-%m").to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_computed() {
+        let m = Metrics::of(&[1.0, 2.0, 6.0], &[2.0, 2.0, 2.0]);
+        assert_eq!(m.rows, 3);
+        assert!((m.mae - 5.0 / 3.0).abs() < 1e-12);
+        assert!((m.rmse - (17.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((m.bias - 1.0).abs() < 1e-12);
+        assert_eq!(m.median_ae, 1.0);
+        assert_eq!(Metrics::of(&[1.0, 3.0], &[0.0, 0.0]).median_ae, 2.0);
+        assert_eq!(Metrics::of(&[], &[]).rows, 0);
+    }
+
+    #[test]
+    fn baselines_need_every_input() {
+        let cols = Cols::from_contract();
+        let mut f = vec![0.0f32; nba_features::N_FEATURES];
+        f[cols.pts5] = 10.0;
+        f[cols.pts10] = 20.0;
+        f[cols.pts_season] = 30.0;
+        f[cols.min10] = 15.0;
+        let b = cols.baselines(&f).unwrap();
+        assert_eq!(b[0], 20.0);
+        assert_eq!(b[1], 30.0);
+        assert!((b[2] - (3.5 + 8.0 + 7.5)).abs() < 1e-9);
+        assert!(cols.scored(&f));
+        f[cols.min10] = 14.9;
+        assert!(!cols.scored(&f));
+        f[cols.min10] = 20.0;
+        f[cols.pts_season] = f32::NAN;
+        assert!(cols.baselines(&f).is_none() && !cols.scored(&f));
+    }
+}

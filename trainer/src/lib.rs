@@ -1,0 +1,41 @@
+//! `nba-trainer`: trains the points model on `player_features`, evaluates it honestly
+//! against baselines on identical rows, exports it to ONNX and manages the registry.
+//!
+//! - [`data`]: reading played rows and the time split;
+//! - [`boost`]: the gradient-boosted trees (forust-ml) and their conversion to a
+//!   [`nba_model::Forest`];
+//! - [`eval`]: metrics, scored rows, baselines, breakdowns;
+//! - [`manifest`], [`registry`]: what is written and where;
+//! - [`run`]: the commands, used by the thin `main.rs`.
+
+pub mod boost;
+pub mod cli;
+pub mod data;
+pub mod eval;
+pub mod manifest;
+pub mod registry;
+pub mod train;
+
+pub use cli::{Cli, Command, TrainArgs};
+pub use train::{Outcome, run, train};
+
+/// Exit code: trained (and promoted when asked), or a registry command succeeded.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an error (nothing promoted; a registry change only if complete).
+pub const EXIT_ERROR: i32 = 2;
+/// Exit code: trained and saved, but the promotion gate refused it.
+pub const EXIT_GATE_REFUSED: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("data: {0}")]
+    Data(String),
+    #[error("training: {0}")]
+    Training(String),
+    #[error("registry: {0}")]
+    Registry(String),
+    #[error("model: {0}")]
+    Model(#[from] nba_model::ModelError),
+    #[error("store: {0}")]
+    Store(String),
+}

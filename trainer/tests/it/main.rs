@@ -1,0 +1,10 @@
+//! Integration tests of `nba-trainer` against a real ClickHouse (nba-testkit) holding
+//! season 2023-24 loaded from the real pages and built into `player_features`. A short
+//! date split (train Oct-Jan, validate Feb, test Mar) with few trees keeps them quick.
+
+// Helpers outside #[test] functions may panic: this is a test binary.
+#![allow(clippy::unwrap_used)]
+
+mod errors;
+mod train;
+mod util;

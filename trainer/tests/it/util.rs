@@ -1,0 +1,102 @@
+//! Shared helpers: the season database (loaded once per run) and training arguments.
+
+use clap::Parser;
+use nba_ingest::load::LoadOptions;
+use nba_store::{Store, StoreConfig};
+use nba_trainer::{Cli, Command, TrainArgs};
+use std::path::Path;
+
+pub async fn fresh_store(name: &str, migrate: bool) -> Store {
+    let db = nba_testkit::unique_database(name);
+    // Names come back with PIDs and the server outlives the run: start clean.
+    let admin = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), "default")).unwrap();
+    admin.client().query(&format!("DROP DATABASE IF EXISTS {db}")).execute().await.unwrap();
+    let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
+    config.attempts = 1;
+    let store = Store::new(config).unwrap();
+    if migrate {
+        store.migrate().await.unwrap();
+    }
+    store
+}
+
+/// Season 2024 loaded and built, once per test binary.
+pub async fn season_store() -> &'static Store {
+    static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
+    STORE
+        .get_or_init(|| async {
+            let store = fresh_store("trainer_season", true).await;
+            let opts = LoadOptions {
+                paths: vec![nba_testkit::season_archive(2024)],
+                batch_pages: 200,
+                workers: 2,
+                dry_run: false,
+                progress: false,
+                dates: None,
+            };
+            let s = nba_ingest::load::load(Some(&store), &opts).await.unwrap();
+            assert!(s.rejected.is_empty());
+            nba_ingest::build::build(&store, &Default::default()).await.unwrap();
+            store
+        })
+        .await
+}
+
+/// Training arguments for the short split, as the CLI would parse them.
+pub fn args(store: &Store, extra: &[&str]) -> TrainArgs {
+    let mut argv = vec![
+        "nba-trainer",
+        "train",
+        "--clickhouse-url",
+        store.url(),
+        "--database",
+        store.database(),
+        "--clickhouse-attempts",
+        "1",
+        "--train",
+        "2023-10-01..2024-01-31",
+        "--valid",
+        "2024-02-01..2024-02-29",
+        "--test",
+        "2024-03-01..2024-03-31",
+        "--iterations",
+        "40",
+        "--learning-rate",
+        "0.15",
+        "--max-depth",
+        "4",
+        "--early-stopping-rounds",
+        "10",
+        "--threads",
+        "2",
+        "--progress",
+        "never",
+    ];
+    // A flag in `extra` replaces the default above.
+    for flag in extra.iter().filter(|f| f.starts_with("--")) {
+        if let Some(i) = argv.iter().position(|a| a == flag) {
+            if argv.get(i + 1).is_some_and(|v| !v.starts_with("--")) {
+                argv.remove(i + 1);
+            }
+            argv.remove(i);
+        }
+    }
+    argv.extend_from_slice(extra);
+    match Cli::try_parse_from(argv).unwrap().command {
+        Command::Train(a) => *a,
+        other => panic!("{other:?}"),
+    }
+}
+
+pub fn cli(registry: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nba-trainer"))
+        .args(args)
+        .env("NBA_REGISTRY", registry)
+        .env("NBA_PROGRESS", "never")
+        .output()
+        .unwrap()
+}
+
+pub async fn scalar(store: &Store, sql: &str) -> u64 {
+    store.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
