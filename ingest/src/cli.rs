@@ -83,6 +83,62 @@ pub enum Command {
     Query(QueryArgs),
     /// Print the feature contract (version, hash, ordered names and definitions) as Markdown.
     Features,
+    /// Fetch new schedule and box-score pages from the site, politely, into a raw page
+    /// store folder that `load` reads (`scores/`, `standings/`, as in the archives).
+    ///
+    /// Stored box scores are never fetched again (unless --refresh, which asks
+    /// conditionally); a schedule page is refetched while its month may be incomplete.
+    /// Bad responses are not stored, are recorded in the `ingest_files` ledger (unless
+    /// --no-db) and are asked for again next run. Exit code 1 when a page failed.
+    Scrape(ScrapeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// First game date (YYYY-MM-DD; default: yesterday, UTC).
+    #[arg(long, env = "NBA_SCRAPE_FROM")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last game date (YYYY-MM-DD; default: yesterday, UTC).
+    #[arg(long, env = "NBA_SCRAPE_TO")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Raw page store folder (created if missing).
+    #[arg(long, env = "NBA_PAGE_STORE")]
+    pub store: PathBuf,
+    /// Site root.
+    #[arg(long, env = "NBA_SCRAPE_BASE_URL", default_value = "https://www.basketball-reference.com")]
+    pub base_url: String,
+    /// Requests per minute, retries included (one global limit).
+    #[arg(long, env = "NBA_SCRAPE_RATE_PER_MINUTE", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=6000))]
+    pub rate_per_minute: u32,
+    /// User-Agent sent with every request: say who we are and how to reach us.
+    #[arg(long, env = "NBA_SCRAPE_USER_AGENT", default_value = crate::scrape::DEFAULT_USER_AGENT)]
+    pub user_agent: String,
+    /// Timeout of one request, body included, in seconds.
+    #[arg(long, env = "NBA_SCRAPE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout_secs: u64,
+    /// Attempts per page before it counts as failed.
+    #[arg(long, env = "NBA_SCRAPE_ATTEMPTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+    /// First retry backoff in milliseconds (doubles per attempt, with jitter).
+    #[arg(long, env = "NBA_SCRAPE_BACKOFF_MS", default_value_t = 2000)]
+    pub backoff_ms: u64,
+    /// Stop the run after this many pages failed or were rejected.
+    #[arg(long, env = "NBA_SCRAPE_MAX_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+    /// Ask again for stored pages, with If-None-Match / If-Modified-Since; a 304 keeps the
+    /// stored copy.
+    #[arg(long, env = "NBA_SCRAPE_REFRESH")]
+    pub refresh: bool,
+    /// Then load the store's pages of the date range (like `load --dates`).
+    #[arg(long, env = "NBA_SCRAPE_LOAD", conflicts_with = "no_db")]
+    pub load: bool,
+    /// Use no ClickHouse at all (rejections are then only in the summary).
+    #[arg(long, env = "NBA_SCRAPE_NO_DB")]
+    pub no_db: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! - [`cli`]: the typed command line.
 //! - [`load`]: the load pipeline (sources → parse → batched, idempotent writes → ledger).
 //! - [`report`]: the end-of-run summary.
+//! - [`scrape`]: polite fetching of new pages into a raw page store.
 //!
 //! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
 
@@ -13,6 +14,7 @@ pub mod load;
 pub mod ops;
 pub mod progress;
 pub mod report;
+pub mod scrape;
 pub mod validate;
 
 use anyhow::Context;
@@ -128,6 +130,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.ping().await?;
             print!("{}", ops::run_formatted(&store, sql, &args.format).await?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Scrape(args) => {
+            let yesterday = chrono::Utc::now().date_naive().pred_opt().unwrap_or_default();
+            let (from, to) = (args.from.unwrap_or(yesterday), args.to.unwrap_or(yesterday));
+            let opts = scrape::ScrapeOptions {
+                from,
+                to,
+                base_url: args.base_url,
+                store_dir: args.store.clone(),
+                fetch: scrape::fetch::FetchConfig {
+                    user_agent: args.user_agent,
+                    rate_per_minute: args.rate_per_minute,
+                    timeout: std::time::Duration::from_secs(args.timeout_secs),
+                    max_attempts: args.attempts,
+                    backoff: std::time::Duration::from_millis(args.backoff_ms),
+                },
+                max_failures: args.max_failures,
+                refresh: args.refresh,
+                progress: cli.global.progress != ProgressMode::Never,
+            };
+            let store = if args.no_db { None } else { Some(store_from_args(&cli.global)?) };
+            if let Some(store) = &store {
+                store.ping().await?;
+                load::check_schema(store).await?;
+            }
+            let summary = scrape::scrape(store.as_ref(), &opts).await?;
+            print!("{}", scrape::render(&summary));
+            let mut ok = summary.rejected.is_empty();
+            if args.load {
+                let load_opts = load::LoadOptions {
+                    paths: vec![args.store],
+                    batch_pages: 500,
+                    workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                    dry_run: false,
+                    progress: cli.global.progress != ProgressMode::Never,
+                    dates: Some((from, to)),
+                };
+                let loaded = load::load(store.as_ref(), &load_opts).await?;
+                print!("{}", report::render(&loaded, false));
+                ok &= loaded.rejected.is_empty();
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Load(args) => {
             let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

@@ -9,4 +9,5 @@
 mod build;
 mod load;
 mod ops;
+mod scrape;
 mod util;
