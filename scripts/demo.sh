@@ -2,8 +2,9 @@
 # The main job, end to end, on a fresh Debian machine: installs what is missing, starts a
 # private ClickHouse (in .clickhouse/, left running), builds the binaries, creates the
 # schema, loads one season of real pages, builds the analytics and point-in-time feature
-# tables, validates them and prints what it did. Later stages (train, serve, predict)
-# join here as they are built.
+# tables, validates them, trains a model on the season (split by date) and prints the
+# test table against the baselines. Serving and a sample prediction join here with the
+# server.
 #
 #   bash scripts/demo.sh [SEASON]        # default season 2024 (2023-24)
 #
@@ -32,8 +33,9 @@ export NBA_DATABASE="${NBA_DATABASE:-nba}"
 echo "== ClickHouse at $CLICKHOUSE_URL, database $NBA_DATABASE"
 
 echo "== building (release)"
-cargo build --release --locked -p nba-ingest
+cargo build --release --locked -p nba-ingest -p nba-trainer
 ingest=target/release/nba-ingest
+trainer=target/release/nba-trainer
 
 echo "== nba-ingest migrate"
 $ingest migrate
@@ -73,4 +75,12 @@ curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
        SELECT player_id FROM player_boxscores WHERE season = $season AND status = 'Played'
        GROUP BY player_id HAVING count() >= 20 ORDER BY avg(pts) DESC LIMIT 5)
    ORDER BY game_date DESC LIMIT 5 FORMAT PrettyCompact"
+echo "== nba-trainer train: one season, split by date (the full default splits by season: train 2018-22, validate 2023, test 2024)"
+export NBA_REGISTRY="${NBA_REGISTRY:-$PWD/models}"
+set +e
+$trainer train --train "$((season - 1))-10-01..$season-01-31" --valid "$season-02-01..$season-02-29" --test "$season-03-01..$season-06-30"
+tcode=$?
+set -e
+[ "$tcode" -eq 0 ] || [ "$tcode" -eq 3 ] || exit "$tcode"
+$trainer list
 [ "$code" -eq 0 ] && [ "$vcode" -eq 0 ] || exit 1
