@@ -1,11 +1,12 @@
--- Pipeline health per season: scheduled and played games, box scores loaded, feature
--- rows, and the newest game loaded. One JOIN per SELECT (ClickHouse 18.16 and 24.x).
+-- Pipeline health per season: scheduled and played games, box scores loaded, games and
+-- player-games with features, and the newest game loaded. One JOIN per SELECT (ClickHouse 18.16 and 24.x).
 SELECT
     season,
     scheduled,
     played,
     box_scores,
     played - box_scores AS missing_box_scores,
+    games_with_features,
     feature_rows,
     newest_box_score
 FROM
@@ -26,7 +27,7 @@ FROM
 )
 ANY LEFT JOIN
 (
-    SELECT season, count() AS feature_rows
+    SELECT season, uniqExact(game_id) AS games_with_features, count() AS feature_rows
     FROM player_features
     GROUP BY season
 ) USING season
