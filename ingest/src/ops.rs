@@ -33,7 +33,7 @@ pub async fn status(store: &Store) -> anyhow::Result<String> {
     let mut out = String::new();
     out.push_str(&format!("database {} at {}\n\n", store.database(), store.url()));
     out.push_str("per season\n");
-    out.push_str(&run_formatted(store, QUERIES[0].1, "PrettyCompactNoEscapes").await?);
+    out.push_str(&run_formatted(store, query_sql("pipeline_health").unwrap_or_default(), "PrettyCompactNoEscapes").await?);
     let lines: &[(&str, &str)] = &[
         ("last load", "SELECT concat(toString(max(seen_at)), ' UTC: ', toString(countIf(status = 'loaded')), ' loaded, ', toString(countIf(status = 'rejected')), ' rejected') FROM ingest_files WHERE run_id = (SELECT argMax(run_id, seen_at) FROM ingest_files)"),
         ("last build", "SELECT concat(toString(max(finished_at)), ' UTC: ', argMax(mode, finished_at), ', ', toString(argMax(feature_rows, finished_at)), ' feature rows') FROM build_runs"),

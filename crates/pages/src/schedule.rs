@@ -8,16 +8,27 @@ use crate::season;
 use chrono::NaiveDate;
 use memchr::memmem;
 
+/// Month names as schedule page names spell them, January first.
+pub const MONTHS: [&str; 12] =
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+
 /// Splits `NBA_2024_games-october.html` into (2024, "october").
 pub fn parse_schedule_name(file_name: &str) -> Option<(u16, String)> {
     let rest = file_name.strip_prefix("NBA_")?.strip_suffix(".html")?;
     let (season, month) = rest.split_once("_games-")?;
     let season: u16 = season.parse().ok().filter(|s| (1947..=2100).contains(s))?;
     let month = month.to_ascii_lowercase();
-    const MONTHS: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-    ];
     MONTHS.contains(&month.as_str()).then_some((season, month))
+}
+
+/// First and last day of the month a schedule page of `season` covers: a season's
+/// October-December pages are of the calendar year before the one it ends in.
+pub fn schedule_month_days(season: u16, month: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let m = u32::try_from(MONTHS.iter().position(|x| *x == month)? + 1).ok()?;
+    let year = if m >= 10 { i32::from(season) - 1 } else { i32::from(season) };
+    let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+    let last = first.checked_add_months(chrono::Months::new(1))?.pred_opt()?;
+    Some((first, last))
 }
 
 /// Season type of a schedule row. Schedule pages do not mark playoff games, so the
@@ -134,6 +145,15 @@ mod tests {
         assert_eq!(parse_schedule_name("NBA_2024_games-smarch.html"), None);
         assert_eq!(parse_schedule_name("NBA_24_games-october.html"), None);
         assert_eq!(parse_schedule_name("201710170CLE.html"), None);
+    }
+
+    #[test]
+    fn month_days() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(schedule_month_days(2024, "october"), Some((d(2023, 10, 1), d(2023, 10, 31))));
+        assert_eq!(schedule_month_days(2024, "february"), Some((d(2024, 2, 1), d(2024, 2, 29))));
+        assert_eq!(schedule_month_days(2020, "september"), Some((d(2020, 9, 1), d(2020, 9, 30))));
+        assert_eq!(schedule_month_days(2024, "smarch"), None);
     }
 
     #[test]

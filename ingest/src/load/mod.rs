@@ -47,15 +47,7 @@ fn page_days(kind: &PageKind) -> Option<(NaiveDate, NaiveDate)> {
         PageKind::BoxScore(id) => nba_pages::boxscore::parse_game_id(id).ok().map(|(d, _)| (d, d)),
         PageKind::Schedule(name) => {
             let (season, month) = nba_pages::schedule::parse_schedule_name(name)?;
-            const MONTHS: [&str; 12] = [
-                "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-            ];
-            let m = u32::try_from(MONTHS.iter().position(|x| *x == month)? + 1).ok()?;
-            // A season's October-December pages are of the calendar year before it ends.
-            let year = if m >= 10 { i32::from(season) - 1 } else { i32::from(season) };
-            let first = NaiveDate::from_ymd_opt(year, m, 1)?;
-            let last = first.checked_add_months(chrono::Months::new(1))?.pred_opt()?;
-            Some((first, last))
+            nba_pages::schedule::schedule_month_days(season, &month)
         }
     }
 }
@@ -404,6 +396,7 @@ impl Batcher {
 
 #[allow(clippy::too_many_arguments)]
 fn ledger_row(run_id: &str, name: &str, source: &str, sha: &str, size: u64, status: FileStatus, reason: &str, rows: u64) -> IngestFileRow {
+    let (seen_at, seen_at_us) = nba_store::rows::ledger_time();
     IngestFileRow {
         run_id: run_id.to_string(),
         name: name.to_string(),
@@ -413,7 +406,8 @@ fn ledger_row(run_id: &str, name: &str, source: &str, sha: &str, size: u64, stat
         status: status.as_str().to_string(),
         reason: reason.to_string(),
         rows_written: rows,
-        seen_at: chrono::Utc::now(),
+        seen_at,
+        seen_at_us,
     }
 }
 

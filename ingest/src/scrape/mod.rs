@@ -36,9 +36,6 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     " (nightly box-score scraper; +https://example.invalid/nba-points; contact ops@example.invalid)"
 );
 
-const MONTHS: [&str; 12] =
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
-
 #[derive(Debug, Clone)]
 pub struct ScrapeOptions {
     pub from: NaiveDate,
@@ -93,7 +90,7 @@ pub fn schedule_targets(base: &str, from: NaiveDate, to: NaiveDate) -> Vec<(Targ
         // The season of the games in range this month (2020's bubble makes the month
         // alone ambiguous, the date is not).
         let season = nba_pages::season::season_of(month.max(from));
-        let name = format!("NBA_{season}_games-{}.html", MONTHS[month.month0() as usize]);
+        let name = format!("NBA_{season}_games-{}.html", nba_pages::schedule::MONTHS[month.month0() as usize]);
         let kind = PageKind::Schedule(name.clone());
         let last = next.pred_opt().unwrap_or(month);
         out.push((Target { rel: kind.ledger_name(), kind, url: format!("{base}/leagues/{name}") }, last));
@@ -230,6 +227,7 @@ impl Run<'_> {
     fn reject(&mut self, t: &Target, reason: &str, body: &[u8]) {
         tracing::warn!(url = %t.url, %reason, "rejected");
         self.summary.rejected.push(Rejection { name: t.rel.clone(), source: t.url.clone(), reason: reason.to_string() });
+        let (seen_at, seen_at_us) = nba_store::rows::ledger_time();
         self.ledger.push(IngestFileRow {
             run_id: self.run_id.clone(),
             name: t.rel.clone(),
@@ -239,7 +237,8 @@ impl Run<'_> {
             status: crate::load::FileStatus::Rejected.as_str().to_string(),
             reason: reason.to_string(),
             rows_written: 0,
-            seen_at: chrono::Utc::now(),
+            seen_at,
+            seen_at_us,
         });
         let failed = self.summary.rejected.len();
         if self.opts.max_failures > 0 && failed >= self.opts.max_failures as usize {
