@@ -213,6 +213,19 @@ impl Store {
         Ok(done)
     }
 
+    /// Drops the database with everything in it, if it exists. For tests and benchmarks,
+    /// whose database names can come back (the server outlives the run).
+    pub async fn drop_database(&self) -> Result<()> {
+        let drop = format!("DROP DATABASE IF EXISTS `{}`", self.config.database);
+        self.retry("drop database", || self.root.query(&drop).execute()).await
+    }
+
+    /// [`Store::drop_database`], then [`Store::migrate`]: an empty, current schema.
+    pub async fn recreate(&self) -> Result<Vec<u32>> {
+        self.drop_database().await?;
+        self.migrate().await
+    }
+
     /// The highest applied migration, or None when the database is not set up.
     pub async fn schema_version(&self) -> Result<Option<u32>> {
         let exists: u8 = self
@@ -298,7 +311,7 @@ impl Store {
             .retry("read ledger", || {
                 self.client
                     .query(
-                        "SELECT name, argMax(sha256, seen_at) AS sha256 FROM ingest_files \
+                        "SELECT name, argMax(sha256, seen_at_us) AS sha256 FROM ingest_files \
                          WHERE status IN ('loaded', 'unchanged') GROUP BY name",
                     )
                     .fetch_all::<Entry>()

@@ -317,9 +317,16 @@ pub struct IngestFileRow {
     pub rows_written: u64,
     #[serde(with = "clickhouse::serde::chrono::datetime")]
     pub seen_at: DateTime<Utc>,
+    pub seen_at_us: u64,
 }
 impl TableRow for IngestFileRow {
     const TABLE: &'static schema::Table = &schema::INGEST_FILES;
+}
+
+/// `(seen_at, seen_at_us)` for a ledger entry written now.
+pub fn ledger_time() -> (DateTime<Utc>, u64) {
+    let now = Utc::now();
+    (now, u64::try_from(now.timestamp_micros()).unwrap_or(0))
 }
 
 /// All rows one box-score page produces (quality issues excluded: they also come from

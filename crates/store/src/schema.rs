@@ -200,6 +200,9 @@ pub const INGEST_FILES: Table = Table {
         ("reason", "String"),
         ("rows_written", "UInt64"),
         ("seen_at", "DateTime"),
+        // Microseconds since the epoch: orders two entries of one file within a second
+        // (DateTime64 is not in ClickHouse 18.16).
+        ("seen_at_us", "UInt64"),
     ],
     engine: "ENGINE = MergeTree ORDER BY (name, seen_at)",
     comment: "ledger of every file seen by a load: loaded, unchanged or rejected",

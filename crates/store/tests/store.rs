@@ -15,7 +15,8 @@ use nba_store::{Store, StoreConfig};
 async fn fresh_store(name: &str) -> Store {
     let db = nba_testkit::unique_database(name);
     let store = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), db)).unwrap();
-    store.migrate().await.unwrap();
+    // Names come back with PIDs and the server outlives the run: start clean.
+    store.recreate().await.unwrap();
     store
 }
 
@@ -216,6 +217,7 @@ async fn every_row_struct_matches_its_table() {
             reason: String::new(),
             rows_written: 40,
             seen_at: time(),
+            seen_at_us: 1_709_296_245_123_456,
         },
     )
     .await;
@@ -426,6 +428,7 @@ async fn migrate_is_idempotent_and_versioned() {
 async fn schema_version_is_none_for_a_missing_database() {
     let db = nba_testkit::unique_database("none");
     let store = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), db)).unwrap();
+    store.drop_database().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), None);
 }
 

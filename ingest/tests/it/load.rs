@@ -210,10 +210,12 @@ async fn dry_run_parses_and_writes_nothing() {
     assert_eq!(s.rows_total(), 0);
 }
 
-#[test]
-fn cli_migrate_is_idempotent_and_load_requires_a_schema() {
+#[tokio::test]
+async fn cli_migrate_is_idempotent_and_load_requires_a_schema() {
     let url = nba_testkit::clickhouse_url();
     let db = nba_testkit::unique_database("cli");
+    // Names come back with PIDs and the server outlives the run: start without it.
+    nba_store::Store::new(nba_store::StoreConfig::new(url, db.clone())).unwrap().drop_database().await.unwrap();
     let sample = nba_testkit::sample_archive();
     let out = run_cli(&db, url, &["load", sample.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

@@ -10,7 +10,8 @@ pub async fn fresh_store(name: &str) -> Store {
     let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
     config.attempts = 2;
     let store = Store::new(config).unwrap();
-    store.migrate().await.unwrap();
+    // Names come back with PIDs and the server outlives the run: start clean.
+    store.recreate().await.unwrap();
     store
 }
 

@@ -8,12 +8,11 @@ use std::path::Path;
 
 pub async fn fresh_store(name: &str, migrate: bool) -> Store {
     let db = nba_testkit::unique_database(name);
-    // Names come back with PIDs and the server outlives the run: start clean.
-    let admin = Store::new(StoreConfig::new(nba_testkit::clickhouse_url(), "default")).unwrap();
-    admin.client().query(&format!("DROP DATABASE IF EXISTS {db}")).execute().await.unwrap();
     let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
     config.attempts = 1;
     let store = Store::new(config).unwrap();
+    // Names come back with PIDs and the server outlives the run: start clean.
+    store.drop_database().await.unwrap();
     if migrate {
         store.migrate().await.unwrap();
     }
