@@ -6,35 +6,8 @@
 //! identical rows. "All" rows drop the minutes filter but keep the same NaN rule.
 
 use crate::data::FeatureRow;
-use serde::{Deserialize, Serialize};
+pub use nba_registry::manifest::{Evaluation, Metrics, Report};
 use std::collections::BTreeMap;
-
-/// Error summary of predictions against actual points.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    pub rows: usize,
-    pub mae: f64,
-    pub rmse: f64,
-    /// Mean of prediction - actual.
-    pub bias: f64,
-    pub median_ae: f64,
-}
-
-impl Metrics {
-    pub fn of(pred: &[f64], actual: &[f64]) -> Metrics {
-        let n = pred.len().min(actual.len());
-        if n == 0 {
-            return Metrics { rows: 0, mae: f64::NAN, rmse: f64::NAN, bias: f64::NAN, median_ae: f64::NAN };
-        }
-        let mut abs: Vec<f64> = pred.iter().zip(actual).map(|(p, a)| (p - a).abs()).collect();
-        let mae = abs.iter().sum::<f64>() / n as f64;
-        let rmse = (pred.iter().zip(actual).map(|(p, a)| (p - a) * (p - a)).sum::<f64>() / n as f64).sqrt();
-        let bias = pred.iter().zip(actual).map(|(p, a)| p - a).sum::<f64>() / n as f64;
-        abs.sort_by(f64::total_cmp);
-        let median_ae = if n % 2 == 1 { abs[n / 2] } else { (abs[n / 2 - 1] + abs[n / 2]) / 2.0 };
-        Metrics { rows: n, mae, rmse, bias, median_ae }
-    }
-}
 
 /// Feature positions the evaluation needs.
 #[derive(Debug, Clone, Copy)]
@@ -68,37 +41,6 @@ impl Cols {
 }
 
 pub const BASELINES: [&str; 3] = ["pts_avg_10", "pts_avg_season", "old_rule"];
-
-/// The report on one set of rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub model: Metrics,
-    /// By name, on the same rows as `model`.
-    pub baselines: BTreeMap<String, Metrics>,
-}
-
-impl Report {
-    pub fn best_baseline(&self) -> Option<(&str, &Metrics)> {
-        self.baselines.iter().min_by(|a, b| a.1.mae.total_cmp(&b.1.mae)).map(|(k, v)| (k.as_str(), v))
-    }
-}
-
-/// The full evaluation of the test period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// The scored rows (minutes filter and all baselines defined).
-    pub scored: Report,
-    /// All test played rows with all baselines defined.
-    pub all_with_baselines: Report,
-    /// The model on every test played row.
-    pub all_rows_model: Metrics,
-    /// Model MAE on scored rows by band of `min_avg_10`.
-    pub by_minutes: BTreeMap<String, Metrics>,
-    /// By `starter_share_5 >= 0.5` ("starter") or not ("bench").
-    pub by_role: BTreeMap<String, Metrics>,
-    /// By calendar month of the game (YYYY-MM).
-    pub by_month: BTreeMap<String, Metrics>,
-}
 
 fn report(rows: &[&FeatureRow], pred: &[f64], cols: Cols) -> Report {
     let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();

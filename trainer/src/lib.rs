@@ -12,10 +12,10 @@ pub mod boost;
 pub mod cli;
 pub mod data;
 pub mod eval;
-pub mod manifest;
-pub mod registry;
 pub mod train;
 
+/// The registry and manifest live in `nba-registry` (the server reads them too).
+pub use nba_registry::{manifest, registry};
 pub use cli::{Cli, Command, TrainArgs};
 pub use train::{Outcome, run, train};
 
@@ -33,7 +33,7 @@ pub enum TrainError {
     #[error("training: {0}")]
     Training(String),
     #[error("registry: {0}")]
-    Registry(String),
+    Registry(#[from] nba_registry::RegistryError),
     #[error("model: {0}")]
     Model(#[from] nba_model::ModelError),
     #[error("store: {0}")]

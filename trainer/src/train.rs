@@ -163,6 +163,7 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         model_sha256: sha,
         onnx_max_abs_diff: max_diff,
         canaries,
+        residual_quantiles: nba_registry::manifest::percentiles(&scored.iter().map(|&i| test_rows[i].target_pts as f64 - pred[i]).collect::<Vec<_>>()),
     };
 
     // The gate is computed before anything is written: on the same scored rows.

@@ -10,7 +10,7 @@
 //! when complete, so a crashed run leaves no half-written version (only a dot-folder that
 //! `list` ignores). `current` is replaced by writing a temporary file and renaming it.
 
-use crate::TrainError;
+use crate::RegistryError;
 use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -31,14 +31,14 @@ pub struct Registry {
     root: PathBuf,
 }
 
-fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
-    let msg = format!("{what} {}", path.display());
-    move |e| TrainError::Registry(format!("{msg}: {e}"))
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError {
+    let path = path.display().to_string();
+    move |source| RegistryError::Io { what, path, source }
 }
 
-fn valid_version(v: &str) -> Result<(), TrainError> {
+fn valid_version(v: &str) -> Result<(), RegistryError> {
     if v.is_empty() || v.starts_with('.') || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err(TrainError::Registry(format!("invalid version name {v:?}")));
+        return Err(RegistryError::InvalidVersion(v.to_string()));
     }
     Ok(())
 }
@@ -61,19 +61,19 @@ impl Registry {
     }
 
     /// Writes a complete version atomically (temp folder, then rename).
-    pub fn write_version(&self, manifest: &Manifest, onnx: &[u8]) -> Result<PathBuf, TrainError> {
+    pub fn write_version(&self, manifest: &Manifest, onnx: &[u8]) -> Result<PathBuf, RegistryError> {
         valid_version(&manifest.version)?;
         let models = self.models();
         fs::create_dir_all(&models).map_err(io("creating", &models))?;
         let dest = self.version_dir(&manifest.version);
         if dest.exists() {
-            return Err(TrainError::Registry(format!("version {} already exists", manifest.version)));
+            return Err(RegistryError::Exists(manifest.version.clone()));
         }
         let tmp = models.join(format!(".tmp-{}-{}", manifest.version, std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir(&tmp).map_err(io("creating", &tmp))?;
         let result = (|| {
-            let json = serde_json::to_vec_pretty(manifest).map_err(|e| TrainError::Registry(format!("manifest: {e}")))?;
+            let json = serde_json::to_vec_pretty(manifest).map_err(|source| RegistryError::Json { path: dest.display().to_string(), source })?;
             for (name, bytes) in [(MODEL_FILE, onnx), (MANIFEST_FILE, &json[..])] {
                 let p = tmp.join(name);
                 fs::write(&p, bytes).map_err(io("writing", &p))?;
@@ -88,7 +88,7 @@ impl Registry {
     }
 
     /// Complete versions, sorted by name (names start with a UTC timestamp).
-    pub fn list(&self) -> Result<Vec<String>, TrainError> {
+    pub fn list(&self) -> Result<Vec<String>, RegistryError> {
         let models = self.models();
         if !models.exists() {
             return Ok(vec![]);
@@ -105,40 +105,40 @@ impl Registry {
         Ok(out)
     }
 
-    pub fn manifest(&self, version: &str) -> Result<Manifest, TrainError> {
+    pub fn manifest(&self, version: &str) -> Result<Manifest, RegistryError> {
         valid_version(version)?;
         let p = self.version_dir(version).join(MANIFEST_FILE);
         let bytes = fs::read(&p).map_err(io("reading", &p))?;
-        serde_json::from_slice(&bytes).map_err(|e| TrainError::Registry(format!("{}: {e}", p.display())))
+        serde_json::from_slice(&bytes).map_err(|source| RegistryError::Json { path: p.display().to_string(), source })
     }
 
-    pub fn model_bytes(&self, version: &str) -> Result<Vec<u8>, TrainError> {
+    pub fn model_bytes(&self, version: &str) -> Result<Vec<u8>, RegistryError> {
         valid_version(version)?;
         let p = self.version_dir(version).join(MODEL_FILE);
         fs::read(&p).map_err(io("reading", &p))
     }
 
-    pub fn current(&self) -> Result<Option<Current>, TrainError> {
+    pub fn current(&self) -> Result<Option<Current>, RegistryError> {
         let p = self.root.join("current");
         match fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| TrainError::Registry(format!("{}: {e}", p.display()))),
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|source| RegistryError::Json { path: p.display().to_string(), source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("reading", &p)(e)),
         }
     }
 
-    fn write_current(&self, c: &Current) -> Result<(), TrainError> {
+    fn write_current(&self, c: &Current) -> Result<(), RegistryError> {
         fs::create_dir_all(&self.root).map_err(io("creating", &self.root))?;
         let p = self.root.join("current");
         let tmp = self.root.join(format!(".current.tmp-{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(c).map_err(|e| TrainError::Registry(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(c).map_err(|source| RegistryError::Json { path: p.display().to_string(), source })?;
         fs::write(&tmp, json).map_err(io("writing", &tmp))?;
         fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io("syncing", &tmp))?;
         fs::rename(&tmp, &p).map_err(io("renaming into", &p))
     }
 
     /// Makes `version` current (it must exist and have a readable manifest and model).
-    pub fn promote(&self, version: &str) -> Result<Current, TrainError> {
+    pub fn promote(&self, version: &str) -> Result<Current, RegistryError> {
         self.manifest(version)?;
         self.model_bytes(version)?;
         let mut c = self.current()?.unwrap_or_default();
@@ -155,9 +155,9 @@ impl Registry {
     }
 
     /// Makes the previously current version current again.
-    pub fn rollback(&self) -> Result<Current, TrainError> {
-        let mut c = self.current()?.ok_or_else(|| TrainError::Registry("no current model to roll back".into()))?;
-        let prev = c.history.pop().ok_or_else(|| TrainError::Registry(format!("{} is the only model ever promoted: nothing to roll back to", c.version)))?;
+    pub fn rollback(&self) -> Result<Current, RegistryError> {
+        let mut c = self.current()?.ok_or_else(|| RegistryError::Pointer("no current model to roll back".into()))?;
+        let prev = c.history.pop().ok_or_else(|| RegistryError::Pointer(format!("{} is the only model ever promoted: nothing to roll back to", c.version)))?;
         self.manifest(&prev)?;
         c.version = prev;
         self.write_current(&c)?;
@@ -168,8 +168,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{Evaluation, Metrics, Report};
-    use crate::manifest::{HyperParams, PartInfo, SplitInfo};
+    use crate::manifest::{Evaluation, HyperParams, Metrics, PartInfo, Report, SplitInfo};
 
     pub(crate) fn manifest(version: &str) -> Manifest {
         let m = Metrics::of(&[1.0], &[2.0]);
@@ -218,6 +217,7 @@ mod tests {
             model_sha256: String::new(),
             onnx_max_abs_diff: 0.0,
             canaries: vec![],
+            residual_quantiles: vec![],
         }
     }
 

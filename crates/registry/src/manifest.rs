@@ -1,0 +1,172 @@
+//! `manifest.json`: everything needed to know what a model is and how good it was.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Error summary of predictions against actual points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub rows: usize,
+    pub mae: f64,
+    pub rmse: f64,
+    /// Mean of prediction - actual.
+    pub bias: f64,
+    pub median_ae: f64,
+}
+
+impl Metrics {
+    pub fn of(pred: &[f64], actual: &[f64]) -> Metrics {
+        let n = pred.len().min(actual.len());
+        if n == 0 {
+            return Metrics { rows: 0, mae: f64::NAN, rmse: f64::NAN, bias: f64::NAN, median_ae: f64::NAN };
+        }
+        let mut abs: Vec<f64> = pred.iter().zip(actual).map(|(p, a)| (p - a).abs()).collect();
+        let mae = abs.iter().sum::<f64>() / n as f64;
+        let rmse = (pred.iter().zip(actual).map(|(p, a)| (p - a) * (p - a)).sum::<f64>() / n as f64).sqrt();
+        let bias = pred.iter().zip(actual).map(|(p, a)| p - a).sum::<f64>() / n as f64;
+        abs.sort_by(f64::total_cmp);
+        let median_ae = if n % 2 == 1 { abs[n / 2] } else { (abs[n / 2 - 1] + abs[n / 2]) / 2.0 };
+        Metrics { rows: n, mae, rmse, bias, median_ae }
+    }
+}
+
+/// The report on one set of rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub model: Metrics,
+    /// By name, on the same rows as `model`.
+    pub baselines: BTreeMap<String, Metrics>,
+}
+
+impl Report {
+    pub fn best_baseline(&self) -> Option<(&str, &Metrics)> {
+        self.baselines.iter().min_by(|a, b| a.1.mae.total_cmp(&b.1.mae)).map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+/// The full evaluation of the test period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The scored rows (minutes filter and all baselines defined).
+    pub scored: Report,
+    /// All test played rows with all baselines defined.
+    pub all_with_baselines: Report,
+    /// The model on every test played row.
+    pub all_rows_model: Metrics,
+    /// Model MAE on scored rows by band of `min_avg_10`.
+    pub by_minutes: BTreeMap<String, Metrics>,
+    /// By `starter_share_5 >= 0.5` ("starter") or not ("bench").
+    pub by_role: BTreeMap<String, Metrics>,
+    /// By calendar month of the game (YYYY-MM).
+    pub by_month: BTreeMap<String, Metrics>,
+}
+
+
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HyperParams {
+    pub objective: String,
+    pub iterations: usize,
+    pub learning_rate: f32,
+    pub max_depth: usize,
+    pub max_leaves: usize,
+    pub l1: f32,
+    pub l2: f32,
+    pub gamma: f32,
+    pub min_leaf_weight: f32,
+    pub nbins: u16,
+    pub subsample: f32,
+    pub colsample_bytree: f64,
+    pub early_stopping_rounds: usize,
+    pub early_stopping_metric: String,
+    pub seed: u64,
+    pub threads: usize,
+    /// Trees kept (the best validation iteration).
+    pub trees_used: usize,
+    pub trees_grown: usize,
+    pub base_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartInfo {
+    pub period: String,
+    pub rows: usize,
+    pub first_date: String,
+    pub last_date: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitInfo {
+    pub train: PartInfo,
+    pub validation: PartInfo,
+    pub test: PartInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Canary {
+    pub game_id: String,
+    pub player_id: String,
+    /// Contract order; null is a missing value (NaN).
+    pub features: Vec<Option<f32>>,
+    pub expected: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: String,
+    pub created_at: String,
+    pub source_commit: Option<String>,
+    pub database: String,
+    /// The time split: train, validation (early stopping), test (metrics).
+    pub split: SplitInfo,
+    pub feature_names: Vec<String>,
+    pub feature_version: u32,
+    pub contract_hash: String,
+    pub hyper_parameters: HyperParams,
+    pub validation_mae: f64,
+    /// Test-period metrics of the model and the baselines.
+    pub metrics: Evaluation,
+    pub training_seconds: f64,
+    pub model_sha256: String,
+    /// Max |tract - in-memory| over the scored test rows, checked before writing.
+    pub onnx_max_abs_diff: f64,
+    pub canaries: Vec<Canary>,
+    /// Percentiles 1, 2, ..., 99 of the residual `actual - predicted` on the scored test
+    /// rows, ascending. The server turns them into prediction intervals and the
+    /// probability of going over a line. Empty in manifests written before they existed.
+    #[serde(default)]
+    pub residual_quantiles: Vec<f64>,
+}
+
+/// Percentiles 1..=99 (linear interpolation between order statistics) of `values`.
+pub fn percentiles(values: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return vec![];
+    }
+    v.sort_by(f64::total_cmp);
+    (1..=99)
+        .map(|p| {
+            let pos = (v.len() - 1) as f64 * p as f64 / 100.0;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_order_statistics() {
+        let v: Vec<f64> = (0..=100).rev().map(f64::from).chain([f64::NAN]).collect();
+        let p = percentiles(&v);
+        assert_eq!(p.len(), 99);
+        assert_eq!(p[0], 1.0);
+        assert_eq!(p[49], 50.0);
+        assert_eq!(p[98], 99.0);
+        assert_eq!(percentiles(&[3.0, 5.0])[49], 4.0);
+        assert!(percentiles(&[f64::NAN]).is_empty());
+    }
+}
