@@ -585,3 +585,70 @@ pub struct BackfillCheckpointRow {
 impl TableRow for BackfillCheckpointRow {
     const TABLE: &'static schema::Table = &schema::BACKFILL_CHECKPOINTS;
 }
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ModelRegistryRow {
+    pub version: String,
+    pub event: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub event_at: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub created_at: DateTime<Utc>,
+    pub source_commit: String,
+    pub feature_version: u32,
+    pub contract_hash: String,
+    pub objective: String,
+    pub train_rows: u64,
+    pub test_scored_rows: u64,
+    pub test_mae: f64,
+    pub best_baseline: String,
+    pub best_baseline_mae: f64,
+    pub model_sha256: String,
+    pub message: String,
+    pub manifest: String,
+}
+impl TableRow for ModelRegistryRow {
+    const TABLE: &'static schema::Table = &schema::MODEL_REGISTRY;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PredictionRow {
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub predicted_at: DateTime<Utc>,
+    pub method: String,
+    pub model_version: String,
+    pub feature_version: u32,
+    pub player_id: String,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
+    pub predicted_pts: f32,
+    pub p10: f32,
+    pub p90: f32,
+    pub line: Option<f32>,
+    pub p_over: Option<f32>,
+    pub call: String,
+    pub features: Vec<f32>,
+}
+impl TableRow for PredictionRow {
+    const TABLE: &'static schema::Table = &schema::PREDICTIONS;
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PredictionGradeRow {
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub model_version: String,
+    pub predictions: u64,
+    pub graded: u64,
+    pub mae: f64,
+    pub rmse: f64,
+    pub bias: f64,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub graded_at: DateTime<Utc>,
+}
+impl TableRow for PredictionGradeRow {
+    const TABLE: &'static schema::Table = &schema::PREDICTION_GRADES;
+}

@@ -391,6 +391,80 @@ pub const BACKFILL_CHECKPOINTS: Table = Table {
     comment: "finished backfill chunks (resume points)",
 };
 
+/// One row per registry event of a model version (created, promoted, rolled back, refused
+/// by the gate): the registry on disk mirrored for SQL. The current model is the version
+/// of the latest `promoted`/`rolled_back` event.
+pub const MODEL_REGISTRY: Table = Table {
+    name: "model_registry",
+    columns: &[
+        ("version", "String"),
+        ("event", "LowCardinality(String)"),
+        ("event_at", "DateTime"),
+        ("created_at", "DateTime"),
+        ("source_commit", "String"),
+        ("feature_version", "UInt32"),
+        ("contract_hash", "String"),
+        ("objective", "LowCardinality(String)"),
+        ("train_rows", "UInt64"),
+        ("test_scored_rows", "UInt64"),
+        ("test_mae", "Float64"),
+        ("best_baseline", "LowCardinality(String)"),
+        ("best_baseline_mae", "Float64"),
+        ("model_sha256", "String"),
+        ("message", "String"),
+        ("manifest", "String"),
+    ],
+    engine: "ENGINE = MergeTree ORDER BY (version, event_at)",
+    comment: "model registry events (created, promoted, rolled_back, refused) with the manifest",
+};
+
+/// Every prediction the server made, appended off the request path. Graded against the
+/// box scores by `nba-ingest grade` once the games are loaded.
+pub const PREDICTIONS: Table = Table {
+    name: "predictions",
+    columns: &[
+        ("predicted_at", "DateTime"),
+        ("method", "LowCardinality(String)"),
+        ("model_version", "LowCardinality(String)"),
+        ("feature_version", "UInt32"),
+        ("player_id", "String"),
+        ("game_date", "Date"),
+        ("team", "LowCardinality(String)"),
+        ("opponent", "LowCardinality(String)"),
+        ("is_home", "UInt8"),
+        ("predicted_pts", "Float32"),
+        ("p10", "Float32"),
+        ("p90", "Float32"),
+        ("line", "Nullable(Float32)"),
+        ("p_over", "Nullable(Float32)"),
+        ("call", "LowCardinality(String)"),
+        ("features", "Array(Float32)"),
+    ],
+    engine: "ENGINE = MergeTree PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, player_id, predicted_at)",
+    comment: "served predictions (one row per Predict answer) for grading and drift",
+};
+
+/// Daily error of served predictions per model version (the latest prediction per
+/// player, date and version, against the player's points that day).
+pub const PREDICTION_GRADES: Table = Table {
+    name: "prediction_grades",
+    columns: &[
+        ("game_date", "Date"),
+        ("model_version", "LowCardinality(String)"),
+        ("predictions", "UInt64"),
+        ("graded", "UInt64"),
+        ("mae", "Float64"),
+        ("rmse", "Float64"),
+        ("bias", "Float64"),
+        ("graded_at", "DateTime"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(graded_at) ORDER BY (game_date, model_version)",
+    comment: "daily MAE of served predictions per model version",
+};
+
+/// Tables of migration 3 (models and serving), in creation order.
+pub const SERVING_TABLES: &[&Table] = &[&MODEL_REGISTRY, &PREDICTIONS, &PREDICTION_GRADES];
+
 /// Tables of migration 2 (analytics, features and the operations tables), in creation order.
 pub const ANALYTICS_TABLES: &[&Table] = &[
     &PLAYER_GAME_SUMMARY,

@@ -386,6 +386,64 @@ async fn analytics_row_structs_match_their_tables() {
         },
     )
     .await;
+    check_round_trip(
+        &store,
+        ModelRegistryRow {
+            version: "20240301T123045000Z-abcdef12".into(),
+            event: "promoted".into(),
+            event_at: time(),
+            created_at: time(),
+            source_commit: "d50dcd3".into(),
+            feature_version: 1,
+            contract_hash: "h".into(),
+            objective: "absolute_error".into(),
+            train_rows: 500_000,
+            test_scored_rows: 16_160,
+            test_mae: 4.87,
+            best_baseline: "old_rule".into(),
+            best_baseline_mae: 5.01,
+            model_sha256: "00ff".into(),
+            message: "gate passed".into(),
+            manifest: "{\"version\":\"x\"}".into(),
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        PredictionRow {
+            predicted_at: time(),
+            method: "Predict".into(),
+            model_version: "v1".into(),
+            feature_version: 1,
+            player_id: "doncilu01".into(),
+            game_date: date(),
+            team: "DAL".into(),
+            opponent: "BOS".into(),
+            is_home: 0,
+            predicted_pts: 31.5,
+            p10: 22.0,
+            p90: 41.25,
+            line: Some(30.5),
+            p_over: None,
+            call: "OVER".into(),
+            features: vec![1.0, f32::MAX, -0.5],
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        PredictionGradeRow {
+            game_date: date(),
+            model_version: "v1".into(),
+            predictions: 300,
+            graded: 280,
+            mae: 4.9,
+            rmse: 6.3,
+            bias: -0.2,
+            graded_at: time(),
+        },
+    )
+    .await;
     // NaN (an undefined rate) survives the round trip as NaN.
     let row = PlayerFeaturesRow {
         game_id: "nan".into(),
