@@ -1,8 +1,35 @@
-//! `nba-server`: the gRPC prediction server.
-//!
-//! Not built yet: see the prediction-server issue. This binary exists so the workspace layout is final.
+//! `nba-server`: thin entry point; the server lives in the library ([`nba_server::run`]).
 
-fn main() {
-    eprintln!("nba-server: not implemented yet (see the prediction-server issue)");
-    std::process::exit(2);
+use clap::Parser;
+use nba_server::config::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nba-server: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(cfg) => {
+                nba_server::telemetry::init_logs(cfg.log_format);
+                // Everything checkable is checked before a port is bound.
+                let secrets = cfg.validate()?;
+                let grpc = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("binding gRPC {}: {e}", cfg.listen))?;
+                let admin = tokio::net::TcpListener::bind(cfg.admin_listen).await.map_err(|e| anyhow::anyhow!("binding admin {}: {e}", cfg.admin_listen))?;
+                nba_server::run(cfg, secrets, grpc, admin, nba_server::shutdown_signal()).await
+            }
+            Command::Predict(args) => nba_server::client::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nba-server: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

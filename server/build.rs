@@ -1,0 +1,19 @@
+//! Compiles `proto/` into Rust (messages with prost, services with tonic) using protox, a
+//! pure-Rust protobuf compiler, so a build needs no system `protoc`. The encoded
+//! descriptor set is written beside the code for the gRPC reflection service.
+
+use prost::Message;
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../proto");
+    let files = [root.join("nba/predict/v1/predict.proto"), root.join("inference/grpc_predict_v2.proto")];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
+    let fds = protox::compile(&files, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `nba-server predict`: a small real gRPC client of `Predict`, for the README's demo and
+//! for operators checking a deployment by hand.
+
+use crate::config::ClientArgs;
+use crate::proto::predict::prediction_service_client::PredictionServiceClient;
+use crate::proto::predict::{Call, PredictRequest};
+use anyhow::{Context, bail};
+
+/// Parses `PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE]`.
+pub fn parse_request(s: &str) -> anyhow::Result<PredictRequest> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let (player, date, opp, venue, line) = match parts.as_slice() {
+        [p, d, o, v] => (*p, *d, *o, *v, None),
+        [p, d, o, v, l] => (*p, *d, *o, *v, Some(l.parse::<f64>().with_context(|| format!("line {l:?} in {s:?} is not a number"))?)),
+        _ => bail!("{s:?}: expected PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE]"),
+    };
+    let is_home = match venue {
+        "home" => true,
+        "away" => false,
+        v => bail!("{s:?}: venue {v:?} must be home or away"),
+    };
+    Ok(PredictRequest { player_id: player.into(), game_date: date.into(), opponent: opp.into(), is_home, line, ..Default::default() })
+}
+
+pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
+    let requests: Vec<PredictRequest> = args.requests.iter().map(|r| parse_request(r)).collect::<anyhow::Result<_>>()?;
+    let channel = tonic::transport::Endpoint::from_shared(args.addr.clone())
+        .with_context(|| format!("server address {:?}", args.addr))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", args.addr))?;
+    let token = args.token.clone();
+    let mut client = PredictionServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+        if let Some(t) = &token {
+            let v = format!("Bearer {t}").parse().map_err(|_| tonic::Status::invalid_argument("token is not a valid header value"))?;
+            req.metadata_mut().insert("authorization", v);
+        }
+        Ok(req)
+    });
+    let mut failed = 0;
+    for req in requests {
+        let label = format!("{} {} {} {}", req.player_id, req.game_date, if req.is_home { "vs" } else { "at" }, req.opponent);
+        match client.predict(req).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                let mut line = format!(
+                    "{label} ({}): {:.1} points (80% interval {:.1}-{:.1}; {} games before; model {})",
+                    r.team, r.predicted_points, r.p10, r.p90, r.games_before, r.model_version
+                );
+                if let (Some(edge), Some(p)) = (r.edge, r.p_over) {
+                    let call = Call::try_from(r.call).map(|c| c.as_str_name()).unwrap_or("?");
+                    line.push_str(&format!("; edge {edge:+.1}, P(over) {p:.2}: {call}"));
+                }
+                println!("{line}");
+            }
+            Err(s) => {
+                failed += 1;
+                println!("{label}: {:?}: {}", s.code(), s.message());
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} prediction(s) failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_bad_ones_say_why() {
+        let r = parse_request("jamesle01,2024-04-14,NOP,away,24.5").unwrap();
+        assert_eq!((r.player_id.as_str(), r.game_date.as_str(), r.opponent.as_str(), r.is_home, r.line), ("jamesle01", "2024-04-14", "NOP", false, Some(24.5)));
+        assert!(parse_request("jamesle01,2024-04-14,NOP").is_err());
+        assert!(parse_request("jamesle01,2024-04-14,NOP,road").unwrap_err().to_string().contains("home or away"));
+        assert!(parse_request("jamesle01,2024-04-14,NOP,home,x").is_err());
+    }
+}

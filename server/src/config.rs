@@ -1,0 +1,232 @@
+//! The command line of `nba-server`: one typed config, every flag also settable from the
+//! environment (the Kubernetes manifests set them there), validated before a port is bound.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// gRPC points predictions from the registry's current model and live features.
+#[derive(Debug, Parser)]
+#[command(name = "nba-server", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve gRPC (Predict, PredictBatch, GetModel, Explain, the KServe V2 inference
+    /// protocol, health, reflection) and the admin HTTP port (/metrics, /live, /ready,
+    /// POST /admin/reload). SIGTERM/SIGINT: NOT_SERVING, drain, exit 0.
+    Serve(ServeConfig),
+    /// Call a running server's Predict and print the answers (a real gRPC client).
+    Predict(ClientArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// gRPC listen address.
+    #[arg(long, env = "NBA_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Admin HTTP listen address (/metrics, /live, /ready, POST /admin/reload).
+    #[arg(long, env = "NBA_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+    /// Model registry root (the trainer's --registry).
+    #[arg(long, env = "NBA_REGISTRY", default_value = "registry")]
+    pub registry: PathBuf,
+    /// ClickHouse HTTP URL.
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    pub clickhouse_url: String,
+    /// ClickHouse database of the platform.
+    #[arg(long, env = "NBA_DATABASE", default_value = "nba")]
+    pub database: String,
+    /// ClickHouse user (default: the server's default user).
+    #[arg(long, env = "CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+    /// File holding the ClickHouse password (CLICKHOUSE_PASSWORD is read when this is not
+    /// set). Never logged.
+    #[arg(long, env = "CLICKHOUSE_PASSWORD_FILE")]
+    pub clickhouse_password_file: Option<PathBuf>,
+    /// Seconds between checks of the registry's `current` pointer (0: only on
+    /// POST /admin/reload).
+    #[arg(long, env = "NBA_MODEL_POLL_SECS", default_value_t = 5)]
+    pub model_poll_secs: u64,
+    /// Seconds between checks of ClickHouse for newly built games (the history is
+    /// reloaded when the summary tables changed).
+    #[arg(long, env = "NBA_FEATURE_REFRESH_SECS", default_value_t = 60)]
+    pub feature_refresh_secs: u64,
+    /// Computed feature vectors kept in memory (least recently used are evicted).
+    #[arg(long, env = "NBA_FEATURE_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub feature_cache_entries: usize,
+    /// Largest accepted request message, bytes.
+    #[arg(long, env = "NBA_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+    /// Most requests in one PredictBatch, rows in one ModelInfer.
+    #[arg(long, env = "NBA_MAX_BATCH", default_value_t = 10_000)]
+    pub max_batch: usize,
+    /// Concurrent requests per connection (HTTP/2 streams served at once).
+    #[arg(long, env = "NBA_MAX_CONCURRENCY", default_value_t = 256)]
+    pub max_concurrency: usize,
+    /// Seconds to keep draining in-flight calls after SIGTERM before exiting anyway.
+    #[arg(long, env = "NBA_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    /// Seconds between reporting NOT_SERVING and closing the listener, so load balancers
+    /// (Kubernetes endpoints) stop routing here first.
+    #[arg(long, env = "NBA_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
+    /// TLS certificate chain (PEM). With --tls-key, gRPC is served over TLS (rustls).
+    #[arg(long, env = "NBA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "NBA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// File holding the bearer token clients must send (`authorization: Bearer ...`).
+    /// NBA_AUTH_TOKEN is read when this is not set. No token: no check.
+    #[arg(long, env = "NBA_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Append every prediction to ClickHouse's `predictions` table (batched, off the
+    /// request path).
+    #[arg(long, env = "NBA_PREDICTION_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub prediction_log: bool,
+    /// Log format: text or json.
+    #[arg(long, env = "NBA_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Server address.
+    #[arg(long, env = "NBA_SERVER_ADDR", default_value = "http://127.0.0.1:50051")]
+    pub addr: String,
+    /// Bearer token, if the server wants one.
+    #[arg(long, env = "NBA_AUTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// One request per value: PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE].
+    #[arg(required = true)]
+    pub requests: Vec<String>,
+}
+
+/// Why a config cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+}
+
+/// Secrets read from files or the environment, never printed.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub clickhouse_password: Option<String>,
+    pub auth_token: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("clickhouse_password", &self.clickhouse_password.as_ref().map(|_| "<redacted>"))
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn read_secret(file: Option<&PathBuf>, env: &str) -> Result<Option<String>, ConfigError> {
+    let value = match file {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.display().to_string(), source })?),
+        None => std::env::var(env).ok(),
+    };
+    Ok(value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
+}
+
+impl ServeConfig {
+    /// Checks everything that can be checked before binding a port, and reads the secrets.
+    pub fn validate(&self) -> Result<Secrets, ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.listen == self.admin_listen && self.listen.port() != 0 {
+            return bad(format!("--listen and --admin-listen are both {}", self.listen));
+        }
+        if !self.clickhouse_url.starts_with("http://") && !self.clickhouse_url.starts_with("https://") {
+            return bad(format!("--clickhouse-url must be an http(s) URL, got {:?}", self.clickhouse_url));
+        }
+        if self.database.is_empty() || !self.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return bad(format!("--database {:?} must be letters, digits and underscores", self.database));
+        }
+        if self.feature_cache_entries == 0 || self.max_batch == 0 || self.max_concurrency == 0 || self.max_request_bytes < 1024 {
+            return bad("--feature-cache-entries, --max-batch and --max-concurrency must be positive; --max-request-bytes at least 1024".into());
+        }
+        if self.feature_refresh_secs == 0 {
+            return bad("--feature-refresh-secs must be at least 1".into());
+        }
+        for p in [&self.tls_cert, &self.tls_key].into_iter().flatten() {
+            if !p.is_file() {
+                return bad(format!("TLS file {} does not exist", p.display()));
+            }
+        }
+        let secrets = Secrets {
+            clickhouse_password: read_secret(self.clickhouse_password_file.as_ref(), "CLICKHOUSE_PASSWORD")?,
+            auth_token: read_secret(self.auth_token_file.as_ref(), "NBA_AUTH_TOKEN")?,
+        };
+        if let Some(t) = &secrets.auth_token
+            && t.len() < 16
+        {
+            return bad("the bearer token must be at least 16 characters".into());
+        }
+        Ok(secrets)
+    }
+
+    pub fn model_poll(&self) -> Option<Duration> {
+        (self.model_poll_secs > 0).then(|| Duration::from_secs(self.model_poll_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeConfig {
+        let mut v = vec!["nba-server", "serve"];
+        v.extend_from_slice(args);
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::Serve(c) => c,
+            Command::Predict(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_valid() {
+        let c = parse(&[]);
+        assert!(c.listen.ip().is_loopback() && c.admin_listen.ip().is_loopback());
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_binding() {
+        assert!(parse(&["--database", "a-b"]).validate().is_err());
+        assert!(parse(&["--clickhouse-url", "127.0.0.1:8123"]).validate().is_err());
+        assert!(parse(&["--listen", "127.0.0.1:7000", "--admin-listen", "127.0.0.1:7000"]).validate().is_err());
+        assert!(parse(&["--max-batch", "0"]).validate().is_err());
+        assert!(parse(&["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"]).validate().is_err());
+        assert!(Cli::try_parse_from(["nba-server", "serve", "--tls-cert", "x.pem"]).is_err(), "cert needs a key");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "s3cret-token-0123456789\n").unwrap();
+        let c = parse(&["--auth-token-file", f.to_str().unwrap()]);
+        let s = c.validate().unwrap();
+        assert_eq!(s.auth_token.as_deref(), Some("s3cret-token-0123456789"));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        std::fs::write(&f, "short").unwrap();
+        assert!(c.validate().is_err(), "a short token is refused");
+    }
+}

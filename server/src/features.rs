@@ -1,0 +1,260 @@
+//! Features at request time, through the shared feature contract.
+//!
+//! The server keeps a snapshot of the whole league history (every player's and team's
+//! game summaries and the official inactive lists) in memory, read from ClickHouse with
+//! the same row-to-history conversion the builder uses, so a vector computed here equals
+//! the `player_features` row of any historical game bit for bit. The snapshot is replaced
+//! (never edited) when ClickHouse holds newer summaries; if ClickHouse is unreachable
+//! the last snapshot keeps serving and readiness reports degraded. Computed vectors are
+//! kept in a bounded LRU cache keyed by everything that determines them.
+
+use crate::error::ServeError;
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, NaiveDate, Utc};
+use nba_features::{GameContext, History, N_FEATURES};
+use nba_store::Store;
+use nba_store::rows::{InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One immutable view of the data.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub history: History,
+    /// Official inactive lists by (date, team).
+    pub inactive: HashMap<(NaiveDate, String), Vec<String>>,
+    /// What the snapshot was read at: (max summary version, summary rows).
+    pub watermark: (u64, u64),
+    pub loaded_at: DateTime<Utc>,
+    /// Increases with every snapshot (cache keys include it).
+    pub generation: u64,
+}
+
+/// A request after validation: what determines the vector.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub generation: u64,
+    pub player_id: String,
+    pub date: NaiveDate,
+    pub team: String,
+    pub opponent: String,
+    pub is_home: bool,
+    pub team_inactive: Vec<String>,
+    pub opp_inactive: Vec<String>,
+}
+
+/// A computed vector and what it was computed for.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub values: Arc<[f32; N_FEATURES]>,
+    pub team: String,
+    pub games_before: u32,
+}
+
+/// What the caller asks for (strings as received; validated here).
+#[derive(Debug, Clone, Default)]
+pub struct FeatureQuery<'a> {
+    pub player_id: &'a str,
+    pub game_date: &'a str,
+    pub opponent: &'a str,
+    pub is_home: bool,
+    pub team: Option<&'a str>,
+    pub team_inactive: Option<&'a [String]>,
+    pub opp_inactive: Option<&'a [String]>,
+}
+
+pub struct FeatureStore {
+    store: Store,
+    snapshot: ArcSwapOption<Snapshot>,
+    /// False after a refresh failed, until one succeeds.
+    healthy: AtomicBool,
+    cache: Mutex<lru::LruCache<Key, Features>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+impl FeatureStore {
+    pub fn new(store: Store, cache_entries: usize) -> Self {
+        let cap = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        FeatureStore {
+            store,
+            snapshot: ArcSwapOption::empty(),
+            healthy: AtomicBool::new(false),
+            cache: Mutex::new(lru::LruCache::new(cap)),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    /// ClickHouse answered the last refresh.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Reloads the history if ClickHouse holds newer summaries. Returns whether the
+    /// snapshot changed. On error the old snapshot stays and `healthy()` turns false.
+    pub async fn refresh(&self) -> Result<bool, nba_store::StoreError> {
+        let _one = self.refreshing.lock().await;
+        let result = self.refresh_locked().await;
+        self.healthy.store(result.is_ok(), Ordering::Relaxed);
+        metrics::gauge!("nba_feature_store_healthy").set(if result.is_ok() { 1.0 } else { 0.0 });
+        if let Err(e) = &result {
+            metrics::counter!("nba_clickhouse_errors_total", "operation" => "feature_refresh").increment(1);
+            tracing::warn!(error = %e, "feature refresh failed; serving the last snapshot");
+        }
+        result
+    }
+
+    async fn refresh_locked(&self) -> Result<bool, nba_store::StoreError> {
+        let watermark = self.watermark().await?;
+        let old = self.snapshot();
+        if old.as_ref().is_some_and(|s| s.watermark == watermark) {
+            return Ok(false);
+        }
+        let started = std::time::Instant::now();
+        let players: Vec<PlayerGameSummaryRow> =
+            self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let teams: Vec<TeamGameSummaryRow> = self.store.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
+        let mut inactive: HashMap<(NaiveDate, String), Vec<String>> = HashMap::new();
+        for r in inactives {
+            inactive.entry((r.game_date, r.team)).or_default().push(r.player_id);
+        }
+        let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
+        let generation = old.map_or(1, |s| s.generation + 1);
+        let snap = Snapshot { history, inactive, watermark, loaded_at: Utc::now(), generation };
+        tracing::info!(
+            players = snap.history.player_count(),
+            player_games = players.len(),
+            team_games = teams.len(),
+            last_date = ?snap.history.last_date(),
+            generation,
+            ms = started.elapsed().as_millis() as u64,
+            "feature history loaded"
+        );
+        metrics::gauge!("nba_feature_history_player_games").set(players.len() as f64);
+        self.snapshot.store(Some(Arc::new(snap)));
+        // Old vectors cannot be hit again (the generation is in the key); free them now.
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        Ok(true)
+    }
+
+    async fn watermark(&self) -> Result<(u64, u64), nba_store::StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct W {
+            v: u64,
+            n: u64,
+        }
+        let w: Vec<W> = self.store.select("read summary watermark", "SELECT max(version) AS v, count() AS n FROM player_game_summary").await?;
+        Ok(w.first().map_or((0, 0), |w| (w.v, w.n)))
+    }
+
+    /// The feature vector for a query, from the cache or computed.
+    pub fn features(&self, q: &FeatureQuery<'_>) -> Result<Features, ServeError> {
+        let Some(snap) = self.snapshot() else {
+            return Err(ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into()));
+        };
+        let key = self.key(&snap, q)?;
+        if let Some(f) = self.cache.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
+            metrics::counter!("nba_feature_cache_requests_total", "result" => "hit").increment(1);
+            return Ok(f);
+        }
+        metrics::counter!("nba_feature_cache_requests_total", "result" => "miss").increment(1);
+        let ctx = GameContext {
+            date: key.date,
+            season: nba_pages::season::season_of(key.date),
+            team: key.team.clone(),
+            opponent: key.opponent.clone(),
+            is_home: key.is_home,
+            team_inactive: key.team_inactive.clone(),
+            opp_inactive: key.opp_inactive.clone(),
+        };
+        let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
+        let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;
+        let f = Features { values: Arc::new(values), team: key.team.clone(), games_before };
+        if let Ok(mut c) = self.cache.lock() {
+            c.put(key, f.clone());
+        }
+        Ok(f)
+    }
+
+    /// Validates a query against the snapshot and resolves defaults.
+    fn key(&self, snap: &Snapshot, q: &FeatureQuery<'_>) -> Result<Key, ServeError> {
+        let h = &snap.history;
+        if !valid_id(q.player_id) {
+            return Err(ServeError::invalid("player_id", format!("{:?} is not a basketball-reference player id", q.player_id)));
+        }
+        let date = NaiveDate::parse_from_str(q.game_date, "%Y-%m-%d")
+            .map_err(|_| ServeError::invalid("game_date", format!("{:?} is not a date (YYYY-MM-DD)", q.game_date)))?;
+        let first = NaiveDate::from_ymd_opt(1946, 11, 1).unwrap_or(NaiveDate::MIN);
+        let last = Utc::now().date_naive() + chrono::Days::new(400);
+        if date < first || date > last {
+            return Err(ServeError::invalid("game_date", format!("{date} is outside the dates this server predicts ({first} to {last})")));
+        }
+        let team_known = |t: &str| valid_id(t) && h.knows_team(t);
+        if !team_known(q.opponent) {
+            return Err(ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)));
+        }
+        let team = match q.team {
+            Some(t) if !team_known(t) => return Err(ServeError::invalid("team", format!("unknown team {t:?}"))),
+            Some(t) => t.to_string(),
+            None => match h.current_team(q.player_id, date) {
+                Some(t) => t.to_string(),
+                None => return Err(self.unknown_player(q.player_id, date)),
+            },
+        };
+        if team == q.opponent {
+            return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
+        }
+        if h.player_before(q.player_id, date).is_empty() {
+            return Err(self.unknown_player(q.player_id, date));
+        }
+        let list = |given: Option<&[String]>, team: &str, field: &'static str| -> Result<Vec<String>, ServeError> {
+            let mut ids: Vec<String> = match given {
+                Some(ids) => {
+                    if let Some(bad) = ids.iter().find(|id| !valid_id(id)) {
+                        return Err(ServeError::invalid(field, format!("{bad:?} is not a player id")));
+                    }
+                    ids.to_vec()
+                }
+                None => snap.inactive.get(&(date, team.to_string())).cloned().unwrap_or_default(),
+            };
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(ids)
+        };
+        let team_inactive = list(q.team_inactive, &team, "team_inactive")?;
+        let opp_inactive = list(q.opp_inactive, q.opponent, "opponent_inactive")?;
+        Ok(Key {
+            generation: snap.generation,
+            player_id: q.player_id.to_string(),
+            date,
+            team,
+            opponent: q.opponent.to_string(),
+            is_home: q.is_home,
+            team_inactive,
+            opp_inactive,
+        })
+    }
+
+    /// No history for a player: NOT_FOUND when the snapshot is current, UNAVAILABLE when
+    /// ClickHouse could not be asked (he may be in data we could not read).
+    fn unknown_player(&self, player_id: &str, date: NaiveDate) -> ServeError {
+        if self.healthy() {
+            ServeError::PlayerNotFound { player_id: player_id.to_string(), date: date.to_string() }
+        } else {
+            metrics::counter!("nba_feature_unavailable_total").increment(1);
+            ServeError::Unavailable(format!("player {player_id:?} is not in the cached history and ClickHouse is unreachable"))
+        }
+    }
+}

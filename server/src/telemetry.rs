@@ -1,0 +1,61 @@
+//! Logs (tracing, text or JSON) and the Prometheus recorder. The recorder is process-wide
+//! (the `metrics` facade has one global), so it is installed once and its handle shared.
+
+use crate::config::LogFormat;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Latency buckets in seconds: 25 us to 2.5 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Predicted points buckets.
+const POINTS_BUCKETS: &[f64] = &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0];
+
+/// The process's Prometheus handle (installs the recorder on first use).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("nba_predicted_points".into()), POINTS_BUCKETS));
+        let recorder = match builder {
+            Ok(b) => b.build_recorder(),
+            // Only reachable with empty bucket lists, which the constants are not.
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first (tests embedding the server
+        // next to other code); metrics then go to that recorder.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("nba_grpc_requests_total", "gRPC calls by method and status code");
+    describe_histogram!("nba_grpc_request_duration_seconds", Unit::Seconds, "gRPC call latency by method and status code");
+    describe_histogram!("nba_predicted_points", "predicted points of answered predictions");
+    describe_counter!("nba_model_reloads_total", "model reload attempts that swapped (success) or were refused (failure)");
+    describe_gauge!("nba_model_info", "1 for the model version being served");
+    describe_gauge!("nba_model_loaded_timestamp_seconds", "when the served model was loaded");
+    describe_counter!("nba_feature_cache_requests_total", "feature vector lookups: hit or miss");
+    describe_counter!("nba_clickhouse_errors_total", "failed ClickHouse operations by operation");
+    describe_gauge!("nba_feature_store_healthy", "1 when the last ClickHouse refresh succeeded");
+    describe_gauge!("nba_feature_history_player_games", "player games in the in-memory history");
+    describe_counter!("nba_prediction_log_rows_total", "predictions written to the predictions table");
+    describe_counter!("nba_prediction_log_dropped_total", "predictions not logged (queue full, ClickHouse failing)");
+    describe_gauge!("nba_ready", "1 when the server is ready (model and features loaded, not shutting down)");
+}
+
+/// Installs the log subscriber (RUST_LOG overrides the default `info`).
+pub fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
