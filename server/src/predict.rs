@@ -49,7 +49,8 @@ impl Predictor {
             opp_inactive: req.opponent_inactive.as_ref().map(|l| l.player_ids.as_slice()),
         };
         let features = self.features.features(&q)?;
-        let pred = model.forest.predict_row(&features.values[..])? as f64;
+        // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
+        let pred = (model.forest.predict_row(&features.values[..])? as f64).max(0.0);
         metrics::histogram!("nba_predicted_points").record(pred);
         let mut response = PredictResponse {
             player_id: req.player_id.clone(),

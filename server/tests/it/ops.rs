@@ -1,0 +1,297 @@
+//! Operations: hot reload under load, refused models, ClickHouse outages, graceful
+//! shutdown, bearer tokens, size limits and the prediction log.
+
+use crate::util::*;
+use nba_registry::{MANIFEST_FILE, MODEL_FILE};
+use nba_server::proto::predict::PredictBatchRequest;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tonic::Code;
+
+async fn some_request() -> nba_server::proto::predict::PredictRequest {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct G {
+        player_id: String,
+        d: String,
+        opponent: String,
+        is_home: u8,
+    }
+    let store = season_store().await;
+    let g: G = store
+        .client()
+        .query("SELECT player_id, toString(game_date) AS d, opponent, is_home FROM player_game_summary FINAL WHERE status = 'Played' AND game_date = toDate('2024-03-05') ORDER BY pts DESC LIMIT 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    request(&g.player_id, &g.d, &g.opponent, g.is_home == 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hot_reload_under_concurrent_requests_fails_nothing() {
+    let store = season_store().await;
+    let t = trained().await;
+    let (_dir, reg) = registry_copy().await;
+    let server = TestServer::start(config(reg.root(), store.url(), store.database(), &[])).await;
+    server.wait_ready().await;
+    let req = some_request().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let versions = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let mut workers = vec![];
+    for _ in 0..8 {
+        let (mut client, req, stop, ok, failed, versions) = (server.client().await, req.clone(), stop.clone(), ok.clone(), failed.clone(), versions.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match client.predict(req.clone()).await {
+                    Ok(r) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        versions.lock().unwrap().insert(r.into_inner().model_version);
+                    }
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    // Swap back and forth several times while the workers run.
+    for (i, v) in [&t.second, &t.first, &t.second, &t.first, &t.second].into_iter().enumerate() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        reg.promote(v).unwrap();
+        let (code, body) = server.reload().await;
+        assert_eq!(code, 200, "reload {i}: {body}");
+        assert_eq!(body["model_reload"]["result"], "swapped", "{body}");
+        assert_eq!(body["model_version"], v.as_str());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during reloads");
+    assert!(ok.load(Ordering::Relaxed) > 100, "{}", ok.load(Ordering::Relaxed));
+    assert_eq!(versions.lock().unwrap().len(), 2, "both versions answered");
+    // A reload with an unchanged pointer changes nothing.
+    let (_, body) = server.reload().await;
+    assert_eq!(body["model_reload"]["result"], "unchanged");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_or_mismatched_models_are_refused_and_the_old_one_keeps_serving() {
+    let store = season_store().await;
+    let t = trained().await;
+    let (_dir, reg) = registry_copy().await;
+    let server = TestServer::start(config(reg.root(), store.url(), store.database(), &[])).await;
+    server.wait_ready().await;
+    let req = some_request().await;
+    let mut client = server.client().await;
+    let before = client.predict(req.clone()).await.unwrap().into_inner();
+
+    let clone_version = |name: &str| {
+        let from = reg.version_dir(&t.second);
+        let to = reg.version_dir(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in [MODEL_FILE, MANIFEST_FILE] {
+            std::fs::copy(from.join(f), to.join(f)).unwrap();
+        }
+        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(to.join(MANIFEST_FILE)).unwrap()).unwrap();
+        m["version"] = name.into();
+        (to, m)
+    };
+    let write = |dir: &std::path::Path, m: &serde_json::Value| std::fs::write(dir.join(MANIFEST_FILE), serde_json::to_vec(m).unwrap()).unwrap();
+
+    // 1. Corrupt bytes: the checksum no longer matches.
+    let (dir, m) = clone_version("corrupt");
+    write(&dir, &m);
+    let mut bytes = std::fs::read(dir.join(MODEL_FILE)).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(dir.join(MODEL_FILE), &bytes).unwrap();
+    // 2. Another feature contract.
+    let (dir2, mut m2) = clone_version("other-contract");
+    m2["contract_hash"] = "0000".into();
+    write(&dir2, &m2);
+    // 3. A model that does not score its canaries (as if the file were swapped).
+    let (dir3, mut m3) = clone_version("bad-canary");
+    m3["canaries"][0]["expected"] = 1000.0.into();
+    write(&dir3, &m3);
+    // 4. Not ONNX at all, with a matching checksum.
+    let (dir4, mut m4) = clone_version("not-onnx");
+    std::fs::write(dir4.join(MODEL_FILE), b"not a model").unwrap();
+    m4["model_sha256"] = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"not a model")).into();
+    write(&dir4, &m4);
+
+    for (name, why) in [("corrupt", "sha256"), ("other-contract", "contract"), ("bad-canary", "canary"), ("not-onnx", "model")] {
+        reg.promote(name).unwrap();
+        let (code, body) = server.reload().await;
+        assert_eq!(code, 409, "{name}: {body}");
+        assert_eq!(body["model_reload"]["result"], "refused");
+        assert!(body["model_reload"]["error"].as_str().unwrap().contains(why), "{name}: {body}");
+        assert_eq!(body["model_version"], t.first.as_str(), "{name}: the old model stays");
+        let now = client.predict(req.clone()).await.unwrap().into_inner();
+        assert_eq!(now, before, "{name}: answers unchanged");
+    }
+    let m = server.metrics().await;
+    assert!(m.contains("nba_model_reloads_total{result=\"failure\",trigger=\"admin\"}"), "{m}");
+    // A good version after the bad ones is taken.
+    reg.promote(&t.second).unwrap();
+    let (code, body) = server.reload().await;
+    assert_eq!((code, body["model_version"].as_str()), (200, Some(t.second.as_str())), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_outage_serves_from_cache_and_reports_degraded() {
+    let store = season_store().await;
+    let t = trained().await;
+    // Never reachable: nothing loads, every prediction is UNAVAILABLE, not ready.
+    let dead = TestServer::start(config(&t.root, "http://127.0.0.1:9", store.database(), &["--prediction-log", "false"])).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (code, body) = dead.ready_json().await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["clickhouse"], "unreachable");
+    let req = some_request().await;
+    let e = dead.client().await.predict(req.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    dead.stop().await.unwrap();
+
+    // Reachable, then cut: the cached history keeps answering; a player outside it is
+    // UNAVAILABLE (he may be in data we cannot read), not NOT_FOUND.
+    let proxy = Proxy::start(store.url()).await;
+    let server = TestServer::start(config(&t.root, &proxy.url, store.database(), &["--prediction-log", "false"])).await;
+    server.wait_ready().await;
+    let mut client = server.client().await;
+    let before = client.predict(req.clone()).await.unwrap().into_inner();
+    assert_eq!(client.predict(request("nobodyxx01", &req.game_date, &req.opponent, true)).await.unwrap_err().code(), Code::NotFound);
+    proxy.cut();
+    // The next refresh (every second) fails.
+    let mut degraded = false;
+    for _ in 0..100 {
+        let (code, body) = server.ready_json().await;
+        if body["degraded"] == true {
+            assert_eq!(code, 200, "degraded still serves: {body}");
+            degraded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(degraded, "readiness never reported degraded");
+    assert_eq!(client.predict(req.clone()).await.unwrap().into_inner(), before);
+    let mut other_day = req.clone();
+    other_day.game_date = "2024-03-06".into();
+    client.predict(other_day).await.unwrap();
+    assert_eq!(client.predict(request("nobodyxx01", &req.game_date, &req.opponent, true)).await.unwrap_err().code(), Code::Unavailable);
+    assert!(server.metrics().await.contains("nba_clickhouse_errors_total{operation=\"feature_refresh\"}"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_completes_in_flight_calls_then_refuses_new_ones() {
+    // A second between NOT_SERVING and closing the listener, as load balancers need.
+    let mut server = TestServer::season(&["--prediction-log", "false", "--shutdown-delay-secs", "1"]).await;
+    let req = some_request().await;
+    // A large batch of distinct requests (cache misses) is in flight when the signal comes.
+    let reqs: Vec<_> = (0..4000)
+        .map(|i| {
+            let mut r = req.clone();
+            r.game_date = format!("2024-{:02}-{:02}", 3 + (i / 28) % 2, 1 + i % 28);
+            r.line = Some(10.0 + (i / 56) as f64);
+            r
+        })
+        .collect();
+    let mut client = server.client().await;
+    let call = tokio::spawn(async move { client.predict_batch(PredictBatchRequest { requests: reqs }).await });
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(&server.grpc).await);
+    server.begin_stop();
+    // Health flips to NOT_SERVING first, while the listener still accepts.
+    let mut saw_not_serving = false;
+    for _ in 0..100 {
+        let r = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+        if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32 {
+            saw_not_serving = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(saw_not_serving, "health never reported NOT_SERVING during the shutdown delay");
+    let (code, body) = server.ready_json().await;
+    assert_eq!((code, &body["shutting_down"]), (503, &serde_json::Value::Bool(true)));
+    let out = call.await.unwrap().expect("the in-flight batch completes").into_inner();
+    assert_eq!(out.results.len(), 4000);
+    let grpc = server.grpc.clone();
+    server.stop().await.expect("run returns Ok after draining");
+    // The listener is closed: new connections fail.
+    assert!(nba_server::proto::predict::prediction_service_client::PredictionServiceClient::connect(grpc).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_batch_and_size_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "a-long-enough-test-token\n").unwrap();
+    let server = TestServer::season(&["--auth-token-file", token_file.to_str().unwrap(), "--max-batch", "3", "--max-request-bytes", "2048"]).await;
+    let req = some_request().await;
+    let mut client = server.client().await;
+    assert_eq!(client.predict(req.clone()).await.unwrap_err().code(), Code::Unauthenticated);
+    fn with<T>(token: &str, r: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(r);
+        r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    }
+    assert_eq!(client.predict(with("wrong-token-of-some-length", req.clone())).await.unwrap_err().code(), Code::Unauthenticated);
+    client.predict(with("a-long-enough-test-token", req.clone())).await.unwrap();
+    // Health stays open for probes.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(&server.grpc).await);
+    health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+    // Too many items, too many bytes.
+    let e = client.predict_batch(with("a-long-enough-test-token", PredictBatchRequest { requests: vec![req.clone(); 4] })).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    let mut big = req.clone();
+    big.team_inactive = Some(nba_server::proto::predict::PlayerList { player_ids: vec!["x".repeat(30); 100] });
+    let e = client.predict(with("a-long-enough-test-token", big)).await.unwrap_err();
+    assert!(matches!(e.code(), Code::OutOfRange | Code::ResourceExhausted), "{e:?}");
+    // The admin reload needs the token too.
+    let r = reqwest::Client::new().post(format!("{}/admin/reload", server.admin)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_prediction_is_logged_to_clickhouse() {
+    let store = season_store().await;
+    let server = TestServer::season(&[]).await;
+    let mut client = server.client().await;
+    let mut req = some_request().await;
+    let marker_line = 17.25;
+    req.line = Some(marker_line);
+    let r = client.predict(req.clone()).await.unwrap().into_inner();
+    client.predict_batch(PredictBatchRequest { requests: vec![req.clone(), req.clone()] }).await.unwrap();
+    // Shutdown flushes the log.
+    server.stop().await.unwrap();
+    #[derive(Debug, clickhouse::Row, serde::Deserialize)]
+    struct L {
+        method: String,
+        model_version: String,
+        predicted_pts: f32,
+        call: String,
+        n: u32,
+    }
+    let rows: Vec<L> = store
+        .client()
+        .query("SELECT method, model_version, predicted_pts, call, toUInt32(length(features)) AS n FROM predictions WHERE player_id = ? AND line = ? ORDER BY method")
+        .bind(&req.player_id)
+        .bind(marker_line)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.iter().filter(|l| l.method == "PredictBatch").count(), 2);
+    for l in &rows {
+        assert_eq!(l.model_version, r.model_version);
+        assert!((l.predicted_pts as f64 - r.predicted_points).abs() < 1e-4);
+        assert_eq!(l.n, 65);
+        assert!(["OVER", "UNDER", "PASS"].contains(&l.call.as_str()));
+    }
+}
