@@ -110,7 +110,8 @@ pub async fn backfill(store: &Store, opts: &BackfillOptions, today: NaiveDate) -
         validate::record(store, &report).await?;
         let passed = report.critical_failures() == 0;
         if !passed {
-            let failed: Vec<&str> = report.results.iter().filter(|r| !r.passed && r.severity == validate::Severity::Critical).map(|r| r.name.as_str()).collect();
+            let failed: Vec<&str> =
+                report.results.iter().filter(|r| !r.passed && r.severity == validate::Severity::Critical).map(|r| r.name.as_str()).collect();
             tracing::warn!(%from, %to, checks = %failed.join(", "), "chunk failed validation");
             summary.failed_validation.push((from, to, failed.join(", ")));
         }

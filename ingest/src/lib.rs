@@ -124,8 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let name = args.name.unwrap_or_default();
-            let sql = ops::query_sql(&name)
-                .ok_or_else(|| anyhow::anyhow!("no monitoring query named {name:?}; `nba-ingest query --list` shows them"))?;
+            let sql = ops::query_sql(&name).ok_or_else(|| anyhow::anyhow!("no monitoring query named {name:?}; `nba-ingest query --list` shows them"))?;
             let store = store_from_args(&cli.global)?;
             store.ping().await?;
             print!("{}", ops::run_formatted(&store, sql, &args.format).await?);

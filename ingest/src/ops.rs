@@ -35,10 +35,22 @@ pub async fn status(store: &Store) -> anyhow::Result<String> {
     out.push_str("per season\n");
     out.push_str(&run_formatted(store, query_sql("pipeline_health").unwrap_or_default(), "PrettyCompactNoEscapes").await?);
     let lines: &[(&str, &str)] = &[
-        ("last load", "SELECT concat(toString(max(seen_at)), ' UTC: ', toString(countIf(status = 'loaded')), ' loaded, ', toString(countIf(status = 'rejected')), ' rejected') FROM ingest_files WHERE run_id = (SELECT argMax(run_id, seen_at) FROM ingest_files)"),
-        ("last build", "SELECT concat(toString(max(finished_at)), ' UTC: ', argMax(mode, finished_at), ', ', toString(argMax(feature_rows, finished_at)), ' feature rows') FROM build_runs"),
-        ("last validation", "SELECT concat(toString(max(started_at)), ' UTC: ', if(argMax(passed, started_at) = 1, 'passed', 'FAILED'), ', ', toString(argMax(critical_failures, started_at)), ' critical, ', toString(argMax(warnings, started_at)), ' warnings') FROM validation_runs"),
-        ("open data-quality findings", "SELECT concat(toString(countIf(severity = 'error')), ' errors, ', toString(countIf(severity = 'warning')), ' warnings, in ', toString(uniqExact(game_id)), ' games') FROM data_quality_issues FINAL"),
+        (
+            "last load",
+            "SELECT concat(toString(max(seen_at)), ' UTC: ', toString(countIf(status = 'loaded')), ' loaded, ', toString(countIf(status = 'rejected')), ' rejected') FROM ingest_files WHERE run_id = (SELECT argMax(run_id, seen_at) FROM ingest_files)",
+        ),
+        (
+            "last build",
+            "SELECT concat(toString(max(finished_at)), ' UTC: ', argMax(mode, finished_at), ', ', toString(argMax(feature_rows, finished_at)), ' feature rows') FROM build_runs",
+        ),
+        (
+            "last validation",
+            "SELECT concat(toString(max(started_at)), ' UTC: ', if(argMax(passed, started_at) = 1, 'passed', 'FAILED'), ', ', toString(argMax(critical_failures, started_at)), ' critical, ', toString(argMax(warnings, started_at)), ' warnings') FROM validation_runs",
+        ),
+        (
+            "open data-quality findings",
+            "SELECT concat(toString(countIf(severity = 'error')), ' errors, ', toString(countIf(severity = 'warning')), ' warnings, in ', toString(uniqExact(game_id)), ' games') FROM data_quality_issues FINAL",
+        ),
         ("freshest game", "SELECT concat(toString(max(game_date)), ' (', argMax(game_id, game_date), ')') FROM team_boxscores"),
     ];
     out.push('\n');

@@ -47,12 +47,14 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.consumed.load(Ordering::Relaxed));
-                if pages % 16 == 0 {
+                if pages.is_multiple_of(16) {
                     bar.set_message(msg);
                 }
             }
             None => {
-                let Ok(mut last) = self.last_log.lock() else { return };
+                let Ok(mut last) = self.last_log.lock() else {
+                    return;
+                };
                 if last.elapsed() >= Duration::from_secs(10) {
                     *last = Instant::now();
                     tracing::info!("{msg}");

@@ -73,7 +73,7 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "validation {} .. {}", self.from, self.to);
-        let _ = writeln!(out, "  {:<34} {:<8} {:<6} {:>12} {:>14}  {}", "check", "severity", "result", "value", "threshold", "details");
+        let _ = writeln!(out, "  {:<34} {:<8} {:<6} {:>12} {:>14}  details", "check", "severity", "result", "value", "threshold");
         for r in &self.results {
             let cmp = match r.rule {
                 Rule::AtLeast => ">=",
@@ -95,13 +95,7 @@ impl Report {
                 r.message
             );
         }
-        let _ = writeln!(
-            out,
-            "  {} checks: {} critical failure(s), {} warning(s)",
-            self.results.len(),
-            self.critical_failures(),
-            self.warnings()
-        );
+        let _ = writeln!(out, "  {} checks: {} critical failure(s), {} warning(s)", self.results.len(), self.critical_failures(), self.warnings());
         out
     }
 }
@@ -154,9 +148,7 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         last: NaiveDate,
         n: u64,
     }
-    let span: Vec<Span> = store
-        .select("read date span", "SELECT min(game_date) AS first, max(game_date) AS last, count() AS n FROM games")
-        .await?;
+    let span: Vec<Span> = store.select("read date span", "SELECT min(game_date) AS first, max(game_date) AS last, count() AS n FROM games").await?;
     let (first, last) = match span.first() {
         Some(s) if s.n > 0 => (s.first, s.last),
         _ => (today, today),
@@ -187,7 +179,14 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         .await?;
     // Upstream misses 12-42 games a season, up to ~6% of a month: below 90% the scrape
     // itself is broken. Any missing page is a warning (next check).
-    results.push(CheckResult::new("coverage_box_scores", Severity::Critical, coverage, Rule::AtLeast, 0.90, format!("{covered} of {scheduled} played games have a box score")));
+    results.push(CheckResult::new(
+        "coverage_box_scores",
+        Severity::Critical,
+        coverage,
+        Rule::AtLeast,
+        0.90,
+        format!("{covered} of {scheduled} played games have a box score"),
+    ));
     results.push(CheckResult::new(
         "coverage_box_scores_complete",
         Severity::Warning,
@@ -197,7 +196,14 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         format!("{missing} played games have no box score page (e.g. {})", examples.join(", ")),
     ));
     let orphans = q(format!("SELECT uniqExact(game_id) FROM team_boxscores WHERE {range} AND game_id NOT IN (SELECT game_id FROM games)")).await?;
-    results.push(CheckResult::new("box_scores_without_schedule", Severity::Warning, orphans as f64, Rule::AtMost, 0.0, "box scores whose game is on no loaded schedule page"));
+    results.push(CheckResult::new(
+        "box_scores_without_schedule",
+        Severity::Warning,
+        orphans as f64,
+        Rule::AtMost,
+        0.0,
+        "box scores whose game is on no loaded schedule page",
+    ));
 
     // Checks recorded while parsing and cross-checking.
     for (name, checks, severity) in [
@@ -218,14 +224,28 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
          AND (game_id, player_id) NOT IN (SELECT game_id, player_id FROM player_features WHERE {range})"
     ))
     .await?;
-    results.push(CheckResult::new("features_for_played_games", Severity::Critical, without as f64, Rule::AtMost, 0.0, format!("{without} of {played} played player-games have no features row")));
+    results.push(CheckResult::new(
+        "features_for_played_games",
+        Severity::Critical,
+        without as f64,
+        Rule::AtMost,
+        0.0,
+        format!("{without} of {played} played player-games have no features row"),
+    ));
     let stale = q(format!(
         "SELECT count() FROM player_features WHERE {range} AND (feature_version != {} OR contract_hash != '{}')",
         nba_features::FEATURE_VERSION,
         nba_features::contract_hash()
     ))
     .await?;
-    results.push(CheckResult::new("features_current_contract", Severity::Critical, stale as f64, Rule::AtMost, 0.0, "features rows built with another contract: run `nba-ingest build --full`"));
+    results.push(CheckResult::new(
+        "features_current_contract",
+        Severity::Critical,
+        stale as f64,
+        Rule::AtMost,
+        0.0,
+        "features rows built with another contract: run `nba-ingest build --full`",
+    ));
 
     // Duplicates: physical rows beyond one per key (the loader and builder replace, never add).
     for (table, key) in [
@@ -238,7 +258,14 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         ("player_features", "game_id, player_id"),
     ] {
         let dups = q(format!("SELECT count() - uniqExact({key}) FROM {table} WHERE {range}")).await?;
-        results.push(CheckResult::new(format!("duplicates_{table}"), Severity::Critical, dups as f64, Rule::AtMost, 0.0, format!("rows beyond one per ({key})")));
+        results.push(CheckResult::new(
+            format!("duplicates_{table}"),
+            Severity::Critical,
+            dups as f64,
+            Rule::AtMost,
+            0.0,
+            format!("rows beyond one per ({key})"),
+        ));
     }
 
     // Freshness: newest box score against the newest game with a final score, and today.
@@ -246,13 +273,30 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         .select::<Span>("read freshness", &format!("SELECT min(game_date) AS first, max(game_date) AS last, count() AS n FROM team_boxscores WHERE {range}"))
         .await?;
     let newest_final = store
-        .select::<Span>("read freshness", &format!("SELECT min(game_date) AS first, max(game_date) AS last, count() AS n FROM games WHERE {range} AND home_pts IS NOT NULL"))
+        .select::<Span>(
+            "read freshness",
+            &format!("SELECT min(game_date) AS first, max(game_date) AS last, count() AS n FROM games WHERE {range} AND home_pts IS NOT NULL"),
+        )
         .await?;
     if let (Some(b), Some(f)) = (newest_box.first().filter(|s| s.n > 0), newest_final.first().filter(|s| s.n > 0)) {
         let lag = (f.last - b.last).num_days().max(0) as f64;
-        results.push(CheckResult::new("freshness_vs_schedule", Severity::Warning, lag, Rule::AtMost, 1.0, format!("newest box score {}, newest final score on the schedule {}", b.last, f.last)));
+        results.push(CheckResult::new(
+            "freshness_vs_schedule",
+            Severity::Warning,
+            lag,
+            Rule::AtMost,
+            1.0,
+            format!("newest box score {}, newest final score on the schedule {}", b.last, f.last),
+        ));
         let age = (today - b.last).num_days() as f64;
-        results.push(CheckResult::new("freshness_vs_today", Severity::Info, age, Rule::AtMost, 2.0, format!("newest box score {} is {age:.0} days before {today}", b.last)));
+        results.push(CheckResult::new(
+            "freshness_vs_today",
+            Severity::Info,
+            age,
+            Rule::AtMost,
+            2.0,
+            format!("newest box score {} is {age:.0} days before {today}", b.last),
+        ));
     }
 
     // Per feature: NaN rate among played rows with enough history, and value range.
@@ -279,12 +323,28 @@ pub async fn validate(store: &Store, from: Option<NaiveDate>, to: Option<NaiveDa
         )
         .await?;
     for s in &stats {
-        let Some(name) = names.get(s.i as usize - 1) else { continue };
+        let Some(name) = names.get(s.i as usize - 1) else {
+            continue;
+        };
         let rate = if s.n == 0 { 0.0 } else { s.nans as f64 / s.n as f64 };
-        results.push(CheckResult::new(format!("nan_rate:{name}"), Severity::Warning, rate, Rule::AtMost, 0.02, format!("{} of {} rows with 10+ earlier games", s.nans, s.n)));
+        results.push(CheckResult::new(
+            format!("nan_rate:{name}"),
+            Severity::Warning,
+            rate,
+            Rule::AtMost,
+            0.02,
+            format!("{} of {} rows with 10+ earlier games", s.nans, s.n),
+        ));
         let (lo, hi) = feature_bounds(name);
         let inside = s.nans == s.n || (s.lo >= lo && s.hi <= hi);
-        let mut r = CheckResult::new(format!("range:{name}"), Severity::Warning, s.hi, Rule::AtMost, hi, format!("observed [{:.3}, {:.3}], allowed [{lo}, {hi}]", s.lo, s.hi));
+        let mut r = CheckResult::new(
+            format!("range:{name}"),
+            Severity::Warning,
+            s.hi,
+            Rule::AtMost,
+            hi,
+            format!("observed [{:.3}, {:.3}], allowed [{lo}, {hi}]", s.lo, s.hi),
+        );
         r.passed = inside;
         results.push(r);
     }

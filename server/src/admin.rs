@@ -62,8 +62,12 @@ async fn reload(State(s): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoRe
     s.update_health().await;
     let mut body = status_json(&s);
     body["model_reload"] = match &model {
-        Ok(crate::model::ReloadOutcome::Unchanged(v)) => json!({"result": "unchanged", "version": v}),
-        Ok(crate::model::ReloadOutcome::Swapped(from, to)) => json!({"result": "swapped", "from": from, "to": to}),
+        Ok(crate::model::ReloadOutcome::Unchanged(v)) => {
+            json!({"result": "unchanged", "version": v})
+        }
+        Ok(crate::model::ReloadOutcome::Swapped(from, to)) => {
+            json!({"result": "swapped", "from": from, "to": to})
+        }
         Err(e) => json!({"result": "refused", "error": e.to_string()}),
     };
     body["features_refresh"] = match &features {

@@ -19,7 +19,7 @@ pub enum Command {
     /// Serve gRPC (Predict, PredictBatch, GetModel, Explain, the KServe V2 inference
     /// protocol, health, reflection) and the admin HTTP port (/metrics, /live, /ready,
     /// POST /admin/reload). SIGTERM/SIGINT: NOT_SERVING, drain, exit 0.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Call a running server's Predict and print the answers (a real gRPC client).
     Predict(ClientArgs),
 }
@@ -195,7 +195,7 @@ mod tests {
         let mut v = vec!["nba-server", "serve"];
         v.extend_from_slice(args);
         match Cli::try_parse_from(v).unwrap().command {
-            Command::Serve(c) => c,
+            Command::Serve(c) => *c,
             Command::Predict(_) => unreachable!(),
         }
     }

@@ -120,8 +120,7 @@ impl FeatureStore {
             return Ok(false);
         }
         let started = std::time::Instant::now();
-        let players: Vec<PlayerGameSummaryRow> =
-            self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let players: Vec<PlayerGameSummaryRow> = self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
         let teams: Vec<TeamGameSummaryRow> = self.store.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
         let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
         let mut inactive: HashMap<(NaiveDate, String), Vec<String>> = HashMap::new();
@@ -206,7 +205,9 @@ impl FeatureStore {
             return Err(ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)));
         }
         let team = match q.team {
-            Some(t) if !team_known(t) => return Err(ServeError::invalid("team", format!("unknown team {t:?}"))),
+            Some(t) if !team_known(t) => {
+                return Err(ServeError::invalid("team", format!("unknown team {t:?}")));
+            }
             Some(t) => t.to_string(),
             None => match h.current_team(q.player_id, date) {
                 Some(t) => t.to_string(),

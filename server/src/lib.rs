@@ -22,9 +22,9 @@ pub mod telemetry;
 
 use crate::config::{Secrets, ServeConfig};
 use crate::features::FeatureStore;
+use crate::grpc::BearerAuth;
 use crate::grpc::inference::InferenceApi;
 use crate::grpc::predict::PredictApi;
-use crate::grpc::BearerAuth;
 use crate::model::ModelSlot;
 use crate::predict::Predictor;
 use crate::predlog::PredictionLog;
@@ -90,7 +90,13 @@ fn store_config(cfg: &ServeConfig, secrets: &Secrets) -> StoreConfig {
 /// Serves until `shutdown` resolves, then: NOT_SERVING, wait `--shutdown-delay-secs`,
 /// stop accepting, drain in-flight calls (at most `--shutdown-grace-secs`), flush the
 /// prediction log, stop the admin port, return.
-pub async fn run(cfg: ServeConfig, secrets: Secrets, grpc_listener: TcpListener, admin_listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    cfg: ServeConfig,
+    secrets: Secrets,
+    grpc_listener: TcpListener,
+    admin_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let _ = telemetry::prometheus();
     let grpc_addr = grpc_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
@@ -107,7 +113,13 @@ pub async fn run(cfg: ServeConfig, secrets: Secrets, grpc_listener: TcpListener,
     let predictor = Arc::new(Predictor { features: features.clone(), models: models.clone(), log: log.clone() });
     let (health, health_service) = tonic_health::server::health_reporter();
     let ready = Arc::new(AtomicBool::new(false));
-    let shared = Arc::new(Shared { predictor: predictor.clone(), ready: ready.clone(), shutting_down: AtomicBool::new(false), health, auth_token: secrets.auth_token.clone() });
+    let shared = Arc::new(Shared {
+        predictor: predictor.clone(),
+        ready: ready.clone(),
+        shutting_down: AtomicBool::new(false),
+        health,
+        auth_token: secrets.auth_token.clone(),
+    });
     shared.update_health().await;
 
     tracing::info!(
@@ -198,12 +210,8 @@ pub async fn run(cfg: ServeConfig, secrets: Secrets, grpc_listener: TcpListener,
         builder = builder.tls_config(tls).context("TLS config")?;
     }
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = builder
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(predict_svc)
-        .add_service(inference_svc);
+    let router =
+        builder.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha).add_service(predict_svc).add_service(inference_svc);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
     let mut grpc_task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = drain_rx.await;

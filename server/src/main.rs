@@ -20,7 +20,7 @@ fn main() -> std::process::ExitCode {
                 let secrets = cfg.validate()?;
                 let grpc = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("binding gRPC {}: {e}", cfg.listen))?;
                 let admin = tokio::net::TcpListener::bind(cfg.admin_listen).await.map_err(|e| anyhow::anyhow!("binding admin {}: {e}", cfg.admin_listen))?;
-                nba_server::run(cfg, secrets, grpc, admin, nba_server::shutdown_signal()).await
+                nba_server::run(*cfg, secrets, grpc, admin, nba_server::shutdown_signal()).await
             }
             Command::Predict(args) => nba_server::client::run(args).await,
         }

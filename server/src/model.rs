@@ -112,7 +112,14 @@ pub fn load_version(registry: &Registry, version: &str) -> Result<LoadedModel, L
         let mem = forest.predict_row(&rows[i * n..(i + 1) * n])?;
         let ok = (tract[i] - c.expected).abs() <= CANARY_TOLERANCE && (mem - tract[i]).abs() <= CANARY_TOLERANCE;
         if !ok {
-            return Err(LoadError::Canary { index: i, player: c.player_id.clone(), game: c.game_id.clone(), expected: c.expected, tract: tract[i], forest: mem });
+            return Err(LoadError::Canary {
+                index: i,
+                player: c.player_id.clone(),
+                game: c.game_id.clone(),
+                expected: c.expected,
+                tract: tract[i],
+                forest: mem,
+            });
         }
     }
     Ok(LoadedModel { version: version.to_string(), manifest, forest, onnx, loaded_at: Utc::now() })
@@ -178,7 +185,9 @@ impl ModelSlot {
         })
         .await
         .map_err(|e| LoadError::Model(nba_model::ModelError::Invalid(format!("reload task: {e}"))))??;
-        let Some(current) = current else { return Err(LoadError::NoCurrent) };
+        let Some(current) = current else {
+            return Err(LoadError::NoCurrent);
+        };
         if let Some(m) = &served
             && m.version == current.version
         {

@@ -35,7 +35,9 @@ impl Predictor {
     /// Scores one request. `method` labels the prediction log.
     pub fn predict(&self, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
         let line = match req.line {
-            Some(l) if !l.is_finite() || l < 0.0 => return Err(ServeError::invalid("line", format!("{l} is not a points line (finite, >= 0)"))),
+            Some(l) if !l.is_finite() || l < 0.0 => {
+                return Err(ServeError::invalid("line", format!("{l} is not a points line (finite, >= 0)")));
+            }
             other => other,
         };
         let model = self.model()?;

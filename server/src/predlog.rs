@@ -37,7 +37,9 @@ impl PredictionLog {
     }
 
     pub fn record(&self, method: &'static str, r: &PredictResponse, f: &Features, line: Option<f64>) {
-        let Ok(game_date) = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d") else { return };
+        let Ok(game_date) = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d") else {
+            return;
+        };
         let row = PredictionRow {
             predicted_at: Utc::now(),
             method: method.to_string(),

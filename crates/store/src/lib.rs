@@ -46,14 +46,7 @@ impl std::fmt::Debug for StoreConfig {
 
 impl StoreConfig {
     pub fn new(url: impl Into<String>, database: impl Into<String>) -> Self {
-        StoreConfig {
-            url: url.into(),
-            database: database.into(),
-            user: None,
-            password: None,
-            attempts: 5,
-            backoff: Duration::from_millis(500),
-        }
+        StoreConfig { url: url.into(), database: database.into(), user: None, password: None, attempts: 5, backoff: Duration::from_millis(500) }
     }
 }
 
@@ -100,11 +93,7 @@ pub const SCHEMA_VERSION: u32 = 3;
 /// base column `is_home` is left out: the feature of that name holds the same value).
 /// (`CREATE OR REPLACE VIEW` is not in 18.16; a contract change bumps the migration.)
 pub fn features_view_sql(db: &str) -> String {
-    let cols: Vec<String> = nba_features::feature_names()
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("features[{}] AS `{n}`", i + 1))
-        .collect();
+    let cols: Vec<String> = nba_features::feature_names().iter().enumerate().map(|(i, n)| format!("features[{}] AS `{n}`", i + 1)).collect();
     format!(
         "CREATE VIEW IF NOT EXISTS `{db}`.player_features_wide AS SELECT game_id, game_date, season, season_type, team, \
          opponent, player_id, status, target_pts, target_minutes, feature_version, {} FROM `{db}`.player_features",
@@ -169,12 +158,7 @@ impl Store {
                     attempt += 1;
                 }
                 Err(source) => {
-                    return Err(StoreError::Failed {
-                        url: self.config.url.clone(),
-                        op: what.to_string(),
-                        attempts: attempt,
-                        source,
-                    });
+                    return Err(StoreError::Failed { url: self.config.url.clone(), op: what.to_string(), attempts: attempt, source });
                 }
             }
         }
@@ -193,9 +177,7 @@ impl Store {
         let create_versions = schema::SCHEMA_MIGRATIONS.create_sql(&db);
         self.retry("create schema_migrations", || self.root.query(&create_versions).execute()).await?;
         let applied: HashSet<u32> = self
-            .retry("read schema_migrations", || {
-                self.client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>()
-            })
+            .retry("read schema_migrations", || self.client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>())
             .await?
             .into_iter()
             .collect();
@@ -240,9 +222,7 @@ impl Store {
         if exists == 0 {
             return Ok(None);
         }
-        let v: u32 = self
-            .retry("read schema version", || self.client.query("SELECT max(version) FROM schema_migrations").fetch_one())
-            .await?;
+        let v: u32 = self.retry("read schema version", || self.client.query("SELECT max(version) FROM schema_migrations").fetch_one()).await?;
         Ok((v > 0).then_some(v))
     }
 
@@ -339,8 +319,7 @@ impl Store {
         let sql = format!("SELECT DISTINCT `{column}` FROM `{}` WHERE has(?, `{column}`)", table.name);
         let mut out = Vec::new();
         for chunk in values.chunks(IN_CHUNK) {
-            let found: Vec<String> =
-                self.retry(&format!("look up {}.{column}", table.name), || self.client.query(&sql).bind(chunk).fetch_all()).await?;
+            let found: Vec<String> = self.retry(&format!("look up {}.{column}", table.name), || self.client.query(&sql).bind(chunk).fetch_all()).await?;
             out.extend(found);
         }
         Ok(out)
@@ -429,8 +408,7 @@ impl Store {
         let sql = "SELECT DISTINCT game_id FROM data_quality_issues WHERE has(?, game_id) AND has(?, check_name)";
         let mut found = Vec::new();
         for chunk in game_ids.chunks(IN_CHUNK) {
-            let ids: Vec<String> =
-                self.retry("find earlier findings", || self.client.query(sql).bind(chunk).bind(&checks).fetch_all()).await?;
+            let ids: Vec<String> = self.retry("find earlier findings", || self.client.query(sql).bind(chunk).bind(&checks).fetch_all()).await?;
             found.extend(ids);
         }
         if found.is_empty() {
@@ -457,11 +435,7 @@ impl Store {
     pub async fn delete_dates(&self, table: &Table, from: NaiveDate, to: NaiveDate) -> Result<()> {
         let (from, to) = (from.to_string(), to.to_string());
         let count_sql = format!("SELECT count() FROM `{}` WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
-        let n: u64 = self
-            .retry(&format!("count {} rows to replace", table.name), || {
-                self.client.query(&count_sql).bind(&from).bind(&to).fetch_one()
-            })
-            .await?;
+        let n: u64 = self.retry(&format!("count {} rows to replace", table.name), || self.client.query(&count_sql).bind(&from).bind(&to).fetch_one()).await?;
         if n == 0 {
             return Ok(());
         }
@@ -479,10 +453,8 @@ impl Store {
     /// server builds its history this way, and the parity tests check that it gives the
     /// same vectors as the rows `build` wrote.
     pub async fn history(&self) -> Result<nba_features::History> {
-        let players: Vec<rows::PlayerGameSummaryRow> =
-            self.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
-        let teams: Vec<rows::TeamGameSummaryRow> =
-            self.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        let players: Vec<rows::PlayerGameSummaryRow> = self.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let teams: Vec<rows::TeamGameSummaryRow> = self.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
         Ok(nba_features::History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history())))
     }
 
@@ -500,9 +472,7 @@ fn is_transient(e: &clickhouse::error::Error) -> bool {
         E::Network(_) | E::TimedOut => true,
         E::BadResponse(msg) => {
             // Memory limits, too many parts, server shutting down: transient server states.
-            ["TOO_MANY_PARTS", "MEMORY_LIMIT", "Too many parts", "Memory limit", "ABORTED", "shutdown"]
-                .iter()
-                .any(|m| msg.contains(m))
+            ["TOO_MANY_PARTS", "MEMORY_LIMIT", "Too many parts", "Memory limit", "ABORTED", "shutdown"].iter().any(|m| msg.contains(m))
         }
         _ => false,
     }

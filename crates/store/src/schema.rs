@@ -21,12 +21,7 @@ pub struct Table {
 impl Table {
     pub fn create_sql(&self, database: &str) -> String {
         let cols: Vec<String> = self.columns.iter().map(|(n, t)| format!("    `{n}` {t}")).collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS `{database}`.`{}`\n(\n{}\n)\n{}",
-            self.name,
-            cols.join(",\n"),
-            self.engine
-        )
+        format!("CREATE TABLE IF NOT EXISTS `{database}`.`{}`\n(\n{}\n)\n{}", self.name, cols.join(",\n"), self.engine)
     }
 
     pub fn column_names(&self) -> Vec<&'static str> {
@@ -466,19 +461,11 @@ pub const PREDICTION_GRADES: Table = Table {
 pub const SERVING_TABLES: &[&Table] = &[&MODEL_REGISTRY, &PREDICTIONS, &PREDICTION_GRADES];
 
 /// Tables of migration 2 (analytics, features and the operations tables), in creation order.
-pub const ANALYTICS_TABLES: &[&Table] = &[
-    &PLAYER_GAME_SUMMARY,
-    &TEAM_GAME_SUMMARY,
-    &PLAYER_FEATURES,
-    &BUILD_RUNS,
-    &VALIDATION_RUNS,
-    &VALIDATION_RESULTS,
-    &BACKFILL_CHECKPOINTS,
-];
+pub const ANALYTICS_TABLES: &[&Table] =
+    &[&PLAYER_GAME_SUMMARY, &TEAM_GAME_SUMMARY, &PLAYER_FEATURES, &BUILD_RUNS, &VALIDATION_RUNS, &VALIDATION_RESULTS, &BACKFILL_CHECKPOINTS];
 
 /// Tables of migration 1, in creation order.
-pub const RAW_TABLES: &[&Table] =
-    &[&GAMES, &PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES, &INGEST_FILES];
+pub const RAW_TABLES: &[&Table] = &[&GAMES, &PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES, &INGEST_FILES];
 
 /// Tables holding per-game rows that a changed page replaces.
 pub const GAME_TABLES: &[&Table] = &[&PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES];

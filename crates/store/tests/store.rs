@@ -432,16 +432,7 @@ async fn analytics_row_structs_match_their_tables() {
     .await;
     check_round_trip(
         &store,
-        PredictionGradeRow {
-            game_date: date(),
-            model_version: "v1".into(),
-            predictions: 300,
-            graded: 280,
-            mae: 4.9,
-            rmse: 6.3,
-            bias: -0.2,
-            graded_at: time(),
-        },
+        PredictionGradeRow { game_date: date(), model_version: "v1".into(), predictions: 300, graded: 280, mae: 4.9, rmse: 6.3, bias: -0.2, graded_at: time() },
     )
     .await;
     // NaN (an undefined rate) survives the round trip as NaN.
@@ -463,8 +454,7 @@ async fn analytics_row_structs_match_their_tables() {
         version: 4,
     };
     store.insert(&[row]).await.unwrap();
-    let back: Vec<PlayerFeaturesRow> =
-        store.client().query("SELECT ?fields FROM player_features WHERE game_id = 'nan'").fetch_all().await.unwrap();
+    let back: Vec<PlayerFeaturesRow> = store.client().query("SELECT ?fields FROM player_features WHERE game_id = 'nan'").fetch_all().await.unwrap();
     assert!(back[0].features[0].is_nan() && back[0].features[1] == 2.0);
 }
 

@@ -49,7 +49,11 @@ impl std::fmt::Display for BuildSummary {
             None => writeln!(f, "  nothing to do: no raw rows changed since the last build")?,
             Some((from, to)) => {
                 writeln!(f, "  games {from} .. {to}: {} games ({} changed since the last build)", self.games, self.changed_games)?;
-                writeln!(f, "  rows written: player_game_summary {}, team_game_summary {}, player_features {}", self.player_summary_rows, self.team_summary_rows, self.feature_rows)?;
+                writeln!(
+                    f,
+                    "  rows written: player_game_summary {}, team_game_summary {}, player_features {}",
+                    self.player_summary_rows, self.team_summary_rows, self.feature_rows
+                )?;
             }
         }
         writeln!(f, "  time: {:.1} s", self.seconds)
@@ -65,9 +69,7 @@ pub struct Raw {
 
 impl Raw {
     pub async fn read(store: &Store) -> anyhow::Result<Raw> {
-        let players = store
-            .select::<PlayerBoxscoreRow>("read player_boxscores", "SELECT ?fields FROM player_boxscores FINAL")
-            .await?;
+        let players = store.select::<PlayerBoxscoreRow>("read player_boxscores", "SELECT ?fields FROM player_boxscores FINAL").await?;
         let teams = store.select::<TeamBoxscoreRow>("read team_boxscores", "SELECT ?fields FROM team_boxscores FINAL").await?;
         let inactives = store.select::<InactiveRow>("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
         Ok(Raw { players, teams, inactives })
@@ -139,18 +141,10 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let version = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
-    let previous = store
-        .scalar_u64("read last build watermark", "SELECT toUInt64(max(watermark)) FROM build_runs WHERE mode != 'range'")
-        .await?;
+    let previous = store.scalar_u64("read last build watermark", "SELECT toUInt64(max(watermark)) FROM build_runs WHERE mode != 'range'").await?;
     let raw = Raw::read(store).await.context("reading the raw tables")?;
-    let newest_version = raw
-        .players
-        .iter()
-        .map(|r| r.version)
-        .chain(raw.teams.iter().map(|r| r.version))
-        .chain(raw.inactives.iter().map(|r| r.version))
-        .max()
-        .unwrap_or(0);
+    let newest_version =
+        raw.players.iter().map(|r| r.version).chain(raw.teams.iter().map(|r| r.version)).chain(raw.inactives.iter().map(|r| r.version)).max().unwrap_or(0);
     let changed: HashSet<&str> = raw
         .players
         .iter()
@@ -160,9 +154,7 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
         .chain(raw.inactives.iter().filter(|r| r.version > previous).map(|r| r.game_id.as_str()))
         .collect();
     let date_of: HashMap<&str, NaiveDate> = raw.teams.iter().map(|t| (t.game_id.as_str(), t.game_date)).collect();
-    let (Some(first_date), Some(last_date)) =
-        (raw.teams.iter().map(|t| t.game_date).min(), raw.teams.iter().map(|t| t.game_date).max())
-    else {
+    let (Some(first_date), Some(last_date)) = (raw.teams.iter().map(|t| t.game_date).min(), raw.teams.iter().map(|t| t.game_date).max()) else {
         // Nothing loaded yet (or a backfill chunk without games): nothing to build.
         tracing::warn!(database = store.database(), "the raw tables are empty: nothing to build (run `nba-ingest load` first)");
         return Ok(BuildSummary { mode: "empty", seconds: started.elapsed().as_secs_f64(), ..Default::default() });
@@ -195,12 +187,8 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     let inactive = raw.inactive_lists();
     let player_rows: Vec<_> = computed.players.iter().filter(|r| in_range(r.game_date)).cloned().collect();
     let team_rows: Vec<_> = computed.teams.iter().filter(|r| in_range(r.game_date)).cloned().collect();
-    let feature_rows: Vec<PlayerFeaturesRow> = raw
-        .players
-        .iter()
-        .filter(|p| in_range(p.game_date))
-        .map(|p| features_row(p, &computed.history, &inactive, version))
-        .collect();
+    let feature_rows: Vec<PlayerFeaturesRow> =
+        raw.players.iter().filter(|p| in_range(p.game_date)).map(|p| features_row(p, &computed.history, &inactive, version)).collect();
     let games: HashSet<&str> = team_rows.iter().map(|t| t.game_id.as_str()).collect();
 
     for table in [&schema::PLAYER_GAME_SUMMARY, &schema::TEAM_GAME_SUMMARY, &schema::PLAYER_FEATURES] {

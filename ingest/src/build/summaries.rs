@@ -41,7 +41,8 @@ fn player_line(p: &PlayerBoxscoreRow) -> Line {
 pub fn team_summaries(teams: &[TeamBoxscoreRow], players: &[PlayerBoxscoreRow], version: u64) -> Vec<TeamGameSummaryRow> {
     let by_key: HashMap<(&str, &str), &TeamBoxscoreRow> = teams.iter().map(|t| ((t.game_id.as_str(), t.team.as_str()), t)).collect();
     // Starters/bench sums per team-game: (pts, seconds, fga) for starters and bench.
-    let mut split: HashMap<(&str, &str), [(u32, u32, u32); 2]> = HashMap::new();
+    type Sums = [(u32, u32, u32); 2];
+    let mut split: HashMap<(&str, &str), Sums> = HashMap::new();
     for p in players.iter().filter(|p| p.status == PlayerStatus::Played.as_str()) {
         let entry = split.entry((p.game_id.as_str(), p.team.as_str())).or_default();
         let slot = &mut entry[usize::from(p.starter != 1)];
@@ -51,7 +52,9 @@ pub fn team_summaries(teams: &[TeamBoxscoreRow], players: &[PlayerBoxscoreRow], 
     }
     let mut out = Vec::with_capacity(teams.len());
     for t in teams {
-        let Some(opp) = by_key.get(&(t.game_id.as_str(), t.opponent.as_str())) else { continue };
+        let Some(opp) = by_key.get(&(t.game_id.as_str(), t.opponent.as_str())) else {
+            continue;
+        };
         let (tl, ol) = (team_line(t), team_line(opp));
         let poss = summary::possessions(&tl, &ol);
         let [starters, bench] = split.get(&(t.game_id.as_str(), t.team.as_str())).copied().unwrap_or_default();
@@ -96,7 +99,9 @@ pub fn player_summaries(players: &[PlayerBoxscoreRow], teams: &[TeamBoxscoreRow]
     let by_key: HashMap<(&str, &str), &TeamBoxscoreRow> = teams.iter().map(|t| ((t.game_id.as_str(), t.team.as_str()), t)).collect();
     let mut out = Vec::with_capacity(players.len());
     for p in players {
-        let Some(team) = by_key.get(&(p.game_id.as_str(), p.team.as_str())) else { continue };
+        let Some(team) = by_key.get(&(p.game_id.as_str(), p.team.as_str())) else {
+            continue;
+        };
         let (pl, tl) = (player_line(p), team_line(team));
         let minutes = f64::from(p.seconds) / 60.0;
         out.push(PlayerGameSummaryRow {

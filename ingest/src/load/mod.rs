@@ -12,6 +12,7 @@ pub mod source;
 
 use crate::progress::Progress;
 use anyhow::Context;
+use chrono::NaiveDate;
 use nba_pages::checks::{self, QualityIssue};
 use nba_pages::{BoxScore, Page, PageKind, Schedule};
 use nba_store::rows::{GameRow, GameRows, IngestFileRow, QualityIssueRow};
@@ -22,7 +23,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
-use chrono::NaiveDate;
 
 /// What `load` should do.
 #[derive(Debug, Clone)]
@@ -56,11 +56,15 @@ fn page_days(kind: &PageKind) -> Option<(NaiveDate, NaiveDate)> {
 /// range need not be read at all.
 fn archive_may_overlap(path: &std::path::Path, (from, to): (NaiveDate, NaiveDate)) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let Some(stem) = name.split(".tar").next() else { return true };
+    let Some(stem) = name.split(".tar").next() else {
+        return true;
+    };
     let Some(season) = stem.rsplit('_').next().and_then(|s| s.parse::<i32>().ok()).filter(|s| (1947..=2100).contains(s)) else {
         return true;
     };
-    let (Some(start), Some(end)) = (NaiveDate::from_ymd_opt(season - 1, 9, 1), NaiveDate::from_ymd_opt(season, 10, 31)) else { return true };
+    let (Some(start), Some(end)) = (NaiveDate::from_ymd_opt(season - 1, 9, 1), NaiveDate::from_ymd_opt(season, 10, 31)) else {
+        return true;
+    };
     start <= to && from <= end
 }
 
@@ -137,16 +141,18 @@ enum Outcome {
 
 fn parse_item(item: source::SourceItem, ledger: &HashMap<String, String>, dates: Option<(NaiveDate, NaiveDate)>) -> Parsed {
     let kind = PageKind::of_path(&item.path);
-    if let (Some((from, to)), Some((first, last))) = (dates, kind.as_ref().and_then(page_days)) {
-        if last < from || first > to {
-            return Parsed { name: String::new(), source: item.source, sha256: String::new(), size: 0, outcome: Outcome::Skipped };
-        }
+    if let (Some((from, to)), Some((first, last))) = (dates, kind.as_ref().and_then(page_days))
+        && (last < from || first > to)
+    {
+        return Parsed { name: String::new(), source: item.source, sha256: String::new(), size: 0, outcome: Outcome::Skipped };
     }
     let name = kind.as_ref().map(PageKind::ledger_name).unwrap_or_else(|| item.path.clone());
     let source = if item.source == item.path { item.source } else { format!("{}:{}", item.source, item.path) };
     let bytes = match item.content {
         Ok(b) => b,
-        Err(reason) => return Parsed { name, source, sha256: String::new(), size: 0, outcome: Outcome::Rejected(reason) },
+        Err(reason) => {
+            return Parsed { name, source, sha256: String::new(), size: 0, outcome: Outcome::Rejected(reason) };
+        }
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len() as u64;
@@ -296,11 +302,9 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
 pub async fn check_schema(store: &Store) -> anyhow::Result<()> {
     match store.schema_version().await? {
         Some(v) if v >= nba_store::SCHEMA_VERSION => Ok(()),
-        Some(v) => anyhow::bail!(
-            "database {} is at schema version {v}, this build needs {}: run `nba-ingest migrate`",
-            store.database(),
-            nba_store::SCHEMA_VERSION
-        ),
+        Some(v) => {
+            anyhow::bail!("database {} is at schema version {v}, this build needs {}: run `nba-ingest migrate`", store.database(), nba_store::SCHEMA_VERSION)
+        }
         None => anyhow::bail!("database {} has no schema at {}: run `nba-ingest migrate` first", store.database(), store.url()),
     }
 }
@@ -330,23 +334,13 @@ impl Batcher {
 
     /// The batch so far; `next` starts the following one.
     fn take(&mut self, next: Vec<Parsed>) -> Batch {
-        Batch {
-            run_id: self.run_id.clone(),
-            pending: std::mem::replace(&mut self.pending, next),
-            ledger_rows: std::mem::take(&mut self.ledger_rows),
-        }
+        Batch { run_id: self.run_id.clone(), pending: std::mem::replace(&mut self.pending, next), ledger_rows: std::mem::take(&mut self.ledger_rows) }
     }
 
     /// Takes one parsed page into the batch, or records it as unchanged or rejected.
     /// Returns the page instead when it must go into the *next* batch: a second, different
     /// copy of a page already in this run, which must replace the first after it is written.
-    fn accept(
-        &mut self,
-        parsed: Parsed,
-        summary: &mut LoadSummary,
-        affected: &mut HashSet<String>,
-        dry_run: bool,
-    ) -> Option<Parsed> {
+    fn accept(&mut self, parsed: Parsed, summary: &mut LoadSummary, affected: &mut HashSet<String>, dry_run: bool) -> Option<Parsed> {
         let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
         match (&parsed.outcome, duplicate_in_run) {
             // Filtered out before the batcher; nothing to record.
@@ -412,11 +406,7 @@ fn ledger_row(run_id: &str, name: &str, source: &str, sha: &str, size: u64, stat
 }
 
 /// The writer task: writes batches in order; returns rows written per table.
-async fn write_batches(
-    store: Store,
-    version: u64,
-    mut batches: tokio::sync::mpsc::Receiver<Batch>,
-) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+async fn write_batches(store: Store, version: u64, mut batches: tokio::sync::mpsc::Receiver<Batch>) -> anyhow::Result<BTreeMap<&'static str, u64>> {
     let mut rows = BTreeMap::new();
     while let Some(batch) = batches.recv().await {
         write_batch(&store, version, batch, &mut rows).await?;
@@ -504,7 +494,9 @@ async fn cross_check(store: &Store, affected: &HashSet<String>, version: u64) ->
     let now = chrono::Utc::now();
     let mut rows = Vec::new();
     for (id, (game, date)) in &boxed {
-        let Some((sched, _)) = scheduled.get(id) else { continue };
+        let Some((sched, _)) = scheduled.get(id) else {
+            continue;
+        };
         for issue in checks::check_against_schedule(game, sched) {
             rows.push(QualityIssueRow::new(&issue, *date, "cross-check", now, version));
         }

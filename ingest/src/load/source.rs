@@ -75,10 +75,7 @@ pub fn expand(paths: &[PathBuf]) -> Inputs {
                 if input_kind(p).is_some() {
                     inputs.files.push((p.clone(), m.len()));
                 } else {
-                    inputs.errors.push((
-                        p.display().to_string(),
-                        "not a page (.html) or an archive (.tar.zst, .tar.gz, .tar)".to_string(),
-                    ));
+                    inputs.errors.push((p.display().to_string(), "not a page (.html) or an archive (.tar.zst, .tar.gz, .tar)".to_string()));
                 }
             }
         }
@@ -161,9 +158,7 @@ pub fn read_all(inputs: &Inputs, consumed: &Arc<AtomicU64>, mut sink: impl FnMut
 fn read_limited(reader: impl Read, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     match reader.take(MAX_PAGE_BYTES + 1).read_to_end(&mut buf) {
-        Ok(_) if buf.len() as u64 > MAX_PAGE_BYTES => {
-            Err(format!("{what} is larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20))
-        }
+        Ok(_) if buf.len() as u64 > MAX_PAGE_BYTES => Err(format!("{what} is larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20)),
         Ok(_) => Ok(buf),
         Err(e) => Err(format!("read failed: {e}")),
     }
@@ -175,7 +170,9 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
     let mut archive = tar::Archive::new(reader);
     let entries = match archive.entries() {
         Ok(e) => e,
-        Err(e) => return sink(SourceItem { path: source.to_string(), source: source.to_string(), content: Err(format!("unreadable archive: {e}")) }),
+        Err(e) => {
+            return sink(SourceItem { path: source.to_string(), source: source.to_string(), content: Err(format!("unreadable archive: {e}")) });
+        }
     };
     let mut members = 0usize;
     for entry in entries {
@@ -203,13 +200,8 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
         } else {
             // A cut archive ends a member early without an I/O error: compare with the
             // size the header promised.
-            read_limited(&mut entry, &path).and_then(|b| {
-                if b.len() as u64 == size {
-                    Ok(b)
-                } else {
-                    Err(format!("archive member truncated: {} of {size} bytes", b.len()))
-                }
-            })
+            read_limited(&mut entry, &path)
+                .and_then(|b| if b.len() as u64 == size { Ok(b) } else { Err(format!("archive member truncated: {} of {size} bytes", b.len())) })
         };
         if !sink(SourceItem { path, source: source.to_string(), content }) {
             return false;

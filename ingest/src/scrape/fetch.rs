@@ -30,7 +30,11 @@ pub struct Conditional {
 
 #[derive(Debug)]
 pub enum Fetched {
-    Ok { body: Vec<u8>, etag: Option<String>, last_modified: Option<String> },
+    Ok {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
     NotModified,
     /// Not worth retrying, or retried `max_attempts` times: the reason.
     Failed(String),
@@ -48,7 +52,10 @@ pub struct Fetcher {
 enum Attempt {
     Done(Fetched),
     /// Worth another try; `wait` is what the server asked for (Retry-After), if anything.
-    Retry { reason: String, wait: Option<Duration> },
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
 }
 
 impl Fetcher {
@@ -138,9 +145,7 @@ impl Fetcher {
             Err(e) => return classify_error(&e),
         };
         let status = resp.status().as_u16();
-        let header = |name: reqwest::header::HeaderName| {
-            resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-        };
+        let header = |name: reqwest::header::HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         match status {
             304 => return Attempt::Done(Fetched::NotModified),
             200 => {}
@@ -151,7 +156,9 @@ impl Fetcher {
                 }
                 return Attempt::Retry { reason: format!("HTTP {status}"), wait };
             }
-            500..=599 => return Attempt::Retry { reason: format!("HTTP {status}"), wait: None },
+            500..=599 => {
+                return Attempt::Retry { reason: format!("HTTP {status}"), wait: None };
+            }
             _ => return Attempt::Done(Fetched::Failed(format!("HTTP {status}"))),
         }
         let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();

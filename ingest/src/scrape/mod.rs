@@ -30,11 +30,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub const DEFAULT_USER_AGENT: &str = concat!(
-    "nba-ingest/",
-    env!("CARGO_PKG_VERSION"),
-    " (nightly box-score scraper; +https://example.invalid/nba-points; contact ops@example.invalid)"
-);
+pub const DEFAULT_USER_AGENT: &str =
+    concat!("nba-ingest/", env!("CARGO_PKG_VERSION"), " (nightly box-score scraper; +https://example.invalid/nba-points; contact ops@example.invalid)");
 
 #[derive(Debug, Clone)]
 pub struct ScrapeOptions {
@@ -84,9 +81,13 @@ pub struct Target {
 /// The schedule pages covering `from..=to`: one per calendar month, with its last day.
 pub fn schedule_targets(base: &str, from: NaiveDate, to: NaiveDate) -> Vec<(Target, NaiveDate)> {
     let mut out = Vec::new();
-    let Some(mut month) = NaiveDate::from_ymd_opt(from.year(), from.month(), 1) else { return out };
+    let Some(mut month) = NaiveDate::from_ymd_opt(from.year(), from.month(), 1) else {
+        return out;
+    };
     while month <= to {
-        let Some(next) = month.checked_add_months(chrono::Months::new(1)) else { break };
+        let Some(next) = month.checked_add_months(chrono::Months::new(1)) else {
+            break;
+        };
         // The season of the games in range this month (2020's bubble makes the month
         // alone ambiguous, the date is not).
         let season = nba_pages::season::season_of(month.max(from));
@@ -142,9 +143,10 @@ pub async fn scrape(db: Option<&Store>, opts: &ScrapeOptions) -> anyhow::Result<
         if run.summary.stopped.is_some() {
             break;
         }
-        let Some(Ok(Page::Schedule(schedule))) = body.map(|b| nba_pages::parse_page(&target.kind, &b)) else { continue };
-        let games: Vec<_> =
-            schedule.games.iter().filter(|g| g.has_box_score && g.game_date >= opts.from && g.game_date <= opts.to).collect();
+        let Some(Ok(Page::Schedule(schedule))) = body.map(|b| nba_pages::parse_page(&target.kind, &b)) else {
+            continue;
+        };
+        let games: Vec<_> = schedule.games.iter().filter(|g| g.has_box_score && g.game_date >= opts.from && g.game_date <= opts.to).collect();
         bar.inc_length(games.len() as u64);
         for game in games {
             let t = box_score_target(base, &game.game_id);
@@ -301,10 +303,7 @@ mod tests {
         let urls: Vec<_> = t.iter().map(|(t, last)| (t.url.as_str(), *last)).collect();
         assert_eq!(
             urls,
-            vec![
-                ("http://x/leagues/NBA_2024_games-december.html", d(2023, 12, 31)),
-                ("http://x/leagues/NBA_2024_games-january.html", d(2024, 1, 31)),
-            ]
+            vec![("http://x/leagues/NBA_2024_games-december.html", d(2023, 12, 31)), ("http://x/leagues/NBA_2024_games-january.html", d(2024, 1, 31)),]
         );
         assert_eq!(t[0].0.rel, "standings/NBA_2024_games-december.html");
         // The bubble: October 2020 belongs to the 2019-20 season.

@@ -33,8 +33,7 @@ impl PageStore {
     /// left behind.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         for sub in ["scores", "standings", ".meta/scores", ".meta/standings"] {
-            std::fs::create_dir_all(root.join(sub))
-                .map_err(|e| anyhow::anyhow!("cannot create the page store folder {}: {e}", root.join(sub).display()))?;
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| anyhow::anyhow!("cannot create the page store folder {}: {e}", root.join(sub).display()))?;
         }
         let store = PageStore { root: root.to_path_buf() };
         for sub in ["scores", "standings", ".meta/scores", ".meta/standings"] {
@@ -98,11 +97,7 @@ impl PageStore {
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = target.parent().ok_or_else(|| anyhow::anyhow!("{} has no parent folder", target.display()))?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
@@ -140,8 +135,7 @@ mod tests {
         store.put("scores/202306120DEN.html", b"<html>two</html>", &meta).unwrap();
         assert_eq!(store.read("scores/202306120DEN.html").unwrap(), b"<html>two</html>");
         assert_eq!(store.meta("scores/202306120DEN.html").unwrap(), meta);
-        let names: Vec<String> =
-            std::fs::read_dir(dir.join("scores")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = std::fs::read_dir(dir.join("scores")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names, vec!["202306120DEN.html".to_string()]);
         let _ = std::fs::remove_dir_all(&dir);
     }

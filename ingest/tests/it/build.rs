@@ -43,16 +43,8 @@ async fn every_player_game_gets_summaries_and_features() {
     assert_eq!(width, N_FEATURES as u64);
     assert_eq!(scalar(store, "SELECT toUInt64(min(length(features))) FROM player_features").await, width);
     // Features exist for played games with an earlier played game (>= 99% required).
-    let with_history = scalar(
-        store,
-        "SELECT count() FROM player_features_wide WHERE status = 'Played' AND games_played_total > 0",
-    )
-    .await;
-    let filled = scalar(
-        store,
-        "SELECT count() FROM player_features_wide WHERE status = 'Played' AND games_played_total > 0 AND NOT isNaN(pts_avg_10)",
-    )
-    .await;
+    let with_history = scalar(store, "SELECT count() FROM player_features_wide WHERE status = 'Played' AND games_played_total > 0").await;
+    let filled = scalar(store, "SELECT count() FROM player_features_wide WHERE status = 'Played' AND games_played_total > 0 AND NOT isNaN(pts_avg_10)").await;
     assert!(with_history > 15_000 && filled == with_history, "{filled} of {with_history}");
     // The contract is recorded on every row.
     let hashes: Vec<String> = store.client().query("SELECT DISTINCT contract_hash FROM player_features").fetch_all().await.unwrap();
@@ -103,8 +95,7 @@ async fn features_use_only_earlier_games() {
     let raw = Raw::read(store).await.unwrap();
     let inactive = raw.inactive_lists();
     let computed = build::compute_summaries(&raw, 1);
-    let stored: HashMap<(String, String), Vec<f32>> =
-        stored_features(store).await.into_iter().map(|r| ((r.game_id, r.player_id), r.features)).collect();
+    let stored: HashMap<(String, String), Vec<f32>> = stored_features(store).await.into_iter().map(|r| ((r.game_id, r.player_id), r.features)).collect();
     let mut dates: Vec<_> = raw.teams.iter().map(|t| t.game_date).collect();
     dates.sort();
     dates.dedup();
@@ -168,9 +159,8 @@ async fn incremental_build_equals_full_build() {
     assert_eq!(from, chrono::NaiveDate::from_ymd_opt(2023, 11, 1).unwrap(), "{second}");
 
     // Same raw data, rebuilt from scratch: identical vectors.
-    let snapshot = |rows: Vec<PlayerFeaturesRow>| -> Vec<(String, String, Vec<u32>)> {
-        rows.into_iter().map(|r| (r.game_id, r.player_id, bits(&r.features))).collect()
-    };
+    let snapshot =
+        |rows: Vec<PlayerFeaturesRow>| -> Vec<(String, String, Vec<u32>)> { rows.into_iter().map(|r| (r.game_id, r.player_id, bits(&r.features))).collect() };
     let incremental = snapshot(stored_features(&store).await);
     let full = build::build(&store, &BuildOptions { full: true, ..Default::default() }).await.unwrap();
     assert_eq!(full.mode, "full");
@@ -178,8 +168,5 @@ async fn incremental_build_equals_full_build() {
     assert_eq!(incremental.len(), rebuilt.len());
     assert!(incremental == rebuilt, "incremental and full builds differ");
     // Exactly one features row per player-game: the rewritten range replaced, not added.
-    assert_eq!(
-        scalar(&store, "SELECT count() FROM player_features").await,
-        scalar(&store, "SELECT count() FROM player_boxscores").await
-    );
+    assert_eq!(scalar(&store, "SELECT count() FROM player_features").await, scalar(&store, "SELECT count() FROM player_boxscores").await);
 }

@@ -62,14 +62,7 @@ async fn season_2024_matches_independent_counts() {
     assert_eq!(scalar(&store, "SELECT count() FROM team_boxscores").await, 2046);
     assert_eq!(scalar(&store, "SELECT count() FROM data_quality_issues").await, 0, "{:?}", s.quality);
     // Every box score found its schedule row and agreed with it.
-    assert_eq!(
-        scalar(
-            &store,
-            "SELECT count() FROM team_boxscores WHERE game_id NOT IN (SELECT game_id FROM games WHERE has_box_score = 1)"
-        )
-        .await,
-        0
-    );
+    assert_eq!(scalar(&store, "SELECT count() FROM team_boxscores WHERE game_id NOT IN (SELECT game_id FROM games WHERE has_box_score = 1)").await, 0);
 }
 
 #[tokio::test]
@@ -94,10 +87,7 @@ async fn changed_page_replaces_its_game() {
     assert_eq!(s.loaded, 1);
     assert_eq!(scalar(&store, rows_for_game).await, 26, "the removed row is gone, nothing duplicated");
     assert_eq!(scalar(&store, "SELECT toUInt64(pts) FROM player_boxscores WHERE player_id = 'jokicni01'").await, 31);
-    assert_eq!(
-        scalar(&store, "SELECT count() FROM data_quality_issues WHERE check_name = 'player_points_formula' AND player_id = 'jokicni01'").await,
-        1
-    );
+    assert_eq!(scalar(&store, "SELECT count() FROM data_quality_issues WHERE check_name = 'player_points_formula' AND player_id = 'jokicni01'").await, 1);
     assert_eq!(scalar(&store, "SELECT count() FROM team_boxscores").await, 2);
 
     // Restoring the page restores the rows and clears the finding.
@@ -149,7 +139,10 @@ async fn bad_inputs_are_set_aside_with_reasons_and_the_rest_is_loaded() {
     std::fs::write(d.join("notes.html"), b"<html></html>").unwrap(); // not a page name
     // An archive whose second member is cut off.
     let archive = d.join("broken.tar.gz");
-    write_truncated_tar_gz(&archive, &[("scores/202310270SAS.html", fixture("scores/202310270SAS.html")), ("scores/202312090LAL.html", fixture("scores/202312090LAL.html"))]);
+    write_truncated_tar_gz(
+        &archive,
+        &[("scores/202310270SAS.html", fixture("scores/202310270SAS.html")), ("scores/202312090LAL.html", fixture("scores/202312090LAL.html"))],
+    );
 
     let out = run_cli(store.database(), url, &["load", d.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);

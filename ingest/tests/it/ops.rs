@@ -118,10 +118,7 @@ async fn validate_flags_missing_pages_duplicates_and_missing_features() {
         assert!(line.contains("critical") && line.contains("FAIL"), "{line}");
     }
     assert_eq!(scalar(&store, "SELECT count() FROM validation_runs WHERE passed = 0").await, 1);
-    assert_eq!(
-        scalar(&store, "SELECT count() FROM validation_results").await,
-        scalar(&store, "SELECT toUInt64(sum(checks)) FROM validation_runs").await
-    );
+    assert_eq!(scalar(&store, "SELECT count() FROM validation_results").await, scalar(&store, "SELECT toUInt64(sum(checks)) FROM validation_runs").await);
 }
 
 #[tokio::test]

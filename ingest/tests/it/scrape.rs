@@ -96,9 +96,7 @@ fn handle(mut stream: TcpStream, log: &Mutex<Vec<Logged>>, script: &HashMap<Stri
         nth
     };
     let reply = script.get(&path).map(|r| r[nth.min(r.len() - 1)].clone()).unwrap_or(Reply::Status(404, None));
-    let head = |status: &str, extra: &str, len: usize| {
-        format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {len}\r\n{extra}\r\n")
-    };
+    let head = |status: &str, extra: &str, len: usize| format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {len}\r\n{extra}\r\n");
     match reply {
         Reply::Page(rel, etag) => {
             let etag = format!("\"{etag}\"");
@@ -106,9 +104,7 @@ fn handle(mut stream: TcpStream, log: &Mutex<Vec<Logged>>, script: &HashMap<Stri
                 stream.write_all(head("304 Not Modified", &format!("ETag: {etag}\r\n"), 0).as_bytes())?;
             } else {
                 let body = std::fs::read(fixture(rel))?;
-                let extra = format!(
-                    "Content-Type: text/html; charset=UTF-8\r\nETag: {etag}\r\nLast-Modified: Mon, 12 Jun 2023 23:59:00 GMT\r\n"
-                );
+                let extra = format!("Content-Type: text/html; charset=UTF-8\r\nETag: {etag}\r\nLast-Modified: Mon, 12 Jun 2023 23:59:00 GMT\r\n");
                 stream.write_all(head("200 OK", &extra, body.len()).as_bytes())?;
                 stream.write_all(&body)?;
             }
@@ -245,10 +241,7 @@ async fn scrape_is_rate_limited_missing_pages_fail_and_a_second_run_fetches_noth
 async fn retries_backoff_give_up_and_bad_responses_store_nothing() {
     let server = Server::start(vec![
         (JUNE, vec![Reply::Page("standings/NBA_2023_games-june.html", "s1")]),
-        (
-            FINALS_5,
-            vec![Reply::Status(429, Some(("Retry-After", "1"))), Reply::Status(500, None), Reply::Page("scores/202306120DEN.html", "b1")],
-        ),
+        (FINALS_5, vec![Reply::Status(429, Some(("Retry-After", "1"))), Reply::Status(500, None), Reply::Page("scores/202306120DEN.html", "b1")]),
         ("/boxscores/202306010DEN.html", vec![Reply::Truncated("scores/202306120DEN.html")]),
         ("/boxscores/202306040DEN.html", vec![Reply::Slow("scores/202306120DEN.html")]),
         ("/boxscores/202306070MIA.html", vec![Reply::Status(500, None)]),

@@ -16,14 +16,7 @@ pub async fn fresh_store(name: &str) -> Store {
 }
 
 pub fn opts(paths: &[&Path]) -> LoadOptions {
-    LoadOptions {
-        paths: paths.iter().map(|p| p.to_path_buf()).collect(),
-        batch_pages: 200,
-        workers: 2,
-        dry_run: false,
-        progress: false,
-        dates: None,
-    }
+    LoadOptions { paths: paths.iter().map(|p| p.to_path_buf()).collect(), batch_pages: 200, workers: 2, dry_run: false, progress: false, dates: None }
 }
 
 pub fn fixture(rel: &str) -> PathBuf {

@@ -47,7 +47,9 @@ impl InferenceApi {
         let rows = match input.shape.as_slice() {
             [n, w] if *w == N_FEATURES as i64 && *n >= 1 => *n as usize,
             [w] if *w == N_FEATURES as i64 => 1,
-            other => return Err(ServeError::invalid("inputs[0].shape", format!("expected [N, {N_FEATURES}], got {other:?}"))),
+            other => {
+                return Err(ServeError::invalid("inputs[0].shape", format!("expected [N, {N_FEATURES}], got {other:?}")));
+            }
         };
         if rows > self.max_batch {
             return Err(ServeError::invalid("inputs[0].shape", format!("{rows} rows; at most {} per call", self.max_batch)));
@@ -57,13 +59,19 @@ impl InferenceApi {
         let data: Vec<f32> = if raw {
             let bytes = &req.raw_input_contents[0];
             if bytes.len() != want * 4 {
-                return Err(ServeError::invalid("raw_input_contents[0]", format!("{} bytes for shape [{rows}, {N_FEATURES}] FP32 (want {})", bytes.len(), want * 4)));
+                return Err(ServeError::invalid(
+                    "raw_input_contents[0]",
+                    format!("{} bytes for shape [{rows}, {N_FEATURES}] FP32 (want {})", bytes.len(), want * 4),
+                ));
             }
             bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         } else {
             let c = input.contents.as_ref().map(|c| c.fp32_contents.as_slice()).unwrap_or_default();
             if c.len() != want {
-                return Err(ServeError::invalid("inputs[0].contents.fp32_contents", format!("{} values for shape [{rows}, {N_FEATURES}] (want {want})", c.len())));
+                return Err(ServeError::invalid(
+                    "inputs[0].contents.fp32_contents",
+                    format!("{} values for shape [{rows}, {N_FEATURES}] (want {want})", c.len()),
+                ));
             }
             c.to_vec()
         };

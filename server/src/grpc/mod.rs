@@ -69,7 +69,9 @@ impl BearerAuth {
 
 impl tonic::service::Interceptor for BearerAuth {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        let Some(expected) = &self.token else { return Ok(req) };
+        let Some(expected) = &self.token else {
+            return Ok(req);
+        };
         let given = req.metadata().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         // ct_eq on slices of different lengths is false without comparing contents.
         if bool::from(given.as_bytes().ct_eq(expected)) {

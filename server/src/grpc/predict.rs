@@ -5,8 +5,8 @@ use crate::error::ServeError;
 use crate::predict::Predictor;
 use crate::proto::predict::prediction_service_server::PredictionService;
 use crate::proto::predict::{
-    BatchError, ExplainResponse, GetModelRequest, GetModelResponse, Metric, PredictBatchItem, PredictBatchRequest, PredictBatchResponse,
-    PredictRequest, PredictResponse, predict_batch_item,
+    BatchError, ExplainResponse, GetModelRequest, GetModelResponse, Metric, PredictBatchItem, PredictBatchRequest, PredictBatchResponse, PredictRequest,
+    PredictResponse, predict_batch_item,
 };
 use nba_registry::Metrics;
 use std::sync::Arc;

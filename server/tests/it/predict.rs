@@ -73,7 +73,13 @@ async fn vectors_and_predictions_equal_the_builders_rows() {
             let served: Vec<f32> = ex.features.iter().map(|f| f.value).collect();
             assert_eq!(served.len(), row.features.len());
             for (i, (a, b)) in served.iter().zip(&row.features).enumerate() {
-                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{} {date} feature {} ({}): server {a}, builder {b}", row.player_id, i, ex.features[i].name);
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "{} {date} feature {} ({}): server {a}, builder {b}",
+                    row.player_id,
+                    i,
+                    ex.features[i].name
+                );
             }
             let p = ex.prediction.unwrap();
             let expected = model.predict(&row.features).unwrap()[0].max(0.0);
@@ -176,7 +182,12 @@ async fn batches_answer_each_item_on_its_own() {
     let single = client.predict(request(&player, &date, &opponent, home)).await.unwrap().into_inner();
     let mut with_line = request(&player, &date, &opponent, home);
     with_line.line = Some(20.5);
-    let reqs = vec![request(&player, &date, &opponent, home), request(&player, "yesterday", &opponent, home), request("nobodyxx01", &date, &opponent, home), with_line];
+    let reqs = vec![
+        request(&player, &date, &opponent, home),
+        request(&player, "yesterday", &opponent, home),
+        request("nobodyxx01", &date, &opponent, home),
+        with_line,
+    ];
     let out = client.predict_batch(PredictBatchRequest { requests: reqs }).await.unwrap().into_inner().results;
     assert_eq!(out.len(), 4);
     let pred = |i: usize| match out[i].result.clone().unwrap() {
@@ -212,7 +223,13 @@ async fn v2_inference_protocol_scores_raw_and_typed_tensors() {
     let n = 7;
     let x: Vec<f32> = rows.iter().take(n).flat_map(|r| r.features.iter().copied()).collect();
     let expected = model_of(&t.root, &t.first).predict(&x).unwrap();
-    let tensor = |contents: Option<InferTensorContents>| InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![n as i64, 65], parameters: Default::default(), contents };
+    let tensor = |contents: Option<InferTensorContents>| InferInputTensor {
+        name: "input".into(),
+        datatype: "FP32".into(),
+        shape: vec![n as i64, 65],
+        parameters: Default::default(),
+        contents,
+    };
     let typed = ModelInferRequest {
         model_name: "nba-points".into(),
         id: "typed".into(),
@@ -268,10 +285,10 @@ async fn health_reflection_and_metrics_tell_the_truth() {
     }
 
     // Reflection lists every service.
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut refl = ServerReflectionClient::new(channel(&server.grpc).await);
     let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
     let mut stream = refl.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();

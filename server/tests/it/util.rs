@@ -23,7 +23,8 @@ pub async fn season_store() -> &'static Store {
             let store = Store::new(config).unwrap();
             store.drop_database().await.unwrap();
             store.migrate().await.unwrap();
-            let opts = LoadOptions { paths: vec![nba_testkit::season_archive(2024)], batch_pages: 200, workers: 2, dry_run: false, progress: false, dates: None };
+            let opts =
+                LoadOptions { paths: vec![nba_testkit::season_archive(2024)], batch_pages: 200, workers: 2, dry_run: false, progress: false, dates: None };
             let s = nba_ingest::load::load(Some(&store), &opts).await.unwrap();
             assert!(s.rejected.is_empty());
             nba_ingest::build::build(&store, &Default::default()).await.unwrap();
@@ -114,14 +115,15 @@ pub struct TestServer {
 }
 
 pub fn config(registry: &Path, clickhouse_url: &str, database: &str, extra: &[&str]) -> ServeConfig {
-    let mut argv: Vec<String> = ["nba-server", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--model-poll-secs", "0", "--feature-refresh-secs", "1"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut argv: Vec<String> =
+        ["nba-server", "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--model-poll-secs", "0", "--feature-refresh-secs", "1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     argv.extend(["--registry".into(), registry.display().to_string(), "--clickhouse-url".into(), clickhouse_url.into(), "--database".into(), database.into()]);
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::try_parse_from(argv).unwrap().command {
-        Command::Serve(c) => c,
+        Command::Serve(c) => *c,
         Command::Predict(_) => unreachable!(),
     }
 }
@@ -215,7 +217,9 @@ impl Proxy {
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 let target = target.clone();
                 conns.spawn(async move {
                     if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
