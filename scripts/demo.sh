@@ -2,9 +2,9 @@
 # The main job, end to end, on a fresh Debian machine: installs what is missing, starts a
 # private ClickHouse (in .clickhouse/, left running), builds the binaries, creates the
 # schema, loads one season of real pages, builds the analytics and point-in-time feature
-# tables, validates them, trains a model on the season (split by date) and prints the
-# test table against the baselines. Serving and a sample prediction join here with the
-# server.
+# tables, validates them, trains a model on the season (split by date), prints the test
+# table against the baselines, promotes it, starts nba-server and asks it (a real gRPC
+# client) for the season's last games of its top scorers, beside what they scored.
 #
 #   bash scripts/demo.sh [SEASON]        # default season 2024 (2023-24)
 #
@@ -33,9 +33,10 @@ export NBA_DATABASE="${NBA_DATABASE:-nba}"
 echo "== ClickHouse at $CLICKHOUSE_URL, database $NBA_DATABASE"
 
 echo "== building (release)"
-cargo build --release --locked -p nba-ingest -p nba-trainer
+cargo build --release --locked -p nba-ingest -p nba-trainer -p nba-server
 ingest=target/release/nba-ingest
 trainer=target/release/nba-trainer
+server=target/release/nba-server
 
 echo "== nba-ingest migrate"
 $ingest migrate
@@ -78,9 +79,51 @@ curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
 echo "== nba-trainer train: one season, split by date (the full default splits by season: train 2018-22, validate 2023, test 2024)"
 export NBA_REGISTRY="${NBA_REGISTRY:-$PWD/models}"
 set +e
-$trainer train --train "$((season - 1))-10-01..$season-01-31" --valid "$season-02-01..$season-02-29" --test "$season-03-01..$season-06-30"
+$trainer train --promote --train "$((season - 1))-10-01..$season-01-31" --valid "$season-02-01..$season-02-29" --test "$season-03-01..$season-06-30"
 tcode=$?
 set -e
 [ "$tcode" -eq 0 ] || [ "$tcode" -eq 3 ] || exit "$tcode"
 $trainer list
+if [ "$tcode" -eq 3 ]; then
+    latest="$($trainer list | tail -n 1 | tr -d '*' | awk '{print $1}')"
+    echo "== the gate refused it (see above); the demo promotes $latest anyway to show serving"
+    $trainer promote "$latest"
+fi
+
+echo "== nba-server serve (gRPC 127.0.0.1:${NBA_DEMO_GRPC_PORT:-50151}, admin 127.0.0.1:${NBA_DEMO_ADMIN_PORT:-19190})"
+export NBA_LISTEN="127.0.0.1:${NBA_DEMO_GRPC_PORT:-50151}" NBA_ADMIN_LISTEN="127.0.0.1:${NBA_DEMO_ADMIN_PORT:-19190}"
+$server serve > server.log 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+    curl -fsS "http://$NBA_ADMIN_LISTEN/ready" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat server.log; exit 2; }
+    sleep 0.5
+done
+curl -fsS "http://$NBA_ADMIN_LISTEN/ready"; echo
+echo "== nba-server predict: the season's last game of its top scorers (line: his 10-game average rounded to .5)"
+mapfile -t reqs < <(curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
+  "SELECT concat(player_id, ',', toString(game_date), ',', opponent, ',', if(is_home = 1, 'home', 'away'), ',', toString(floor(pts_avg_10) + 0.5))
+   FROM player_features_wide
+   WHERE season = $season AND status = 'Played' AND (player_id, game_date) IN (
+       SELECT player_id, max(game_date) FROM player_features WHERE season = $season AND status = 'Played' AND player_id IN (
+           SELECT player_id FROM player_boxscores WHERE season = $season AND status = 'Played'
+           GROUP BY player_id HAVING count() >= 20 ORDER BY avg(pts) DESC LIMIT 5)
+       GROUP BY player_id)
+   ORDER BY player_id FORMAT TSV")
+$server predict "${reqs[@]}"
+echo "== what they scored"
+curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
+  "SELECT player_id, game_date, team, opponent, target_pts AS points FROM player_features
+   WHERE season = $season AND status = 'Played' AND (player_id, game_date) IN (
+       SELECT player_id, max(game_date) FROM player_features WHERE season = $season AND status = 'Played' AND player_id IN (
+           SELECT player_id FROM player_boxscores WHERE season = $season AND status = 'Played'
+           GROUP BY player_id HAVING count() >= 20 ORDER BY avg(pts) DESC LIMIT 5)
+       GROUP BY player_id)
+   ORDER BY player_id FORMAT PrettyCompact"
+echo "== SIGTERM: graceful shutdown"
+kill -TERM "$server_pid"
+wait "$server_pid"
+trap - EXIT
+tail -n 3 server.log
 [ "$code" -eq 0 ] && [ "$vcode" -eq 0 ] || exit 1

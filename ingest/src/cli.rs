@@ -91,6 +91,10 @@ pub enum Command {
     /// Bad responses are not stored, are recorded in the `ingest_files` ledger (unless
     /// --no-db) and are asked for again next run. Exit code 1 when a page failed.
     Scrape(ScrapeArgs),
+    /// Grade served predictions (the server's `predictions` table) against the box scores:
+    /// daily MAE, RMSE and bias per model version into `prediction_grades`. Rerunning
+    /// replaces a day's grades. Default range: the last 7 days of loaded games.
+    Grade(RangeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 pub mod backfill;
 pub mod build;
 pub mod cli;
+pub mod grade;
 pub mod load;
 pub mod ops;
 pub mod progress;
@@ -103,6 +104,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  see `nba-ingest query backfill_progress` and `nba-ingest validate --from .. --to ..`");
             }
             Ok(if s.rejected.is_empty() && s.failed_validation.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Grade(args) => {
+            let store = store_from_args(&cli.global)?;
+            store.ping().await?;
+            load::check_schema(&store).await?;
+            let last: String =
+                store.retry("last game", || store.client().query("SELECT toString(max(game_date)) FROM player_game_summary").fetch_one()).await?;
+            let last = chrono::NaiveDate::parse_from_str(&last, "%Y-%m-%d").context("last game date")?;
+            let to = args.to.unwrap_or(last);
+            let from = args.from.unwrap_or(to - chrono::Days::new(6));
+            let rows = grade::grade(&store, from, to).await?;
+            print!("{}", grade::render(&rows));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Features => {
             print!("{}", contract_markdown());

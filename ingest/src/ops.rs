@@ -12,6 +12,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("backfill_progress", include_str!("../../sql/monitoring/backfill_progress.sql")),
     ("data_quality", include_str!("../../sql/monitoring/data_quality.sql")),
     ("ingest_runs", include_str!("../../sql/monitoring/ingest_runs.sql")),
+    ("model_drift", include_str!("../../sql/monitoring/model_drift.sql")),
 ];
 
 pub fn query_sql(name: &str) -> Option<&'static str> {

@@ -152,3 +152,78 @@ fn docs_list_the_feature_contract_as_the_code_defines_it() {
     let doc = std::fs::read_to_string(nba_testkit::workspace_root().join("docs/features.md")).unwrap();
     assert!(doc.ends_with(&nba_ingest::contract_markdown()), "docs/features.md is stale: regenerate its last section with `nba-ingest features`");
 }
+
+#[tokio::test]
+async fn grade_scores_the_latest_prediction_per_player_against_the_box_scores() {
+    use chrono::TimeZone;
+    use nba_store::rows::PredictionRow;
+    let store = fresh_store("grade").await;
+    nba_ingest::load::load(Some(&store), &opts(&[&nba_testkit::sample_archive()])).await.unwrap();
+    nba_ingest::build::build(&store, &Default::default()).await.unwrap();
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct P {
+        player_id: String,
+        pts: u16,
+        status: String,
+    }
+    let date: String = store.client().query("SELECT toString(min(game_date)) FROM player_game_summary").fetch_one().await.unwrap();
+    let players: Vec<P> = store
+        .client()
+        .query("SELECT player_id, pts, status FROM player_game_summary FINAL WHERE game_date = toDate(?) ORDER BY status = 'Played' DESC, player_id")
+        .bind(&date)
+        .fetch_all()
+        .await
+        .unwrap();
+    let played: Vec<&P> = players.iter().filter(|p| p.status == "Played").take(6).collect();
+    let dnp = players.iter().find(|p| p.status != "Played").expect("a did-not-play row on the first day");
+    let day: chrono::NaiveDate = date.parse().unwrap();
+    let row = |p: &P, pred: f32, minute: u32| PredictionRow {
+        predicted_at: chrono::Utc.with_ymd_and_hms(2023, 10, 24, 12, minute, 0).unwrap(),
+        method: "Predict".into(),
+        model_version: "v-test".into(),
+        feature_version: 1,
+        player_id: p.player_id.clone(),
+        game_date: day,
+        team: String::new(),
+        opponent: String::new(),
+        is_home: 0,
+        predicted_pts: pred,
+        p10: 0.0,
+        p90: 0.0,
+        line: None,
+        p_over: None,
+        call: String::new(),
+        features: vec![],
+    };
+    // Each played player: an early wild guess, then the final prediction pts + delta.
+    let deltas = [1.0f32, -2.0, 3.0, -4.0, 0.5, 2.5];
+    let mut rows = vec![];
+    for (p, d) in played.iter().zip(deltas) {
+        rows.push(row(p, 99.0, 0));
+        rows.push(row(p, p.pts as f32 + d, 30));
+    }
+    rows.push(row(dnp, 7.0, 30));
+    store.insert(&rows).await.unwrap();
+    assert_eq!(played.len(), 6);
+
+    let out = run_cli(store.database(), nba_testkit::clickhouse_url(), &["grade", "--from", &date, "--to", &date]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("v-test"));
+    #[derive(Debug, clickhouse::Row, serde::Deserialize)]
+    struct G {
+        predictions: u64,
+        graded: u64,
+        mae: f64,
+        bias: f64,
+    }
+    let g: G =
+        store.client().query("SELECT predictions, graded, mae, bias FROM prediction_grades FINAL WHERE model_version = 'v-test'").fetch_one().await.unwrap();
+    let mae = deltas.iter().map(|d| d.abs() as f64).sum::<f64>() / 6.0;
+    let bias = deltas.iter().map(|&d| d as f64).sum::<f64>() / 6.0;
+    assert_eq!((g.predictions, g.graded), (7, 6), "{g:?}");
+    assert!((g.mae - mae).abs() < 1e-4 && (g.bias - bias).abs() < 1e-4, "{g:?} vs {mae} {bias}");
+    // Grading again replaces the day's grade; the drift query shows it.
+    let again = run_cli(store.database(), nba_testkit::clickhouse_url(), &["grade", "--from", &date, "--to", &date]);
+    assert!(again.status.success());
+    assert_eq!(scalar(&store, "SELECT count() FROM prediction_grades FINAL").await, 1);
+}

@@ -1,0 +1,328 @@
+//! Serving benchmark (`cargo bench -p nba-server --bench serve`, or `scripts/bench_serve.sh`).
+//!
+//! Client and server in one process on this machine, over loopback gRPC: the server runs
+//! on its own runtime, the load generator on another. The model is a 300-tree depth-6
+//! ensemble (complete trees, splits on real feature values) in a registry version whose
+//! manifest comes from a real training run, so the server loads and checks it exactly as
+//! it would a trained model. Features are cached (each request is warmed once first).
+//!
+//! Reports single-row `Predict` and V2 `ModelInfer` latency percentiles at concurrency 1
+//! and throughput at concurrency 32, with error counts.
+//!
+//! Environment: CLICKHOUSE_URL (default: the testkit's private server), NBA_DATA_DIR,
+//! NBA_BENCH_DATABASE (default `bench_serve`; loaded with season 2023-24 on first use),
+//! NBA_BENCH_SECONDS (default 10, per throughput phase), NBA_BENCH_CALLS (default 20000,
+//! per latency phase).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use clap::Parser;
+use nba_model::{Forest, Mode, Node};
+use nba_registry::{MANIFEST_FILE, MODEL_FILE, Registry};
+use nba_server::proto::inference::ModelInferRequest;
+use nba_server::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
+use nba_server::proto::inference::model_infer_request::InferInputTensor;
+use nba_server::proto::predict::PredictRequest;
+use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
+use nba_store::{Store, StoreConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+const TREES: usize = 300;
+const DEPTH: u32 = 6;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Row {
+    player_id: String,
+    d: String,
+    team: String,
+    opponent: String,
+    is_home: u8,
+    features: Vec<f32>,
+}
+
+async fn season_store() -> Store {
+    let mut cfg = StoreConfig::new(nba_testkit::clickhouse_url(), env_or("NBA_BENCH_DATABASE", "bench_serve"));
+    cfg.attempts = 2;
+    let store = Store::new(cfg).unwrap();
+    store.migrate().await.unwrap();
+    let n = store.scalar_u64("count", "SELECT count() FROM player_features").await.unwrap();
+    if n == 0 {
+        eprintln!("bench: loading season 2023-24 into {}", store.database());
+        let opts = nba_ingest::load::LoadOptions {
+            paths: vec![nba_testkit::season_archive(2024)],
+            batch_pages: 200,
+            workers: 2,
+            dry_run: false,
+            progress: false,
+            dates: None,
+        };
+        nba_ingest::load::load(Some(&store), &opts).await.unwrap();
+        nba_ingest::build::build(&store, &Default::default()).await.unwrap();
+    }
+    store
+}
+
+/// Complete depth-6 trees splitting on real feature values of `rows`.
+fn forest(rows: &[Row]) -> Forest {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let n = nba_features::N_FEATURES;
+    let (mut nodes, mut roots) = (vec![], vec![]);
+    let internal = (1usize << DEPTH) - 1;
+    for _ in 0..TREES {
+        let offset = nodes.len() as u32;
+        roots.push(offset);
+        for i in 0..(internal * 2 + 1) {
+            if i < internal {
+                let feature = (rnd() % n as u64) as u32;
+                let row = &rows[(rnd() % rows.len() as u64) as usize];
+                let t = row.features[feature as usize];
+                nodes.push(Node {
+                    feature,
+                    threshold: if t.is_nan() { 0.0 } else { t },
+                    branch: Some(Mode::Lt),
+                    if_true: offset + 2 * i as u32 + 1,
+                    if_false: offset + 2 * i as u32 + 2,
+                    missing_true: rnd() % 2 == 0,
+                    value: 0.0,
+                });
+            } else {
+                nodes.push(Node::leaf(((rnd() % 1000) as f32 / 1000.0 - 0.5) * 0.2));
+            }
+        }
+    }
+    Forest { n_features: n, base: 10.0, nodes, roots }
+}
+
+/// A registry whose current version is the 300x6 ensemble, with a real manifest.
+async fn registry(store: &Store, rows: &[Row], root: &std::path::Path) -> String {
+    let argv = [
+        "nba-trainer",
+        "train",
+        "--clickhouse-url",
+        store.url(),
+        "--database",
+        store.database(),
+        "--train",
+        "2023-10-01..2024-01-31",
+        "--valid",
+        "2024-02-01..2024-02-29",
+        "--test",
+        "2024-03-01..2024-04-14",
+        "--iterations",
+        "5",
+        "--progress",
+        "never",
+    ];
+    let args = match nba_trainer::Cli::try_parse_from(argv).unwrap().command {
+        nba_trainer::Command::Train(a) => *a,
+        other => panic!("{other:?}"),
+    };
+    let trained = nba_trainer::train(&args, root).await.unwrap().manifest.version;
+    let reg = Registry::new(root);
+    let f = forest(rows);
+    let bytes = nba_model::onnx::to_onnx_bytes(&f, "benchmark ensemble 300x6").unwrap();
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(reg.version_dir(&trained).join(MANIFEST_FILE)).unwrap()).unwrap();
+    let version = "bench-300x6".to_string();
+    m["version"] = version.clone().into();
+    m["model_sha256"] = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)).into();
+    for c in m["canaries"].as_array_mut().unwrap() {
+        let x: Vec<f32> = c["features"].as_array().unwrap().iter().map(|v| v.as_f64().map_or(f32::NAN, |v| v as f32)).collect();
+        c["expected"] = f.predict_row(&x).unwrap().into();
+    }
+    let dir = reg.version_dir(&version);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(MODEL_FILE), &bytes).unwrap();
+    std::fs::write(dir.join(MANIFEST_FILE), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    reg.promote(&version).unwrap();
+    version
+}
+
+fn percentiles(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let p = |q: f64| v[((v.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    format!("p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us ({} calls)", p(0.5), p(0.9), p(0.99), p(0.999), p(1.0), v.len())
+}
+
+fn infer_request(row: &Row) -> ModelInferRequest {
+    ModelInferRequest {
+        model_name: "nba-points".into(),
+        inputs: vec![InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![1, 65], ..Default::default() }],
+        raw_input_contents: vec![row.features.iter().flat_map(|v| v.to_le_bytes()).collect()],
+        ..Default::default()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Call {
+    Predict,
+    Infer,
+}
+
+async fn one(
+    call: Call,
+    p: &mut PredictionServiceClient<Channel>,
+    v2: &mut GrpcInferenceServiceClient<Channel>,
+    req: &PredictRequest,
+    inf: &ModelInferRequest,
+) -> bool {
+    match call {
+        Call::Predict => p.predict(req.clone()).await.is_ok(),
+        Call::Infer => v2.model_infer(inf.clone()).await.is_ok(),
+    }
+}
+
+async fn latency(call: Call, addr: &str, reqs: &[PredictRequest], infs: &[ModelInferRequest], calls: usize) -> (String, u64) {
+    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
+    let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
+    let mut times = Vec::with_capacity(calls);
+    let mut errors = 0;
+    for i in 0..calls {
+        let k = i % reqs.len();
+        let t = Instant::now();
+        if !one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
+            errors += 1;
+        }
+        times.push(t.elapsed());
+    }
+    (percentiles(times), errors)
+}
+
+async fn throughput(
+    call: Call,
+    addr: &str,
+    reqs: Arc<Vec<PredictRequest>>,
+    infs: Arc<Vec<ModelInferRequest>>,
+    concurrency: usize,
+    secs: u64,
+) -> (f64, u64, u64) {
+    let mut channels = vec![];
+    for _ in 0..4 {
+        channels.push(tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, err) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for w in 0..concurrency {
+        let ch = channels[w % channels.len()].clone();
+        let (stop, ok, err, reqs, infs) = (stop.clone(), ok.clone(), err.clone(), reqs.clone(), infs.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let k = i % reqs.len();
+                if one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    err.fetch_add(1, Ordering::Relaxed);
+                }
+                i += concurrency;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = ok.load(Ordering::Relaxed);
+    (n as f64 / started.elapsed().as_secs_f64(), n, err.load(Ordering::Relaxed))
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to parse.
+    let secs: u64 = env_or("NBA_BENCH_SECONDS", "10").parse().unwrap();
+    let calls: usize = env_or("NBA_BENCH_CALLS", "20000").parse().unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, rows, version) = client_rt.block_on(async {
+        let store = season_store().await;
+        let rows: Vec<Row> = store
+            .client()
+            .query(
+                "SELECT player_id, toString(game_date) AS d, team, opponent, is_home, features FROM player_features FINAL \
+                 WHERE status = 'Played' AND game_date BETWEEN toDate('2024-03-01') AND toDate('2024-03-20') ORDER BY game_id, player_id LIMIT 2000",
+            )
+            .fetch_all()
+            .await
+            .unwrap();
+        let version = registry(&store, &rows, dir.path()).await;
+        (store, rows, version)
+    });
+    let argv = [
+        "nba-server".to_string(),
+        "serve".into(),
+        "--registry".into(),
+        dir.path().display().to_string(),
+        "--clickhouse-url".into(),
+        store.url().into(),
+        "--database".into(),
+        store.database().into(),
+        "--model-poll-secs".into(),
+        "0".into(),
+        "--prediction-log".into(),
+        "false".into(),
+        "--log-format".into(),
+        "text".into(),
+    ];
+    let cfg = match nba_server::config::Cli::try_parse_from(argv).unwrap().command {
+        nba_server::config::Command::Serve(c) => *c,
+        _ => unreachable!(),
+    };
+    let secrets = cfg.validate().unwrap();
+    let (grpc, admin) = server_rt
+        .block_on(async { (tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()) });
+    let (addr, admin_addr) = (format!("http://{}", grpc.local_addr().unwrap()), format!("http://{}", admin.local_addr().unwrap()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(nba_server::run(cfg, secrets, grpc, admin, async {
+        let _ = stop_rx.await;
+    }));
+
+    client_rt.block_on(async {
+        for _ in 0..600 {
+            if reqwest::get(format!("{admin_addr}/ready")).await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let reqs: Vec<PredictRequest> = rows
+            .iter()
+            .map(|r| PredictRequest {
+                player_id: r.player_id.clone(),
+                game_date: r.d.clone(),
+                opponent: r.opponent.clone(),
+                is_home: r.is_home == 1,
+                team: Some(r.team.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let infs: Vec<ModelInferRequest> = rows.iter().map(infer_request).collect();
+        // Warm the feature cache (and check every request answers).
+        let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
+        assert_eq!(warm_errors, 0, "warm-up requests failed");
+        println!("model {version}: {TREES} trees of depth {DEPTH}; {} distinct requests, features cached", reqs.len());
+        let (reqs, infs) = (Arc::new(reqs), Arc::new(infs));
+        for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
+            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
+            println!("{name:<10} concurrency 1:  {lat}, errors {e1}");
+            let (rps, n, e2) = throughput(call, &addr, reqs.clone(), infs.clone(), 32, secs).await;
+            println!("{name:<10} concurrency 32: {rps:.0} requests/s ({n} in {secs} s), errors {e2}");
+        }
+    });
+    let _ = stop_tx.send(());
+    server_rt.block_on(server).unwrap().unwrap();
+}
