@@ -1,6 +1,7 @@
 //! Command line: every flag has an environment variable.
 
 use crate::data::Period;
+use crate::gbm::Objective;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -23,13 +24,30 @@ pub enum Command {
     /// Print a version's manifest.
     Show { version: String },
     /// Make a version current.
-    Promote { version: String },
+    Promote {
+        version: String,
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
     /// Make the previously current version current again.
-    Rollback,
+    Rollback {
+        #[command(flatten)]
+        clickhouse: ClickHouseArgs,
+    },
+    /// Write the split's rows (features, targets, scored-row mask) as raw little-endian
+    /// arrays for outside tools (scripts/xgb_compare.py).
+    ExportRows {
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        args: Box<TrainArgs>,
+    },
 }
 
+/// Where the data is read and the registry mirrored (`model_registry`).
 #[derive(Debug, Clone, Args)]
-pub struct TrainArgs {
+pub struct ClickHouseArgs {
     #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
     pub clickhouse_url: String,
     #[arg(long, env = "NBA_DATABASE", default_value = "nba")]
@@ -37,6 +55,15 @@ pub struct TrainArgs {
     /// Attempts for each ClickHouse operation.
     #[arg(long, env = "NBA_CLICKHOUSE_ATTEMPTS", default_value_t = 3)]
     pub clickhouse_attempts: u32,
+    /// Do not mirror registry events into the `model_registry` table.
+    #[arg(long, env = "NBA_NO_MIRROR", default_value_t = false)]
+    pub no_mirror: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
     /// Training period: seasons (2018-2022, 2024) or dates (2023-10-01..2024-01-31).
     #[arg(long = "train", env = "NBA_TRAIN_PERIOD", default_value = "2018-2022")]
     pub train_period: Period,
@@ -49,6 +76,10 @@ pub struct TrainArgs {
     /// Fewest played rows accepted in each part.
     #[arg(long, env = "NBA_MIN_ROWS", default_value_t = 100)]
     pub min_rows: usize,
+    /// Loss: absolute_error (L1, median leaves) or squared_error (L2).
+    #[arg(long, env = "NBA_OBJECTIVE", default_value = "absolute_error")]
+    pub objective: Objective,
+    /// Most trees (early stopping on the validation period usually stops sooner).
     #[arg(long, env = "NBA_ITERATIONS", default_value_t = 2000)]
     pub iterations: usize,
     #[arg(long, env = "NBA_LEARNING_RATE", default_value_t = 0.03)]
@@ -65,13 +96,14 @@ pub struct TrainArgs {
     pub gamma: f32,
     #[arg(long, env = "NBA_MIN_LEAF_WEIGHT", default_value_t = 50.0)]
     pub min_leaf_weight: f32,
-    #[arg(long, env = "NBA_NBINS", default_value_t = 256)]
+    /// Value bins per feature (2..=255; missing values have a bin of their own).
+    #[arg(long, env = "NBA_NBINS", default_value_t = 255)]
     pub nbins: u16,
     #[arg(long, env = "NBA_SUBSAMPLE", default_value_t = 0.8)]
     pub subsample: f32,
     #[arg(long, env = "NBA_COLSAMPLE", default_value_t = 0.8)]
     pub colsample_bytree: f64,
-    #[arg(long, env = "NBA_EARLY_STOPPING", default_value_t = 100)]
+    #[arg(long, env = "NBA_EARLY_STOPPING", default_value_t = 150)]
     pub early_stopping_rounds: usize,
     #[arg(long, env = "NBA_SEED", default_value_t = 0)]
     pub seed: u64,
@@ -87,7 +119,16 @@ pub struct TrainArgs {
     /// Gate: largest relative MAE loss accepted against the current model (same rows).
     #[arg(long, env = "NBA_GATE_MAX_LOSS", default_value_t = 0.005)]
     pub gate_max_loss: f64,
-    /// Show a spinner while training (when stderr is a terminal).
+    /// After early stopping has chosen the number of trees on the validation period,
+    /// refit with that many trees on the training and validation periods together (the
+    /// test period stays unseen).
+    #[arg(long, env = "NBA_REFIT", default_value_t = false)]
+    pub refit: bool,
+    /// Also retrain month by month through the test period (train on everything before
+    /// each month, the trees of the main model) and report that table too.
+    #[arg(long, env = "NBA_WALK_FORWARD", default_value_t = false)]
+    pub walk_forward: bool,
+    /// Show a progress bar while training (when stderr is a terminal).
     #[arg(long, env = "NBA_PROGRESS", default_value = "auto")]
     pub progress: String,
 }

@@ -21,17 +21,19 @@ pub struct FeatureRow {
 /// Reads every played row, checks the contract of each and drops none silently.
 pub async fn read_played(store: &Store) -> Result<Vec<FeatureRow>, TrainError> {
     let sql = "SELECT ?fields FROM player_features FINAL WHERE status = 'Played' ORDER BY game_date, game_id, player_id";
-    let rows: Vec<FeatureRow> = store
-        .select("read player_features", sql)
-        .await
-        .map_err(|e| TrainError::Data(format!("reading player_features in database {:?}: {e} (run `nba-ingest migrate`, `load` and `build` first)", store.database())))?;
+    let rows: Vec<FeatureRow> = store.select("read player_features", sql).await.map_err(|e| {
+        TrainError::Data(format!("reading player_features in database {:?}: {e} (run `nba-ingest migrate`, `load` and `build` first)", store.database()))
+    })?;
     let want = nba_features::contract_hash();
     let n = nba_features::N_FEATURES;
     for r in &rows {
         if r.contract_hash != want {
             return Err(TrainError::Data(format!(
                 "row {} / {} has feature contract {} but this trainer uses {want} (v{}): rebuild features with `nba-ingest build`",
-                r.game_id, r.player_id, r.contract_hash, nba_features::FEATURE_VERSION
+                r.game_id,
+                r.player_id,
+                r.contract_hash,
+                nba_features::FEATURE_VERSION
             )));
         }
         if r.features.len() != n {

@@ -62,6 +62,39 @@ fn grouped(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> Stri
     groups.into_iter().map(|(k, (p, a))| (k, Metrics::of(&p, &a))).collect()
 }
 
+/// The model and the baselines per group of rows (for the report's breakdowns).
+pub fn grouped_reports(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, Report> {
+    let cols = Cols::from_contract();
+    let mut groups: BTreeMap<String, (Vec<&FeatureRow>, Vec<f64>)> = BTreeMap::new();
+    for (r, p) in rows.iter().zip(pred) {
+        let g = groups.entry(key(r)).or_default();
+        g.0.push(r);
+        g.1.push(*p);
+    }
+    groups.into_iter().map(|(k, (r, p))| (k, report(&r, &p, cols))).collect()
+}
+
+/// The minutes band of a row (`min_avg_10`).
+pub fn minutes_band(cols: Cols, r: &FeatureRow) -> String {
+    match r.features[cols.min10] {
+        m if m < 20.0 => "15-20",
+        m if m < 25.0 => "20-25",
+        m if m < 30.0 => "25-30",
+        m if m < 35.0 => "30-35",
+        _ => "35+",
+    }
+    .to_string()
+}
+
+/// "starter" when he started at least half of his last 5 played games, else "bench".
+pub fn role(cols: Cols, r: &FeatureRow) -> String {
+    if r.features[cols.starter5] >= 0.5 { "starter" } else { "bench" }.to_string()
+}
+
+pub fn month(r: &FeatureRow) -> String {
+    r.game_date.format("%Y-%m").to_string()
+}
+
 /// Indices (into `test`) of the scored rows.
 pub fn scored_indices(rows: &[&FeatureRow], cols: Cols) -> Vec<usize> {
     (0..rows.len()).filter(|&i| cols.scored(&rows[i].features)).collect()
@@ -77,24 +110,13 @@ pub fn evaluate(rows: &[&FeatureRow], pred: &[f64]) -> Evaluation {
     let (s_rows, s_pred) = pick(&|r| cols.scored(&r.features));
     let (a_rows, a_pred) = pick(&|r| cols.baselines(&r.features).is_some());
     let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
-    let band = |r: &FeatureRow| {
-        let m = r.features[cols.min10];
-        match m {
-            m if m < 20.0 => "15-20",
-            m if m < 25.0 => "20-25",
-            m if m < 30.0 => "25-30",
-            m if m < 35.0 => "30-35",
-            _ => "35+",
-        }
-        .to_string()
-    };
     Evaluation {
         scored: report(&s_rows, &s_pred, cols),
         all_with_baselines: report(&a_rows, &a_pred, cols),
         all_rows_model: Metrics::of(pred, &actual),
-        by_minutes: grouped(&s_rows, &s_pred, band),
-        by_role: grouped(&s_rows, &s_pred, |r| if r.features[cols.starter5] >= 0.5 { "starter" } else { "bench" }.to_string()),
-        by_month: grouped(&s_rows, &s_pred, |r| r.game_date.format("%Y-%m").to_string()),
+        by_minutes: grouped(&s_rows, &s_pred, |r| minutes_band(cols, r)),
+        by_role: grouped(&s_rows, &s_pred, |r| role(cols, r)),
+        by_month: grouped(&s_rows, &s_pred, month),
     }
 }
 

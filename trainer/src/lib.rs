@@ -2,21 +2,24 @@
 //! against baselines on identical rows, exports it to ONNX and manages the registry.
 //!
 //! - [`data`]: reading played rows and the time split;
-//! - [`boost`]: the gradient-boosted trees (forust-ml) and their conversion to a
-//!   [`nba_model::Forest`];
+//! - [`gbm`]: the project's histogram gradient boosting (absolute or squared error) and
+//!   its conversion to a [`nba_model::Forest`];
 //! - [`eval`]: metrics, scored rows, baselines, breakdowns;
-//! - [`manifest`], [`registry`]: what is written and where;
+//! - [`manifest`], [`registry`]: what is written and where; [`report`]: `report.md` and
+//!   its SVG plots beside the model; [`mirror`]: registry events into ClickHouse;
 //! - [`run`]: the commands, used by the thin `main.rs`.
 
-pub mod boost;
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod gbm;
+pub mod mirror;
+pub mod report;
 pub mod train;
 
+pub use cli::{Cli, Command, TrainArgs};
 /// The registry and manifest live in `nba-registry` (the server reads them too).
 pub use nba_registry::{manifest, registry};
-pub use cli::{Cli, Command, TrainArgs};
 pub use train::{Outcome, run, train};
 
 /// Exit code: trained (and promoted when asked), or a registry command succeeded.
@@ -25,6 +28,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 2;
 /// Exit code: trained and saved, but the promotion gate refused it.
 pub const EXIT_GATE_REFUSED: i32 = 3;
+/// Exit code: the registry on disk was changed as asked (trained/promoted/rolled back),
+/// but mirroring the event into ClickHouse `model_registry` failed.
+pub const EXIT_MIRROR_FAILED: i32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

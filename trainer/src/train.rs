@@ -8,11 +8,11 @@
 use crate::cli::{Command, TrainArgs};
 use crate::data::{self, FeatureRow, Period};
 use crate::eval::{self, Cols, Evaluation};
-use crate::manifest::{Canary, HyperParams, Manifest, PartInfo, SplitInfo};
+use crate::manifest::{Canary, FeatureGain, HyperParams, Manifest, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
 use crate::registry::Registry;
-use crate::{EXIT_GATE_REFUSED, EXIT_OK, TrainError, boost};
+use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, mirror, report};
+use chrono::Datelike;
 use nba_model::onnx::{OnnxModel, to_onnx_bytes};
-use nba_store::{Store, StoreConfig};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -26,17 +26,45 @@ pub struct Outcome {
     pub promoted: bool,
     /// Why the gate refused (when `--promote` was asked and it refused).
     pub refused: Option<String>,
+    /// Why mirroring the events into `model_registry` failed (the version is saved).
+    pub mirror_error: Option<String>,
 }
 
 impl Outcome {
+    /// 3 when the gate refused, else 4 when the mirror failed, else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.refused.is_some() { EXIT_GATE_REFUSED } else { EXIT_OK }
+        match (&self.refused, &self.mirror_error) {
+            (Some(_), _) => EXIT_GATE_REFUSED,
+            (None, Some(_)) => EXIT_MIRROR_FAILED,
+            (None, None) => EXIT_OK,
+        }
     }
 }
 
-fn hyper_params(a: &TrainArgs) -> HyperParams {
+/// The GBM parameters of the arguments.
+pub fn params(a: &TrainArgs) -> gbm::Params {
+    gbm::Params {
+        objective: a.objective,
+        iterations: a.iterations,
+        learning_rate: a.learning_rate as f64,
+        max_depth: a.max_depth,
+        max_leaves: a.max_leaves,
+        l1: a.l1 as f64,
+        l2: a.l2 as f64,
+        gamma: a.gamma as f64,
+        min_leaf_weight: a.min_leaf_weight as f64,
+        nbins: a.nbins as usize,
+        subsample: a.subsample as f64,
+        colsample_bytree: a.colsample_bytree,
+        early_stopping_rounds: a.early_stopping_rounds,
+        seed: a.seed,
+        threads: a.threads,
+    }
+}
+
+fn hyper_params(a: &TrainArgs, b: &gbm::Booster) -> HyperParams {
     HyperParams {
-        objective: "squared_error".into(),
+        objective: a.objective.to_string(),
         iterations: a.iterations,
         learning_rate: a.learning_rate,
         max_depth: a.max_depth,
@@ -49,12 +77,13 @@ fn hyper_params(a: &TrainArgs) -> HyperParams {
         subsample: a.subsample,
         colsample_bytree: a.colsample_bytree,
         early_stopping_rounds: a.early_stopping_rounds,
-        early_stopping_metric: "validation rmse".into(),
+        early_stopping_metric: format!("validation {}", a.objective.metric_name()),
         seed: a.seed,
         threads: a.threads,
-        trees_used: 0,
-        trees_grown: 0,
-        base_score: 0.0,
+        trees_used: b.trees.len(),
+        trees_grown: b.trees_grown,
+        base_score: b.base as f64,
+        refit_on_validation: a.refit,
     }
 }
 
@@ -74,43 +103,86 @@ fn source_commit() -> Option<String> {
     (out.status.success() && !s.is_empty()).then_some(s)
 }
 
-/// Trains, evaluates and saves a version; promotes it when asked and the gate passes.
-pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, TrainError> {
-    let registry = Registry::new(registry_root);
-    let mut config = StoreConfig::new(&args.clickhouse_url, &args.database);
-    config.attempts = args.clickhouse_attempts.max(1);
-    let store = Store::new(config).map_err(|e| TrainError::Store(e.to_string()))?;
+/// Played rows and their split, checked.
+pub async fn load(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
+    let store = mirror::store(&args.clickhouse).map_err(TrainError::Store)?;
     let rows = data::read_played(&store).await?;
     if rows.is_empty() {
-        return Err(TrainError::Data(format!("no played rows in {}.player_features", args.database)));
+        return Err(TrainError::Data(format!("no played rows in {}.player_features", args.clickhouse.database)));
     }
     let split = data::split(&rows, args.train_period, args.valid_period, args.test_period, args.min_rows.max(1))?;
-    let n = nba_features::N_FEATURES;
-    let feats = |ix: &[usize]| ix.iter().map(|&i| &rows[i].features[..]).collect::<Vec<&[f32]>>();
-    let target = |ix: &[usize]| ix.iter().map(|&i| rows[i].target_pts as f64).collect::<Vec<f64>>();
+    Ok((rows, split))
+}
 
-    let mut hp = hyper_params(args);
-    let spinner = (args.progress == "always" || (args.progress == "auto" && std::io::stderr().is_terminal())).then(|| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_message(format!("training on {} rows (validation {}, up to {} trees)", split.train.len(), split.valid.len(), hp.iterations));
-        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+fn feats<'a>(rows: &'a [FeatureRow], ix: &[usize]) -> Vec<&'a [f32]> {
+    ix.iter().map(|&i| &rows[i].features[..]).collect()
+}
+
+fn target(rows: &[FeatureRow], ix: &[usize]) -> Vec<f64> {
+    ix.iter().map(|&i| rows[i].target_pts as f64).collect()
+}
+
+/// A progress bar (trees, validation loss) when stderr is a terminal or asked for.
+fn progress_bar(args: &TrainArgs, what: String) -> Option<indicatif::ProgressBar> {
+    let show = args.progress == "always" || (args.progress == "auto" && std::io::stderr().is_terminal());
+    show.then(|| {
+        let pb = indicatif::ProgressBar::new(args.iterations as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trees {elapsed} {msg}") {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_prefix(what);
         pb
-    });
+    })
+}
+
+/// Trains, evaluates and saves a version; promotes it when asked and the gate passes;
+/// mirrors the events into ClickHouse.
+pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, TrainError> {
+    let registry = Registry::new(registry_root);
+    let (rows, split) = load(args).await?;
+    let n = nba_features::N_FEATURES;
+
+    let p = params(args);
+    let pb = progress_bar(args, format!("{} on {} rows", args.objective, split.train.len()));
+    let metric = args.objective.metric_name();
+    let mut on_tree = |pr: gbm::Progress| {
+        if let Some(pb) = &pb {
+            pb.set_position(pr.trees as u64);
+            if let Some(l) = pr.valid_loss {
+                pb.set_message(format!("validation {metric} {l:.4} (best at {} trees)", pr.best_trees));
+            }
+        }
+    };
     let started = Instant::now();
-    let gb = boost::fit(&hp, &feats(&split.train), &target(&split.train), &feats(&split.valid), &target(&split.valid), n)?;
-    let training_seconds = started.elapsed().as_secs_f64();
-    if let Some(pb) = spinner {
+    let (vx, vy) = (feats(&rows, &split.valid), target(&rows, &split.valid));
+    let booster = gbm::fit(&p, &feats(&rows, &split.train), &target(&rows, &split.train), Some((&vx, &vy)), n, &mut on_tree)?;
+    if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    let forest = boost::to_forest(&gb, n)?;
-    hp.trees_grown = gb.trees.len();
-    hp.trees_used = forest.n_trees();
-    hp.base_score = gb.base_score;
-    tracing::info!(trees = forest.n_trees(), seconds = training_seconds, "trained");
+    // Validation MAE of the early-stopped model (the refit has seen the validation rows).
+    let vpred = booster.predict(&vx);
+    let validation_mae = eval::Metrics::of(&vpred, &vy).mae;
+    let valid_history = booster.valid_history.clone();
+    let booster = if args.refit {
+        let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
+        let p = gbm::Params { iterations: booster.trees.len().max(1), ..p };
+        let pb = progress_bar(&TrainArgs { iterations: p.iterations, ..(*args).clone() }, format!("refit on {} rows", both.len()));
+        let mut on_tree = |pr: gbm::Progress| {
+            if let Some(pb) = &pb {
+                pb.set_position(pr.trees as u64);
+            }
+        };
+        let mut refit = gbm::fit(&p, &feats(&rows, &both), &target(&rows, &both), None, n, &mut on_tree)?;
+        refit.trees_grown = booster.trees_grown;
+        refit
+    } else {
+        booster
+    };
+    let training_seconds = started.elapsed().as_secs_f64();
+    let forest = booster.to_forest()?;
+    tracing::info!(trees = forest.n_trees(), grown = booster.trees_grown, seconds = training_seconds, "trained");
 
-    // Validation MAE and test predictions come from the forest that is shipped.
-    let vpred: Vec<f64> = feats(&split.valid).iter().map(|r| forest.predict_row(r).map(f64::from)).collect::<Result<_, _>>()?;
-    let validation_mae = eval::Metrics::of(&vpred, &target(&split.valid)).mae;
+    // Test predictions come from the forest that is shipped.
     let test_rows: Vec<&FeatureRow> = split.test.iter().map(|&i| &rows[i]).collect();
     let test_x: Vec<f32> = test_rows.iter().flat_map(|r| r.features.iter().copied()).collect();
     let pred32 = forest.predict_batch(&test_x)?;
@@ -140,6 +212,11 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
             expected: pred32[i],
         })
         .collect();
+    let names = nba_features::feature_names();
+    let mut feature_gain: Vec<FeatureGain> = booster.feature_gain().into_iter().zip(&names).map(|(gain, f)| FeatureGain { feature: f.clone(), gain }).collect();
+    feature_gain.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+
+    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, booster.trees.len().max(1))?) } else { None };
 
     let now = chrono::Utc::now();
     let sha = hex::encode(Sha256::digest(&onnx));
@@ -147,16 +224,16 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         version: format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sha[..8]),
         created_at: now.to_rfc3339(),
         source_commit: source_commit(),
-        database: args.database.clone(),
+        database: args.clickhouse.database.clone(),
         split: SplitInfo {
             train: part_info(&rows, &split.train, args.train_period),
             validation: part_info(&rows, &split.valid, args.valid_period),
             test: part_info(&rows, &split.test, args.test_period),
         },
-        feature_names: nba_features::feature_names(),
+        feature_names: names,
         feature_version: nba_features::FEATURE_VERSION,
         contract_hash: nba_features::contract_hash(),
-        hyper_parameters: hp,
+        hyper_parameters: hyper_params(args, &booster),
         validation_mae,
         metrics: evaluation,
         training_seconds,
@@ -164,16 +241,95 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         onnx_max_abs_diff: max_diff,
         canaries,
         residual_quantiles: nba_registry::manifest::percentiles(&scored.iter().map(|&i| test_rows[i].target_pts as f64 - pred[i]).collect::<Vec<_>>()),
+        feature_gain,
+        walk_forward,
     };
 
     // The gate is computed before anything is written: on the same scored rows.
     let refused = if args.promote { gate(args, &registry, &manifest, &test_rows, &scored)? } else { None };
-    registry.write_version(&manifest, &onnx)?;
+    let files = report::render(&manifest, &test_rows, &pred, &valid_history)?;
+    registry.write_version_with(&manifest, &onnx, &files)?;
     let promoted = args.promote && refused.is_none();
     if promoted {
         registry.promote(&manifest.version)?;
     }
-    Ok(Outcome { manifest, promoted, refused })
+    let mut events =
+        vec![mirror::event(&manifest, mirror::CREATED, &format!("test MAE {:.4} on {} scored rows", manifest.metrics.scored.model.mae, scored.len()))];
+    if promoted {
+        events.push(mirror::event(&manifest, mirror::PROMOTED, "train --promote: gate passed"));
+    }
+    if let Some(why) = &refused {
+        events.push(mirror::event(&manifest, mirror::REFUSED, why));
+    }
+    let mirror_error = mirror::record(&args.clickhouse, &events).await.err();
+    Ok(Outcome { manifest, promoted, refused, mirror_error })
+}
+
+/// Retrains month by month through the test period: each month's rows are predicted by
+/// a model trained on every row from the start of the training period up to the day
+/// before that month, with `trees` trees (the main model's, chosen on validation).
+fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, trees: usize) -> Result<WalkForward, TrainError> {
+    let started = Instant::now();
+    let first = split.train.iter().map(|&i| rows[i].game_date).min().unwrap_or_default();
+    let mut months: Vec<String> = split.test.iter().map(|&i| eval::month(&rows[i])).collect();
+    months.dedup();
+    let p = gbm::Params { iterations: trees, ..params(args) };
+    let mut pred = vec![f64::NAN; split.test.len()];
+    let mut out = vec![];
+    for m in months {
+        let test_ix: Vec<usize> = (0..split.test.len()).filter(|&k| eval::month(&rows[split.test[k]]) == m).collect();
+        let start = test_ix.iter().map(|&k| rows[split.test[k]].game_date).min().unwrap_or_default();
+        let month_start = start.with_day(1).unwrap_or(start);
+        let train_ix: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].game_date >= first && rows[i].game_date < month_start).collect();
+        let pb = progress_bar(&TrainArgs { iterations: trees, ..args.clone() }, format!("walk-forward {m} on {} rows", train_ix.len()));
+        let b = gbm::fit(&p, &feats(rows, &train_ix), &target(rows, &train_ix), None, nba_features::N_FEATURES, &mut |pr| {
+            if let Some(pb) = &pb {
+                pb.set_position(pr.trees as u64)
+            }
+        })?;
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        for &k in &test_ix {
+            pred[k] = b.predict_row(&rows[split.test[k]].features) as f32 as f64;
+        }
+        tracing::info!(month = %m, train_rows = train_ix.len(), "walk-forward month");
+        out.push(WalkForwardMonth { month: m, train_rows: train_ix.len(), test_rows: test_ix.len(), trees });
+    }
+    let test_rows: Vec<&FeatureRow> = split.test.iter().map(|&i| &rows[i]).collect();
+    Ok(WalkForward { months: out, metrics: eval::evaluate(&test_rows, &pred), seconds: started.elapsed().as_secs_f64() })
+}
+
+/// `nba-trainer export-rows`: the split's rows as raw little-endian arrays plus
+/// `meta.json`, for scripts/xgb_compare.py.
+pub async fn export_rows(args: &TrainArgs, out: &Path) -> Result<serde_json::Value, TrainError> {
+    let (rows, split) = load(args).await?;
+    let io = |p: &Path, e: std::io::Error| TrainError::Data(format!("writing {}: {e}", p.display()));
+    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+    let cols = Cols::from_contract();
+    let mut parts = serde_json::Map::new();
+    for (name, ix) in [("train", &split.train), ("valid", &split.valid), ("test", &split.test)] {
+        let x: Vec<u8> = ix.iter().flat_map(|&i| rows[i].features.iter().flat_map(|v| v.to_le_bytes())).collect();
+        let y: Vec<u8> = ix.iter().flat_map(|&i| (rows[i].target_pts as f32).to_le_bytes()).collect();
+        let scored: Vec<u8> = ix.iter().map(|&i| u8::from(cols.scored(&rows[i].features))).collect();
+        for (file, bytes) in [(format!("{name}_x.f32"), x), (format!("{name}_y.f32"), y), (format!("{name}_scored.u8"), scored)] {
+            let p = out.join(file);
+            std::fs::write(&p, bytes).map_err(|e| io(&p, e))?;
+        }
+        parts.insert(name.into(), serde_json::json!({ "rows": ix.len() }));
+    }
+    let meta = serde_json::json!({
+        "database": args.clickhouse.database,
+        "n_features": nba_features::N_FEATURES,
+        "feature_names": nba_features::feature_names(),
+        "contract_hash": nba_features::contract_hash(),
+        "split": { "train": args.train_period.to_string(), "valid": args.valid_period.to_string(), "test": args.test_period.to_string() },
+        "parts": parts,
+        "layout": "<part>_x.f32 row-major float32 [rows, n_features] (NaN = missing), <part>_y.f32 float32 points, <part>_scored.u8 1 = scored row",
+    });
+    let p = out.join("meta.json");
+    std::fs::write(&p, serde_json::to_vec_pretty(&meta).unwrap_or_default()).map_err(|e| io(&p, e))?;
+    Ok(meta)
 }
 
 /// `Some(reason)` when the new model may not be promoted.
@@ -214,8 +370,9 @@ fn gate(args: &TrainArgs, registry: &Registry, m: &Manifest, test_rows: &[&Featu
 fn summary(m: &Manifest) -> String {
     let s = &m.metrics.scored;
     let mut out = format!(
-        "version {}\n  trees {} of {} grown, training {:.1}s, validation MAE {:.4}\n  scored test rows {} (of {} test rows)\n  {:<16} MAE {:.4}  RMSE {:.4}  bias {:+.4}  median AE {:.4}\n",
+        "version {}\n  {} objective, trees {} of {} grown, training {:.1}s, validation MAE {:.4}\n  scored test rows {} (of {} test rows)\n  {:<16} MAE {:.4}  RMSE {:.4}  bias {:+.4}  median AE {:.4}\n",
         m.version,
+        m.hyper_parameters.objective,
         m.hyper_parameters.trees_used,
         m.hyper_parameters.trees_grown,
         m.training_seconds,
@@ -234,6 +391,16 @@ fn summary(m: &Manifest) -> String {
     out
 }
 
+fn mirror_exit(result: Result<(), String>) -> i32 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("nba-trainer: warning: the registry on disk is changed, but {e}");
+            EXIT_MIRROR_FAILED
+        }
+    }
+}
+
 /// Runs one command; returns the process exit code for a completed command.
 pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
     let registry = Registry::new(&cli.registry);
@@ -241,10 +408,14 @@ pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
         Command::Train(args) => {
             let outcome = train(&args, &cli.registry).await?;
             print!("{}", summary(&outcome.manifest));
+            println!("  report: {}", registry.version_dir(&outcome.manifest.version).join(report::REPORT_FILE).display());
             match (&outcome.refused, outcome.promoted) {
                 (Some(why), _) => println!("  not promoted: {why}"),
                 (None, true) => println!("  promoted: current is {}", outcome.manifest.version),
                 (None, false) => println!("  saved (not promoted; use --promote or `promote {}`)", outcome.manifest.version),
+            }
+            if let Some(e) = &outcome.mirror_error {
+                eprintln!("nba-trainer: warning: version {} is saved on disk, but {e}", outcome.manifest.version);
             }
             Ok(outcome.exit_code())
         }
@@ -253,7 +424,10 @@ pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
             for v in registry.list()? {
                 let m = registry.manifest(&v)?;
                 let mark = if current.as_deref() == Some(v.as_str()) { "*" } else { " " };
-                println!("{mark} {v}  test MAE {:.4} on {} rows  created {}", m.metrics.scored.model.mae, m.metrics.scored.model.rows, m.created_at);
+                println!(
+                    "{mark} {v}  {:<14} test MAE {:.4} on {} rows  created {}",
+                    m.hyper_parameters.objective, m.metrics.scored.model.mae, m.metrics.scored.model.rows, m.created_at
+                );
             }
             Ok(EXIT_OK)
         }
@@ -262,14 +436,23 @@ pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(EXIT_OK)
         }
-        Command::Promote { version } => {
+        Command::Promote { version, clickhouse } => {
             let c = registry.promote(&version)?;
             println!("current: {}", c.version);
-            Ok(EXIT_OK)
+            let m = registry.manifest(&c.version)?;
+            Ok(mirror_exit(mirror::record(&clickhouse, &[mirror::event(&m, mirror::PROMOTED, "promote command")]).await))
         }
-        Command::Rollback => {
+        Command::Rollback { clickhouse } => {
+            let before = registry.current()?.map(|c| c.version).unwrap_or_default();
             let c = registry.rollback()?;
             println!("current: {}", c.version);
+            let m = registry.manifest(&c.version)?;
+            let event = mirror::event(&m, mirror::ROLLED_BACK, &format!("rollback from {before}"));
+            Ok(mirror_exit(mirror::record(&clickhouse, &[event]).await))
+        }
+        Command::ExportRows { out, args } => {
+            let meta = export_rows(&args, &out).await?;
+            println!("{}", serde_json::to_string_pretty(&meta["parts"])?);
             Ok(EXIT_OK)
         }
     }

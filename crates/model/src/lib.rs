@@ -183,13 +183,45 @@ impl Forest {
     }
 
     /// Scores a row-major batch `[n, n_features]`.
+    ///
+    /// Rows are scored in blocks, tree by tree within a block, so a tree's nodes stay in
+    /// cache across the block; each row still sums its trees in the same order as
+    /// [`Forest::predict_row`], so the results are identical. Batches of at least
+    /// [`PARALLEL_MIN_ROWS`] rows are split over rayon's thread pool.
     pub fn predict_batch(&self, rows: &[f32]) -> Result<Vec<f32>> {
-        if !rows.len().is_multiple_of(self.n_features) {
-            return Err(ModelError::Width { expected: self.n_features, got: rows.len() % self.n_features });
+        let nf = self.n_features;
+        if !rows.len().is_multiple_of(nf) {
+            return Err(ModelError::Width { expected: nf, got: rows.len() % nf });
         }
-        rows.chunks_exact(self.n_features).map(|r| self.predict_row(r)).collect()
+        let n = rows.len() / nf;
+        let mut out = vec![0.0f32; n];
+        let score_block = |(out, rows): (&mut [f32], &[f32])| {
+            let mut sums = [self.base as f64; BLOCK_ROWS];
+            let k = out.len();
+            for &root in &self.roots {
+                for (s, row) in sums[..k].iter_mut().zip(rows.chunks_exact(nf)) {
+                    *s += self.tree_value(root, row) as f64;
+                }
+            }
+            for (o, s) in out.iter_mut().zip(sums) {
+                *o = s as f32;
+            }
+        };
+        if n >= PARALLEL_MIN_ROWS {
+            use rayon::prelude::*;
+            out.par_chunks_mut(BLOCK_ROWS).zip(rows.par_chunks(BLOCK_ROWS * nf)).for_each(score_block);
+        } else {
+            out.chunks_mut(BLOCK_ROWS).zip(rows.chunks(BLOCK_ROWS * nf)).for_each(score_block);
+        }
+        Ok(out)
     }
 }
+
+/// Rows scored together, tree by tree (see [`Forest::predict_batch`]).
+const BLOCK_ROWS: usize = 32;
+
+/// Batches of at least this many rows are scored on several threads.
+pub const PARALLEL_MIN_ROWS: usize = 2048;
 
 /// The smallest f32 that is >= `x` (for a finite `x` within f32 range). A split `x < t`
 /// on f64 becomes `x < next_up_f32(t)` on f32 inputs without any row changing side.
@@ -237,6 +269,11 @@ mod tests {
         assert_eq!(f.predict_row(&[1.5, 1.0]).unwrap(), 29.5);
         assert_eq!(f.predict_row(&[f32::NAN, f32::NAN]).unwrap(), 19.5);
         assert_eq!(f.predict_batch(&[1.0, 3.0, 2.0, 0.0]).unwrap(), vec![9.5, 29.5]);
+        // Blocked and parallel batches score each row exactly like predict_row.
+        let big: Vec<f32> = (0..2 * (PARALLEL_MIN_ROWS + 77)).map(|i| if i % 11 == 0 { f32::NAN } else { (i % 7) as f32 * 0.5 }).collect();
+        let want: Vec<f32> = big.chunks(2).map(|r| f.predict_row(r).unwrap()).collect();
+        assert_eq!(f.predict_batch(&big).unwrap(), want);
+        assert_eq!(f.predict_batch(&big[..2 * 45]).unwrap(), want[..45]);
         assert!(matches!(f.predict_row(&[1.0]), Err(ModelError::Width { expected: 2, got: 1 })));
         assert!(f.predict_batch(&[1.0, 2.0, 3.0]).is_err());
     }
@@ -278,7 +315,13 @@ mod tests {
             let t = next_up_f32(x);
             assert!(t as f64 >= x, "{x}");
             // No f32 strictly between x and t.
-            let below = f32::from_bits(if t > 0.0 { t.to_bits() - 1 } else if t == 0.0 { 0x8000_0001 } else { t.to_bits() + 1 });
+            let below = f32::from_bits(if t > 0.0 {
+                t.to_bits() - 1
+            } else if t == 0.0 {
+                0x8000_0001
+            } else {
+                t.to_bits() + 1
+            });
             assert!((below as f64) < x || t as f64 == x, "{x}: {below} {t}");
             // Every f32 row value keeps its side of the split.
             for v in [below, t] {

@@ -134,19 +134,12 @@ pub fn to_model_proto(forest: &Forest, doc: &str) -> Result<pb::ModelProto> {
             r#type: Some(tensor_type([D::DimParam("N".into()), D::DimValue(forest.n_features as i64)])),
             ..Default::default()
         }],
-        output: vec![pb::ValueInfoProto {
-            name: OUTPUT.into(),
-            r#type: Some(tensor_type([D::DimParam("N".into()), D::DimValue(1)])),
-            ..Default::default()
-        }],
+        output: vec![pb::ValueInfoProto { name: OUTPUT.into(), r#type: Some(tensor_type([D::DimParam("N".into()), D::DimValue(1)])), ..Default::default() }],
         ..Default::default()
     };
     Ok(pb::ModelProto {
         ir_version: 8,
-        opset_import: vec![
-            pb::OperatorSetIdProto { domain: String::new(), version: 13 },
-            pb::OperatorSetIdProto { domain: "ai.onnx.ml".into(), version: 3 },
-        ],
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }, pb::OperatorSetIdProto { domain: "ai.onnx.ml".into(), version: 3 }],
         producer_name: "nba-model".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: doc.into(),
@@ -245,7 +238,15 @@ pub fn forest_from_node(node: &NodeProto, n_features: usize) -> Result<Forest> {
                 None => forest.nodes.push(Node::leaf(weight.get(&(tree_id, id)).copied().unwrap_or(0.0))),
                 Some(mode) => {
                     let feature = u32::try_from(featureids[i]).map_err(|_| e(format!("bad feature {}", featureids[i])))?;
-                    forest.nodes.push(Node { feature, threshold: values[i], branch: Some(mode), if_true: 0, if_false: 0, missing_true: missing[i] != 0, value: 0.0 });
+                    forest.nodes.push(Node {
+                        feature,
+                        threshold: values[i],
+                        branch: Some(mode),
+                        if_true: 0,
+                        if_false: 0,
+                        missing_true: missing[i] != 0,
+                        value: 0.0,
+                    });
                     let p = slot as usize;
                     stack.push((falses[i], Some((p, false))));
                     stack.push((trues[i], Some((p, true))));

@@ -61,8 +61,7 @@ pub struct Evaluation {
     pub by_month: BTreeMap<String, Metrics>,
 }
 
-
-
+/// Every hyper-parameter of the fit, and what the fit chose (trees, base score).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HyperParams {
     pub objective: String,
@@ -85,6 +84,10 @@ pub struct HyperParams {
     pub trees_used: usize,
     pub trees_grown: usize,
     pub base_score: f64,
+    /// The shipped trees were refitted on train + validation with `trees_used` trees
+    /// chosen by early stopping (`validation_mae` is the early-stopped model's).
+    #[serde(default)]
+    pub refit_on_validation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +139,38 @@ pub struct Manifest {
     /// probability of going over a line. Empty in manifests written before they existed.
     #[serde(default)]
     pub residual_quantiles: Vec<f64>,
+    /// Total split gain of each feature over the kept trees, largest first. Empty in
+    /// manifests written before it existed.
+    #[serde(default)]
+    pub feature_gain: Vec<FeatureGain>,
+    /// `train --walk-forward`: the test period re-predicted month by month by models
+    /// retrained on everything before each month. Informative only (not gated).
+    #[serde(default)]
+    pub walk_forward: Option<WalkForward>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureGain {
+    pub feature: String,
+    pub gain: f64,
+}
+
+/// Month-by-month retraining through the test period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalkForward {
+    pub months: Vec<WalkForwardMonth>,
+    /// The same evaluation as `metrics`, on the walk-forward predictions.
+    pub metrics: Evaluation,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalkForwardMonth {
+    /// YYYY-MM.
+    pub month: String,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub trees: usize,
 }
 
 /// Percentiles 1..=99 (linear interpolation between order statistics) of `values`.

@@ -62,7 +62,18 @@ impl Registry {
 
     /// Writes a complete version atomically (temp folder, then rename).
     pub fn write_version(&self, manifest: &Manifest, onnx: &[u8]) -> Result<PathBuf, RegistryError> {
+        self.write_version_with(manifest, onnx, &[])
+    }
+
+    /// Like [`Registry::write_version`], with extra files (the report and its plots) written
+    /// into the same folder before the rename. Names are plain file names.
+    pub fn write_version_with(&self, manifest: &Manifest, onnx: &[u8], extra: &[(String, Vec<u8>)]) -> Result<PathBuf, RegistryError> {
         valid_version(&manifest.version)?;
+        for (name, _) in extra {
+            if valid_version(name).is_err() || name == MODEL_FILE || name == MANIFEST_FILE {
+                return Err(RegistryError::InvalidVersion(format!("extra file name {name}")));
+            }
+        }
         let models = self.models();
         fs::create_dir_all(&models).map_err(io("creating", &models))?;
         let dest = self.version_dir(&manifest.version);
@@ -74,7 +85,8 @@ impl Registry {
         fs::create_dir(&tmp).map_err(io("creating", &tmp))?;
         let result = (|| {
             let json = serde_json::to_vec_pretty(manifest).map_err(|source| RegistryError::Json { path: dest.display().to_string(), source })?;
-            for (name, bytes) in [(MODEL_FILE, onnx), (MANIFEST_FILE, &json[..])] {
+            let files = [(MODEL_FILE, onnx), (MANIFEST_FILE, &json[..])].into_iter().chain(extra.iter().map(|(n, b)| (n.as_str(), &b[..])));
+            for (name, bytes) in files {
                 let p = tmp.join(name);
                 fs::write(&p, bytes).map_err(io("writing", &p))?;
                 fs::File::open(&p).and_then(|f| f.sync_all()).map_err(io("syncing", &p))?;
@@ -203,6 +215,7 @@ mod tests {
                 trees_used: 1,
                 trees_grown: 1,
                 base_score: 0.0,
+                refit_on_validation: false,
             },
             validation_mae: 1.0,
             metrics: Evaluation {
@@ -218,6 +231,8 @@ mod tests {
             onnx_max_abs_diff: 0.0,
             canaries: vec![],
             residual_quantiles: vec![],
+            feature_gain: vec![],
+            walk_forward: None,
         }
     }
 
@@ -233,7 +248,10 @@ mod tests {
         // Neither is a folder without its manifest.
         std::fs::create_dir_all(dir.path().join("models/v9")).unwrap();
         reg.write_version(&manifest("v1"), b"one").unwrap();
-        reg.write_version(&manifest("v2"), b"two").unwrap();
+        reg.write_version_with(&manifest("v2"), b"two", &[("report.md".into(), b"# r".to_vec())]).unwrap();
+        assert_eq!(std::fs::read(reg.version_dir("v2").join("report.md")).unwrap(), b"# r");
+        assert!(reg.write_version_with(&manifest("v5"), b"x", &[("../x.md".into(), vec![])]).is_err());
+        assert!(reg.write_version_with(&manifest("v5"), b"x", &[(MODEL_FILE.into(), vec![])]).is_err());
         assert_eq!(reg.list().unwrap(), vec!["v1", "v2"]);
         assert!(reg.write_version(&manifest("v1"), b"again").is_err(), "versions are immutable");
         assert_eq!(reg.model_bytes("v1").unwrap(), b"one");
@@ -248,7 +266,8 @@ mod tests {
         assert_eq!(reg.rollback().unwrap(), Current { version: "v1".into(), history: vec![] });
         assert_eq!(reg.current().unwrap().unwrap().version, "v1");
         // No temporary pointer file is left behind.
-        let stray: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".current")).collect();
+        let stray: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".current")).collect();
         assert!(stray.is_empty());
     }
 }

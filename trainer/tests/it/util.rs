@@ -25,14 +25,8 @@ pub async fn season_store() -> &'static Store {
     STORE
         .get_or_init(|| async {
             let store = fresh_store("trainer_season", true).await;
-            let opts = LoadOptions {
-                paths: vec![nba_testkit::season_archive(2024)],
-                batch_pages: 200,
-                workers: 2,
-                dry_run: false,
-                progress: false,
-                dates: None,
-            };
+            let opts =
+                LoadOptions { paths: vec![nba_testkit::season_archive(2024)], batch_pages: 200, workers: 2, dry_run: false, progress: false, dates: None };
             let s = nba_ingest::load::load(Some(&store), &opts).await.unwrap();
             assert!(s.rejected.is_empty());
             nba_ingest::build::build(&store, &Default::default()).await.unwrap();
@@ -87,13 +81,27 @@ pub fn args(store: &Store, extra: &[&str]) -> TrainArgs {
     }
 }
 
-pub fn cli(registry: &Path, args: &[&str]) -> std::process::Output {
+/// Runs the binary on `registry`, mirroring into `store`'s database.
+pub fn cli(registry: &Path, store: &Store, args: &[&str]) -> std::process::Output {
+    cli_at(registry, store.url(), store.database(), args)
+}
+
+pub fn cli_at(registry: &Path, url: &str, database: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_nba-trainer"))
         .args(args)
         .env("NBA_REGISTRY", registry)
         .env("NBA_PROGRESS", "never")
+        .env("CLICKHOUSE_URL", url)
+        .env("NBA_DATABASE", database)
+        .env("NBA_CLICKHOUSE_ATTEMPTS", "1")
         .output()
         .unwrap()
+}
+
+/// (event, message) of a version in `model_registry`, oldest first.
+pub async fn registry_events(store: &Store, version: &str) -> Vec<(String, String)> {
+    let sql = format!("SELECT event, message FROM {}.model_registry WHERE version = ? ORDER BY event_at, event", store.database());
+    store.client().query(&sql).bind(version).fetch_all::<(String, String)>().await.unwrap()
 }
 
 pub async fn scalar(store: &Store, sql: &str) -> u64 {

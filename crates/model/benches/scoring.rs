@@ -1,0 +1,107 @@
+//! Scoring speed of a 300-tree depth-6 ensemble (65 features, the contract's width)
+//! through the registered tract op: one row per call (latency) and large batches
+//! (throughput), plus the in-memory forest for reference.
+//!
+//! `cargo bench -p nba-model --bench scoring` (a plain timing harness: no criterion, so
+//! nothing extra to build). Figures go to docs/benchmarks.md; never asserted in tests.
+
+use nba_model::onnx::{OnnxModel, to_onnx_bytes};
+use nba_model::{Forest, Mode, Node};
+use std::hint::black_box;
+use std::time::Instant;
+
+const FEATURES: usize = 65;
+const TREES: usize = 300;
+const DEPTH: u32 = 6;
+
+/// A deterministic full binary forest: every tree has 63 splits and 64 leaves, random
+/// features and thresholds in [0, 1), missing values both ways.
+fn forest() -> Forest {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut f = Forest { n_features: FEATURES, base: 10.0, nodes: vec![], roots: vec![] };
+    let inner = (1u32 << DEPTH) - 1;
+    for _ in 0..TREES {
+        let start = f.nodes.len() as u32;
+        f.roots.push(start);
+        for i in 0..(2 * inner + 1) {
+            f.nodes.push(if i < inner {
+                Node {
+                    feature: (rnd() % FEATURES as u64) as u32,
+                    threshold: (rnd() % 1000) as f32 / 1000.0,
+                    branch: Some(Mode::Lt),
+                    if_true: start + 2 * i + 1,
+                    if_false: start + 2 * i + 2,
+                    missing_true: rnd() % 2 == 0,
+                    value: 0.0,
+                }
+            } else {
+                Node::leaf((rnd() % 100) as f32 / 100.0 - 0.5)
+            });
+        }
+    }
+    f
+}
+
+fn rows(n: usize) -> Vec<f32> {
+    let mut s = 1u64;
+    (0..n * FEATURES)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if (s >> 40).is_multiple_of(20) { f32::NAN } else { ((s >> 33) % 1000) as f32 / 1000.0 }
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let f = forest();
+    f.validate().expect("valid forest");
+    let model = OnnxModel::load(&to_onnx_bytes(&f, "bench").expect("export"), FEATURES).expect("load");
+    let x = rows(100_000);
+    println!("ensemble: {TREES} trees, depth {DEPTH}, {FEATURES} features; threads available: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    // Latency: one row per call, distinct rows, median of 7 runs of 20k calls.
+    let single = |score: &dyn Fn(&[f32]) -> f32| {
+        median(
+            (0..7)
+                .map(|_| {
+                    let t = Instant::now();
+                    for i in 0..20_000 {
+                        black_box(score(&x[(i % 100_000) * FEATURES..][..FEATURES]));
+                    }
+                    t.elapsed().as_secs_f64() / 20_000.0 * 1e6
+                })
+                .collect(),
+        )
+    };
+    let tract_us = single(&|r| model.predict(r).expect("predict")[0]);
+    let forest_us = single(&|r| f.predict_row(r).expect("predict"));
+    println!("single row, tract op (OnnxModel::predict): {tract_us:.2} us/row");
+    println!("single row, in-memory forest:              {forest_us:.2} us/row");
+
+    // Throughput: batches through tract; median of 5 runs over all 100k rows.
+    for batch in [1_000usize, 10_000, 100_000] {
+        let rate = median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    for c in x.chunks(batch * FEATURES) {
+                        black_box(model.predict(c).expect("predict"));
+                    }
+                    100_000.0 / t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        );
+        println!("batch {batch:>6}, tract op: {:.2} M rows/s", rate / 1e6);
+    }
+}

@@ -1,0 +1,316 @@
+//! `report.md` and its SVG plots, written beside the model in the version folder: the
+//! test tables (model against the three baselines on the scored rows and on all rows,
+//! breakdowns by minutes band, role and month, walk-forward when run) and plots of
+//! feature importance (gain), predicted vs actual, residual by predicted, MAE by month,
+//! and the validation curve. Plots use plotters' SVG backend, which writes text as SVG
+//! `<text>`, so no font library is needed.
+
+use crate::TrainError;
+use crate::data::FeatureRow;
+use crate::eval::{self, BASELINES, Cols};
+use crate::manifest::{Manifest, Metrics, Report};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub const REPORT_FILE: &str = "report.md";
+pub const PLOTS: [&str; 5] = ["feature_gain.svg", "predicted_vs_actual.svg", "residual_by_predicted.svg", "mae_by_month.svg", "validation_curve.svg"];
+
+type PlotResult = Result<(), String>;
+
+fn e<E: std::fmt::Display>(x: E) -> String {
+    x.to_string()
+}
+
+/// Draws into an SVG of `w` x `h` pixels.
+fn svg(name: &str, w: u32, h: u32, draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> PlotResult) -> Result<(String, Vec<u8>), TrainError> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(e)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present().map_err(e))
+            .map_err(|m| TrainError::Training(format!("plot {name}: {m}")))?;
+    }
+    Ok((name.to_string(), buf.into_bytes()))
+}
+
+const COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
+
+fn feature_gain_plot(m: &Manifest) -> Result<(String, Vec<u8>), TrainError> {
+    let top: Vec<_> = m.feature_gain.iter().take(25).collect();
+    let total: f64 = m.feature_gain.iter().map(|g| g.gain).sum::<f64>().max(f64::MIN_POSITIVE);
+    let max = top.first().map_or(1.0, |g| g.gain).max(f64::MIN_POSITIVE);
+    let row = 22;
+    svg(PLOTS[0], 820, 60 + row * top.len().max(1) as u32, |root| {
+        root.draw(&Text::new("Feature importance: share of total split gain (top 25)", (10, 12), ("sans-serif", 18))).map_err(e)?;
+        for (i, g) in top.iter().enumerate() {
+            let y = 45 + (i as u32 * row) as i32;
+            root.draw(&Text::new(g.feature.clone(), (10, y), ("sans-serif", 14))).map_err(e)?;
+            let w = (g.gain / max * 480.0) as i32;
+            root.draw(&Rectangle::new([(220, y - 2), (220 + w.max(1), y + 14)], COLORS[0].filled())).map_err(e)?;
+            root.draw(&Text::new(format!("{:.1}%", 100.0 * g.gain / total), (226 + w, y), ("sans-serif", 13))).map_err(e)?;
+        }
+        Ok(())
+    })
+}
+
+/// Every k-th index so that at most `n` are drawn (deterministic).
+fn thin(len: usize, n: usize) -> impl Iterator<Item = usize> {
+    (0..len).step_by(len.div_ceil(n.max(1)).max(1))
+}
+
+fn scatter_plot(pred: &[f64], actual: &[f64]) -> Result<(String, Vec<u8>), TrainError> {
+    let hi = pred.iter().chain(actual).copied().fold(10.0f64, f64::max).ceil();
+    svg(PLOTS[1], 700, 700, |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(format!("Predicted vs actual points (scored test rows, {} of {} shown)", thin(pred.len(), 4000).count(), pred.len()), ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..hi, 0.0..hi)
+            .map_err(e)?;
+        c.configure_mesh().x_desc("predicted").y_desc("actual").draw().map_err(e)?;
+        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i]), 2, COLORS[0].mix(0.3).filled()))).map_err(e)?;
+        c.draw_series(LineSeries::new([(0.0, 0.0), (hi, hi)], BLACK.stroke_width(1))).map_err(e)?;
+        Ok(())
+    })
+}
+
+fn residual_plot(pred: &[f64], actual: &[f64]) -> Result<(String, Vec<u8>), TrainError> {
+    // Residual (actual - predicted) percentiles per 2-point band of prediction.
+    let mut bands: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (p, a) in pred.iter().zip(actual) {
+        bands.entry((p / 2.0).floor() as i64).or_default().push(a - p);
+    }
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    let mut lines: [Vec<(f64, f64)>; 3] = Default::default();
+    for (b, mut v) in bands.into_iter().filter(|(_, v)| v.len() >= 30) {
+        let x = b as f64 * 2.0 + 1.0;
+        for (k, p) in [0.1, 0.5, 0.9].into_iter().enumerate() {
+            lines[k].push((x, q(&mut v, p)));
+        }
+    }
+    let xmax = pred.iter().copied().fold(10.0f64, f64::max).ceil();
+    let (ylo, yhi) = pred.iter().zip(actual).map(|(p, a)| a - p).fold((-10.0f64, 10.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
+    svg(PLOTS[2], 760, 520, |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption("Residual (actual - predicted) by predicted points, scored test rows", ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..xmax, ylo.floor()..yhi.ceil())
+            .map_err(e)?;
+        c.configure_mesh().x_desc("predicted").y_desc("residual").draw().map_err(e)?;
+        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i] - pred[i]), 2, RGBColor(150, 150, 150).mix(0.25).filled()))).map_err(e)?;
+        c.draw_series(LineSeries::new([(0.0, 0.0), (xmax, 0.0)], BLACK.stroke_width(1))).map_err(e)?;
+        for (k, name) in ["p10", "median", "p90"].into_iter().enumerate() {
+            let color = COLORS[if k == 1 { 3 } else { 0 }];
+            c.draw_series(LineSeries::new(lines[k].clone(), color.stroke_width(2)))
+                .map_err(e)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e)?;
+        Ok(())
+    })
+}
+
+fn month_plot(by_month: &BTreeMap<String, Report>) -> Result<(String, Vec<u8>), TrainError> {
+    let months: Vec<&String> = by_month.keys().collect();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("model".into(), vec![])];
+    series.extend(BASELINES.iter().map(|b| (b.to_string(), vec![])));
+    for (i, r) in by_month.values().enumerate() {
+        series[0].1.push((i as f64, r.model.mae));
+        for (k, b) in BASELINES.iter().enumerate() {
+            series[k + 1].1.push((i as f64, r.baselines[*b].mae));
+        }
+    }
+    let all = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).filter(|v| v.is_finite());
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() { (lo - 0.1, hi + 0.1) } else { (0.0, 1.0) };
+    svg(PLOTS[3], 760, 480, |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption("MAE by month, scored test rows: model and baselines", ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-0.3..(months.len().max(1) as f64 - 0.7), lo..hi)
+            .map_err(e)?;
+        c.configure_mesh()
+            .x_labels(months.len().max(2))
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 { months.get(i as usize).map(|s| s.to_string()).unwrap_or_default() } else { String::new() }
+            })
+            .y_desc("MAE (points)")
+            .draw()
+            .map_err(e)?;
+        for (k, (name, pts)) in series.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let width = if k == 0 { 3 } else { 1 };
+            c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
+                .map_err(e)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(width)));
+            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(e)?;
+        }
+        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e)?;
+        Ok(())
+    })
+}
+
+fn curve_plot(metric: &str, history: &[f64], kept: usize) -> Result<(String, Vec<u8>), TrainError> {
+    let finite = history.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    // The first trees dominate the scale; show from where the loss is within 10% of best.
+    let from = history.iter().position(|&v| v <= lo * 1.1).unwrap_or(0);
+    let top = history.get(from).copied().unwrap_or(hi).max(lo + 1e-6);
+    svg(PLOTS[4], 760, 420, |root| {
+        let mut c = ChartBuilder::on(root)
+            .caption(format!("Validation {metric} by trees ({kept} kept)"), ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(from as f64..history.len().max(from + 1) as f64, lo - (top - lo) * 0.05..top)
+            .map_err(e)?;
+        c.configure_mesh().x_desc("trees").y_desc(metric).draw().map_err(e)?;
+        c.draw_series(LineSeries::new(history.iter().enumerate().skip(from).map(|(i, &v)| ((i + 1) as f64, v)), COLORS[0].stroke_width(2))).map_err(e)?;
+        c.draw_series(LineSeries::new([(kept as f64, lo - (top - lo) * 0.05), (kept as f64, top)], COLORS[3].stroke_width(1))).map_err(e)?;
+        Ok(())
+    })
+}
+
+fn metrics_table(out: &mut String, r: &Report) {
+    let best = r.best_baseline().map(|b| b.1.mae).unwrap_or(f64::NAN);
+    let _ = writeln!(out, "| predictor | rows | MAE | RMSE | bias | median AE | MAE vs best baseline |\n| --- | --- | --- | --- | --- | --- | --- |");
+    let line = |out: &mut String, name: &str, m: &Metrics| {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.4} | {:.4} | {:+.3} | {:.3} | {:+.2}% |",
+            m.rows,
+            m.mae,
+            m.rmse,
+            m.bias,
+            m.median_ae,
+            100.0 * (m.mae / best - 1.0)
+        );
+    };
+    line(out, "**model**", &r.model);
+    let mut bs: Vec<_> = r.baselines.iter().collect();
+    bs.sort_by(|a, b| a.1.mae.total_cmp(&b.1.mae));
+    for (name, m) in bs {
+        line(out, name, m);
+    }
+}
+
+fn breakdown_table(out: &mut String, title: &str, groups: &BTreeMap<String, Report>) {
+    let _ = writeln!(out, "\n### MAE by {title} (scored rows)\n\n| {title} | rows | model | {} | model vs best baseline |", BASELINES.join(" | "));
+    let _ = writeln!(out, "| --- | --- | --- |{} --- |", " --- |".repeat(BASELINES.len()));
+    for (k, r) in groups {
+        let best = r.best_baseline().map_or(f64::NAN, |b| b.1.mae);
+        let bs: Vec<String> = BASELINES.iter().map(|b| format!("{:.3}", r.baselines[*b].mae)).collect();
+        let _ = writeln!(out, "| {k} | {} | **{:.3}** | {} | {:+.2}% |", r.model.rows, r.model.mae, bs.join(" | "), 100.0 * (r.model.mae / best - 1.0));
+    }
+}
+
+/// The report and its plots: (file name, bytes) for the version folder.
+pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_history: &[f64]) -> Result<Vec<(String, Vec<u8>)>, TrainError> {
+    let cols = Cols::from_contract();
+    let scored = eval::scored_indices(test_rows, cols);
+    let s_rows: Vec<&FeatureRow> = scored.iter().map(|&i| test_rows[i]).collect();
+    let s_pred: Vec<f64> = scored.iter().map(|&i| pred[i]).collect();
+    let s_actual: Vec<f64> = s_rows.iter().map(|r| r.target_pts as f64).collect();
+    let by_minutes = eval::grouped_reports(&s_rows, &s_pred, |r| eval::minutes_band(cols, r));
+    let by_role = eval::grouped_reports(&s_rows, &s_pred, |r| eval::role(cols, r));
+    let by_month = eval::grouped_reports(&s_rows, &s_pred, eval::month);
+
+    let hp = &m.hyper_parameters;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Model {}\n", m.version);
+    let _ = writeln!(
+        out,
+        "Objective `{}`, {} trees kept of {} grown (early stopping on {}), learning rate {}, max depth {}, max leaves {}, \
+         min leaf weight {}, L2 {}, subsample {}, column sample {}, {} bins, seed {}. Training took {:.1} s.{} \
+         Created {} from commit {}, database `{}`.\n",
+        hp.objective,
+        hp.trees_used,
+        hp.trees_grown,
+        hp.early_stopping_metric,
+        hp.learning_rate,
+        hp.max_depth,
+        hp.max_leaves,
+        hp.min_leaf_weight,
+        hp.l2,
+        hp.subsample,
+        hp.colsample_bytree,
+        hp.nbins,
+        hp.seed,
+        m.training_seconds,
+        if hp.refit_on_validation { " The shipped trees were then refitted on train + validation with that many trees." } else { "" },
+        m.created_at,
+        m.source_commit.as_deref().unwrap_or("unknown"),
+        m.database
+    );
+    let _ = writeln!(out, "| part | period | played rows | first | last |\n| --- | --- | --- | --- | --- |");
+    for (name, p) in [("train", &m.split.train), ("validation", &m.split.validation), ("test", &m.split.test)] {
+        let _ = writeln!(out, "| {name} | {} | {} | {} | {} |", p.period, p.rows, p.first_date, p.last_date);
+    }
+    let _ = writeln!(out, "\nValidation MAE {:.4}. All numbers below are on the test period, never used for fitting or tuning.", m.validation_mae);
+    let _ = writeln!(out, "\n## Scored rows\n\nTest rows with `min_avg_10 >= 15` and all three baselines defined; every predictor on exactly these rows.\n");
+    metrics_table(&mut out, &m.metrics.scored);
+    let _ = writeln!(out, "\n## All rows\n\nEvery test row with the baselines defined (no minutes filter):\n");
+    metrics_table(&mut out, &m.metrics.all_with_baselines);
+    let a = &m.metrics.all_rows_model;
+    let _ = writeln!(
+        out,
+        "\nThe model on literally every test row: {} rows, MAE {:.4}, RMSE {:.4}, bias {:+.3}, median AE {:.3}.",
+        a.rows, a.mae, a.rmse, a.bias, a.median_ae
+    );
+    let _ = writeln!(out, "\n## Breakdowns");
+    breakdown_table(&mut out, "minutes band", &by_minutes);
+    breakdown_table(&mut out, "role", &by_role);
+    let _ = writeln!(out, "\nRole: starter when he started at least half of his last 5 played games.");
+    breakdown_table(&mut out, "month", &by_month);
+    if let Some(w) = &m.walk_forward {
+        let _ = writeln!(
+            out,
+            "\n## Walk-forward\n\nEach test month predicted by a model retrained on every row before that month ({:.1} s in all; informative, not used by the gate).\n",
+            w.seconds
+        );
+        let _ = writeln!(out, "| month | train rows | test rows | trees |\n| --- | --- | --- | --- |");
+        for mo in &w.months {
+            let _ = writeln!(out, "| {} | {} | {} | {} |", mo.month, mo.train_rows, mo.test_rows, mo.trees);
+        }
+        let _ = writeln!(out, "\nScored rows:\n");
+        metrics_table(&mut out, &w.metrics.scored);
+        let _ = writeln!(
+            out,
+            "\nModel MAE by month (scored rows): {}",
+            w.metrics.by_month.iter().map(|(k, v)| format!("{k} {:.3}", v.mae)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n## Plots\n");
+    for (p, what) in PLOTS.iter().zip(["Feature importance (gain)", "Predicted vs actual", "Residual by predicted", "MAE by month", "Validation curve"]) {
+        let _ = writeln!(out, "### {what}\n\n![{what}]({p})\n");
+    }
+    let _ = writeln!(out, "## Feature gain (top 15)\n\n| feature | share of gain |\n| --- | --- |");
+    let total: f64 = m.feature_gain.iter().map(|g| g.gain).sum::<f64>().max(f64::MIN_POSITIVE);
+    for g in m.feature_gain.iter().take(15) {
+        let _ = writeln!(out, "| {} | {:.2}% |", g.feature, 100.0 * g.gain / total);
+    }
+
+    Ok(vec![
+        (REPORT_FILE.to_string(), out.into_bytes()),
+        feature_gain_plot(m)?,
+        scatter_plot(&s_pred, &s_actual)?,
+        residual_plot(&s_pred, &s_actual)?,
+        month_plot(&by_month)?,
+        curve_plot(&hp.early_stopping_metric, valid_history, hp.trees_used)?,
+    ])
+}
