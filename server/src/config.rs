@@ -65,6 +65,12 @@ pub struct ServeConfig {
     /// Most requests in one PredictBatch, rows in one ModelInfer.
     #[arg(long, env = "NBA_MAX_BATCH", default_value_t = 10_000)]
     pub max_batch: usize,
+    /// Most rows in one Arrow Flight record batch.
+    #[arg(long, env = "NBA_MAX_FLIGHT_BATCH", default_value_t = 1_000_000)]
+    pub max_flight_batch: usize,
+    /// Largest accepted Arrow Flight message (one encoded batch), bytes.
+    #[arg(long, env = "NBA_MAX_FLIGHT_MESSAGE_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_flight_message_bytes: usize,
     /// Concurrent requests per connection (HTTP/2 streams served at once).
     #[arg(long, env = "NBA_MAX_CONCURRENCY", default_value_t = 256)]
     pub max_concurrency: usize,

@@ -13,7 +13,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_features::{GameContext, History, N_FEATURES};
 use nba_store::Store;
-use nba_store::rows::{InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
+use nba_store::rows::{GameRow, InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,8 +25,11 @@ pub struct Snapshot {
     pub history: History,
     /// Official inactive lists by (date, team).
     pub inactive: HashMap<(NaiveDate, String), Vec<String>>,
-    /// What the snapshot was read at: (max summary version, summary rows).
-    pub watermark: (u64, u64),
+    /// Scheduled games by date: (home, away), from the schedule pages.
+    pub schedule: HashMap<NaiveDate, Vec<(String, String)>>,
+    /// What the snapshot was read at: (summary rows' max version and count, schedule
+    /// rows' max version and count).
+    pub watermark: [u64; 4],
     pub loaded_at: DateTime<Utc>,
     /// Increases with every snapshot (cache keys include it).
     pub generation: u64,
@@ -127,9 +130,17 @@ impl FeatureStore {
         for r in inactives {
             inactive.entry((r.game_date, r.team)).or_default().push(r.player_id);
         }
+        let games: Vec<GameRow> = self.store.select("read games", "SELECT ?fields FROM games FINAL").await?;
+        let mut schedule: HashMap<NaiveDate, Vec<(String, String)>> = HashMap::new();
+        for g in games {
+            schedule.entry(g.game_date).or_default().push((g.home_team, g.away_team));
+        }
+        for day in schedule.values_mut() {
+            day.sort();
+        }
         let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
         let generation = old.map_or(1, |s| s.generation + 1);
-        let snap = Snapshot { history, inactive, watermark, loaded_at: Utc::now(), generation };
+        let snap = Snapshot { history, inactive, schedule, watermark, loaded_at: Utc::now(), generation };
         tracing::info!(
             players = snap.history.player_count(),
             player_games = players.len(),
@@ -148,14 +159,22 @@ impl FeatureStore {
         Ok(true)
     }
 
-    async fn watermark(&self) -> Result<(u64, u64), nba_store::StoreError> {
+    async fn watermark(&self) -> Result<[u64; 4], nba_store::StoreError> {
         #[derive(clickhouse::Row, serde::Deserialize)]
         struct W {
             v: u64,
             n: u64,
         }
-        let w: Vec<W> = self.store.select("read summary watermark", "SELECT max(version) AS v, count() AS n FROM player_game_summary").await?;
-        Ok(w.first().map_or((0, 0), |w| (w.v, w.n)))
+        let mut out = [0; 4];
+        for (i, table) in ["player_game_summary", "games"].into_iter().enumerate() {
+            let sql = format!("SELECT max(version) AS v, count() AS n FROM {table}");
+            let w: Vec<W> = self.store.select("read watermark", &sql).await?;
+            if let Some(w) = w.first() {
+                out[2 * i] = w.v;
+                out[2 * i + 1] = w.n;
+            }
+        }
+        Ok(out)
     }
 
     /// The feature vector for a query, from the cache or computed.

@@ -4,6 +4,7 @@
 //! - [`features`]: the in-memory history from ClickHouse and the feature-vector cache;
 //! - [`model`]: loading, checking and hot-swapping registry versions;
 //! - [`grpc`]: the `nba.predict.v1` and KServe V2 services, auth, per-call metrics;
+//! - [`flight`]: Arrow Flight batch scoring and daily slates;
 //! - [`admin`]: `/metrics`, `/live`, `/ready`, `POST /admin/reload`;
 //! - [`predlog`]: every prediction appended to ClickHouse off the request path;
 //! - [`run`]: wiring, background refreshers and the shutdown sequence.
@@ -13,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod flight;
 pub mod grpc;
 pub mod model;
 pub mod predict;
@@ -44,7 +46,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 /// gRPC service names reported by the health service (besides "" for the whole server).
-pub const SERVICES: [&str; 2] = ["nba.predict.v1.PredictionService", "inference.GRPCInferenceService"];
+pub const SERVICES: [&str; 3] = ["nba.predict.v1.PredictionService", "inference.GRPCInferenceService", "arrow.flight.protocol.FlightService"];
 
 /// State shared by the gRPC services, the admin port and the background tasks.
 pub struct Shared {
@@ -188,7 +190,12 @@ pub async fn run(
     let predict_api = PredictApi { predictor: predictor.clone(), max_batch: cfg.max_batch };
     let inference_api = InferenceApi { predictor: predictor.clone(), ready: ready.clone(), max_batch: cfg.max_batch };
     let predict_svc = InterceptedService::new(PredictionServiceServer::new(predict_api).max_decoding_message_size(cfg.max_request_bytes), auth.clone());
-    let inference_svc = InterceptedService::new(GrpcInferenceServiceServer::new(inference_api).max_decoding_message_size(cfg.max_request_bytes), auth);
+    let inference_svc = InterceptedService::new(GrpcInferenceServiceServer::new(inference_api).max_decoding_message_size(cfg.max_request_bytes), auth.clone());
+    let flight_api = flight::FlightApi { predictor: predictor.clone(), max_batch: cfg.max_flight_batch };
+    let flight_svc = InterceptedService::new(
+        arrow_flight::flight_service_server::FlightServiceServer::new(flight_api).max_decoding_message_size(cfg.max_flight_message_bytes),
+        auth,
+    );
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -210,8 +217,13 @@ pub async fn run(
         builder = builder.tls_config(tls).context("TLS config")?;
     }
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-    let router =
-        builder.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha).add_service(predict_svc).add_service(inference_svc);
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(predict_svc)
+        .add_service(inference_svc)
+        .add_service(flight_svc);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
     let mut grpc_task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = drain_rx.await;

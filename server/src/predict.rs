@@ -32,15 +32,21 @@ impl Predictor {
         self.models.get().ok_or_else(|| ServeError::Unavailable("no model loaded yet (nothing promoted in the registry, or it failed its checks)".into()))
     }
 
-    /// Scores one request. `method` labels the prediction log.
+    /// Scores one request with the served model. `method` labels the prediction log.
     pub fn predict(&self, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
+        let model = self.model()?;
+        self.predict_with(&model, req, method)
+    }
+
+    /// Scores one request with a given model (a Flight stream keeps one model throughout).
+    pub fn predict_with(&self, model: &Arc<LoadedModel>, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
         let line = match req.line {
             Some(l) if !l.is_finite() || l < 0.0 => {
                 return Err(ServeError::invalid("line", format!("{l} is not a points line (finite, >= 0)")));
             }
             other => other,
         };
-        let model = self.model()?;
+        let model = model.clone();
         let q = FeatureQuery {
             player_id: &req.player_id,
             game_date: &req.game_date,

@@ -120,6 +120,11 @@ impl History {
         self.player_before(player_id, day).last().map(|g| g.team.as_str())
     }
 
+    /// Every player in the history (any order).
+    pub fn player_ids(&self) -> impl Iterator<Item = &str> {
+        self.players.keys().map(String::as_str)
+    }
+
     pub fn player_count(&self) -> usize {
         self.players.len()
     }
