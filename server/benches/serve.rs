@@ -7,7 +7,9 @@
 //! it would a trained model. Features are cached (each request is warmed once first).
 //!
 //! Reports single-row `Predict` and V2 `ModelInfer` latency percentiles at concurrency 1
-//! and throughput at concurrency 32, with error counts.
+//! and throughput at concurrency 32, with error counts; then Arrow Flight: raw feature
+//! batches through `DoExchange` (rows/s end to end, beside the in-process batch scoring
+//! rate of the same ensemble) and a full-day slate through `DoGet`.
 //!
 //! Environment: CLICKHOUSE_URL (default: the testkit's private server), NBA_DATA_DIR,
 //! NBA_BENCH_DATABASE (default `bench_serve`; loaded with season 2023-24 on first use),
@@ -242,6 +244,57 @@ async fn throughput(
     (n as f64 / started.elapsed().as_secs_f64(), n, err.load(Ordering::Relaxed))
 }
 
+/// Arrow Flight: DoExchange of raw feature batches, in-process scoring, DoGet slates.
+async fn flight(addr: &str, rows: &[Row], f: &Forest) {
+    use arrow_array::{ArrayRef, Float32Array, RecordBatch};
+    use arrow_flight::encode::FlightDataEncoderBuilder;
+    use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
+    use futures::TryStreamExt;
+    use rayon::prelude::*;
+    const BATCH: usize = 100_000;
+    const BATCHES: usize = 20;
+    let names = nba_features::feature_names();
+    let n = names.len();
+    let fields: Vec<arrow_schema::Field> = names.iter().map(|c| arrow_schema::Field::new(c, arrow_schema::DataType::Float32, true)).collect();
+    let cols: Vec<ArrayRef> = (0..n)
+        .map(|j| Arc::new(Float32Array::from((0..BATCH).map(|i| rows[i % rows.len()].features[j]).collect::<Vec<_>>())) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap();
+    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
+    let mut client = FlightClient::new(ch);
+    for round in 0..2 {
+        let input = FlightDataEncoderBuilder::new()
+            .with_flight_descriptor(Some(FlightDescriptor::new_path(vec!["features".into()])))
+            .build(futures::stream::iter((0..BATCHES).map(|_| Ok(batch.clone()))));
+        let t = Instant::now();
+        let out: Vec<RecordBatch> = client.do_exchange(input).await.unwrap().try_collect().await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let scored: usize = out.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(scored, BATCH * BATCHES);
+        if round == 1 {
+            println!("Flight DoExchange raw features: {:.0} rows/s end to end ({scored} rows in {BATCHES} batches of {BATCH}, {secs:.2} s)", scored as f64 / secs);
+        }
+    }
+    let x: Vec<f32> = (0..BATCH).flat_map(|i| rows[i % rows.len()].features.iter().copied()).collect();
+    let t = Instant::now();
+    for _ in 0..BATCHES {
+        let s: Vec<f32> = x.par_chunks(4096 * n).flat_map_iter(|c| f.predict_batch(c).unwrap()).collect();
+        assert_eq!(s.len(), BATCH);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("in-process batch scoring (same ensemble, rayon on 2 cores): {:.0} rows/s", (BATCH * BATCHES) as f64 / secs);
+    let mut times = vec![];
+    let mut slate_rows = 0;
+    for _ in 0..21 {
+        let t = Instant::now();
+        let b: Vec<RecordBatch> = client.do_get(Ticket::new("slate/2024-03-05")).await.unwrap().try_collect().await.unwrap();
+        times.push(t.elapsed());
+        slate_rows = b.iter().map(|b| b.num_rows()).sum::<usize>();
+    }
+    times.sort();
+    println!("Flight DoGet slate/2024-03-05 ({slate_rows} players): median {:.1} ms, max {:.1} ms over 21 calls (the first computes, later ones hit the feature cache)", times[10].as_secs_f64() * 1e3, times[20].as_secs_f64() * 1e3);
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to parse.
     let secs: u64 = env_or("NBA_BENCH_SECONDS", "10").parse().unwrap();
@@ -322,6 +375,7 @@ fn main() {
             let (rps, n, e2) = throughput(call, &addr, reqs.clone(), infs.clone(), 32, secs).await;
             println!("{name:<10} concurrency 32: {rps:.0} requests/s ({n} in {secs} s), errors {e2}");
         }
+        flight(&addr, &rows, &forest(&rows)).await;
     });
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
