@@ -1,0 +1,525 @@
+//! Arrow Flight on the gRPC port: columnar batch scoring and daily slates.
+//!
+//! - `DoExchange` with descriptor path `["requests"]`: batches of `player_id`, `game_date`,
+//!   `opponent`, `is_home` (optional `line`, `team`) are answered batch by batch, row
+//!   order kept, features looked up as for `Predict`. A row that cannot be answered (null
+//!   key, unknown player, bad date) gets null predictions and an `error`; the rest of the
+//!   batch and the stream go on.
+//! - `DoExchange` with `["features"]`: batches of the contract's 65 feature columns (any
+//!   other columns pass through as keys) are scored directly.
+//! - `DoGet` with ticket `slate/YYYY-MM-DD`: a prediction for every player on every team
+//!   scheduled that day, from the history before that day (no inactive lists: a slate is
+//!   made in the morning, before they are published).
+//! - `ListFlights`, `GetFlightInfo`, `GetSchema` describe both exchange inputs and the
+//!   slates of the latest season.
+//!
+//! Batches are scored on the rayon pool (bounded by the cores), never on the runtime's
+//! I/O threads, and a whole stream uses the model that was served when it started.
+
+use crate::error::ServeError;
+use crate::model::LoadedModel;
+use crate::predict::Predictor;
+use crate::proto::predict::{Call, PlayerList, PredictRequest};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, PollInfo, PutResult,
+    SchemaAsIpc, SchemaResult, Ticket,
+};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::{Request, Response, Status, Streaming};
+
+pub const REQUESTS: &str = "requests";
+pub const FEATURES: &str = "features";
+pub const SLATE_PREFIX: &str = "slate/";
+
+#[derive(Clone)]
+pub struct FlightApi {
+    pub predictor: Arc<Predictor>,
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Requests,
+    Features,
+}
+
+impl Kind {
+    fn of(d: &FlightDescriptor) -> Result<Kind, Status> {
+        let key = if d.path.is_empty() { String::from_utf8_lossy(&d.cmd).into_owned() } else { d.path.join("/") };
+        match key.as_str() {
+            REQUESTS => Ok(Kind::Requests),
+            FEATURES => Ok(Kind::Features),
+            other => Err(Status::invalid_argument(format!("descriptor {other:?}: use path [\"{REQUESTS}\"] or [\"{FEATURES}\"]"))),
+        }
+    }
+}
+
+/// Input of `DoExchange` `["requests"]`.
+pub fn requests_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("player_id", DataType::Utf8, false),
+        Field::new("game_date", DataType::Utf8, false),
+        Field::new("opponent", DataType::Utf8, false),
+        Field::new("is_home", DataType::Boolean, false),
+        Field::new("line", DataType::Float64, true),
+        Field::new("team", DataType::Utf8, true),
+    ])
+}
+
+/// Input of `DoExchange` `["features"]`: the contract's columns, in order.
+pub fn features_schema() -> Schema {
+    Schema::new(nba_features::feature_names().into_iter().map(|n| Field::new(n, DataType::Float32, true)).collect::<Vec<_>>())
+}
+
+/// Output of `["requests"]` exchanges and of slates.
+pub fn predictions_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("player_id", DataType::Utf8, true),
+        Field::new("game_date", DataType::Utf8, true),
+        Field::new("team", DataType::Utf8, true),
+        Field::new("opponent", DataType::Utf8, true),
+        Field::new("is_home", DataType::Boolean, true),
+        Field::new("line", DataType::Float64, true),
+        Field::new("predicted_points", DataType::Float64, true),
+        Field::new("p10", DataType::Float64, true),
+        Field::new("p90", DataType::Float64, true),
+        Field::new("edge", DataType::Float64, true),
+        Field::new("p_over", DataType::Float64, true),
+        Field::new("call", DataType::Utf8, true),
+        Field::new("model_version", DataType::Utf8, false),
+        Field::new("error", DataType::Utf8, true),
+    ])
+}
+
+fn schema_result(s: &Schema) -> Result<SchemaResult, Status> {
+    SchemaAsIpc::new(s, &Default::default()).try_into().map_err(|e: arrow_schema::ArrowError| Status::internal(e.to_string()))
+}
+
+fn info(s: &Schema, descriptor: FlightDescriptor, ticket: Option<String>) -> Result<FlightInfo, Status> {
+    let mut i = FlightInfo::new().try_with_schema(s).map_err(|e| Status::internal(e.to_string()))?.with_descriptor(descriptor);
+    if let Some(t) = ticket {
+        i = i.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(t)));
+    }
+    Ok(i)
+}
+
+/// A column cast to `to`, or an error naming it.
+fn column(b: &RecordBatch, name: &str, to: &DataType, required: bool) -> Result<Option<ArrayRef>, Status> {
+    match b.column_by_name(name) {
+        None if required => Err(Status::invalid_argument(format!("missing column {name:?}"))),
+        None => Ok(None),
+        // Unsafe casts: a value that does not convert is an error, not a silent null.
+        Some(c) => arrow_cast::cast_with_options(c, to, &arrow_cast::CastOptions { safe: false, ..Default::default() })
+            .map(Some)
+            .map_err(|e| Status::invalid_argument(format!("column {name:?} of type {} cannot be read as {to}: {e}", c.data_type()))),
+    }
+}
+
+fn strings(a: &ArrayRef) -> &StringArray {
+    // Only called on arrays cast to Utf8 just above.
+    a.as_any().downcast_ref::<StringArray>().unwrap_or_else(|| unreachable!("cast to Utf8"))
+}
+
+/// Runs CPU work on the rayon pool and awaits it without blocking a runtime thread.
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.map_err(|_| Status::internal("scoring task ended without an answer"))
+}
+
+struct Out {
+    player_id: StringBuilder,
+    game_date: StringBuilder,
+    team: StringBuilder,
+    opponent: StringBuilder,
+    is_home: BooleanBuilder,
+    line: Float64Builder,
+    pred: Float64Builder,
+    p10: Float64Builder,
+    p90: Float64Builder,
+    edge: Float64Builder,
+    p_over: Float64Builder,
+    call: StringBuilder,
+    version: StringBuilder,
+    error: StringBuilder,
+}
+
+impl Out {
+    fn new() -> Out {
+        Out {
+            player_id: StringBuilder::new(),
+            game_date: StringBuilder::new(),
+            team: StringBuilder::new(),
+            opponent: StringBuilder::new(),
+            is_home: BooleanBuilder::new(),
+            line: Float64Builder::new(),
+            pred: Float64Builder::new(),
+            p10: Float64Builder::new(),
+            p90: Float64Builder::new(),
+            edge: Float64Builder::new(),
+            p_over: Float64Builder::new(),
+            call: StringBuilder::new(),
+            version: StringBuilder::new(),
+            error: StringBuilder::new(),
+        }
+    }
+
+    /// One row: the request's keys and either the answer or the error.
+    fn push(&mut self, req: Option<&PredictRequest>, model: &LoadedModel, answer: Result<crate::predict::Scored, String>) {
+        self.player_id.append_option(req.map(|r| r.player_id.as_str()));
+        self.game_date.append_option(req.map(|r| r.game_date.as_str()));
+        self.opponent.append_option(req.map(|r| r.opponent.as_str()));
+        self.is_home.append_option(req.map(|r| r.is_home));
+        self.line.append_option(req.and_then(|r| r.line));
+        self.version.append_value(&model.version);
+        match answer {
+            Ok(s) => {
+                let r = s.response;
+                self.team.append_value(&r.team);
+                self.pred.append_value(r.predicted_points);
+                self.p10.append_value(r.p10);
+                self.p90.append_value(r.p90);
+                self.edge.append_option(r.edge);
+                self.p_over.append_option(r.p_over);
+                match Call::try_from(r.call) {
+                    Ok(Call::Unspecified) | Err(_) => self.call.append_null(),
+                    Ok(c) => self.call.append_value(c.as_str_name()),
+                }
+                self.error.append_null();
+            }
+            Err(e) => {
+                self.team.append_option(req.and_then(|r| r.team.as_deref()));
+                for b in [&mut self.pred, &mut self.p10, &mut self.p90, &mut self.edge, &mut self.p_over] {
+                    b.append_null();
+                }
+                self.call.append_null();
+                self.error.append_value(e);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, Status> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.player_id.finish()),
+            Arc::new(self.game_date.finish()),
+            Arc::new(self.team.finish()),
+            Arc::new(self.opponent.finish()),
+            Arc::new(self.is_home.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.pred.finish()),
+            Arc::new(self.p10.finish()),
+            Arc::new(self.p90.finish()),
+            Arc::new(self.edge.finish()),
+            Arc::new(self.p_over.finish()),
+            Arc::new(self.call.finish()),
+            Arc::new(self.version.finish()),
+            Arc::new(self.error.finish()),
+        ];
+        RecordBatch::try_new(Arc::new(predictions_schema()), cols).map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+fn error_text(e: &ServeError) -> String {
+    format!("{}: {e}", crate::grpc::code_name(e.code()))
+}
+
+/// Scores a `["requests"]` batch; a bad row is answered with its error.
+fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> Result<RecordBatch, Status> {
+    let utf8 = DataType::Utf8;
+    let player = column(b, "player_id", &utf8, true)?.unwrap_or_else(|| unreachable!());
+    let date = column(b, "game_date", &utf8, true)?.unwrap_or_else(|| unreachable!());
+    let opp = column(b, "opponent", &utf8, true)?.unwrap_or_else(|| unreachable!());
+    let home = column(b, "is_home", &DataType::Boolean, true)?.unwrap_or_else(|| unreachable!());
+    let line = column(b, "line", &DataType::Float64, false)?;
+    let team = column(b, "team", &utf8, false)?;
+    let (player, date, opp) = (strings(&player), strings(&date), strings(&opp));
+    let home = home.as_any().downcast_ref::<BooleanArray>().unwrap_or_else(|| unreachable!("cast to Boolean"));
+    let line = line.as_ref().map(|l| l.as_any().downcast_ref::<Float64Array>().unwrap_or_else(|| unreachable!("cast to Float64")));
+    let team = team.as_ref().map(strings);
+    let mut out = Out::new();
+    for i in 0..b.num_rows() {
+        let nulls: Vec<&str> = [("player_id", player.is_null(i)), ("game_date", date.is_null(i)), ("opponent", opp.is_null(i)), ("is_home", home.is_null(i))]
+            .into_iter()
+            .filter(|(_, null)| *null)
+            .map(|(n, _)| n)
+            .collect();
+        if !nulls.is_empty() {
+            out.push(None, model, Err(format!("INVALID_ARGUMENT: row {i}: null {}", nulls.join(", "))));
+            continue;
+        }
+        let req = PredictRequest {
+            player_id: player.value(i).to_string(),
+            game_date: date.value(i).to_string(),
+            opponent: opp.value(i).to_string(),
+            is_home: home.value(i),
+            team: team.filter(|t| !t.is_null(i)).map(|t| t.value(i).to_string()),
+            line: line.filter(|l| !l.is_null(i)).map(|l| l.value(i)),
+            team_inactive: None,
+            opponent_inactive: None,
+        };
+        let answer = p.predict_with(model, &req, "Flight").map_err(|e| error_text(&e));
+        out.push(Some(&req), model, answer);
+    }
+    out.finish()
+}
+
+/// Rows per parallel scoring task.
+const CHUNK_ROWS: usize = 4096;
+
+/// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
+/// and `model_version`.
+fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
+    let names = nba_features::feature_names();
+    let n = names.len();
+    let rows = b.num_rows();
+    let mut x = vec![0f32; rows * n];
+    for (j, name) in names.iter().enumerate() {
+        let c = column(b, name, &DataType::Float32, true)?.unwrap_or_else(|| unreachable!());
+        let c = c.as_any().downcast_ref::<Float32Array>().unwrap_or_else(|| unreachable!("cast to Float32"));
+        let values = c.values();
+        for i in 0..rows {
+            x[i * n + j] = if c.is_null(i) { f32::NAN } else { values[i] };
+        }
+    }
+    if let Some(i) = x.iter().position(|v| v.is_infinite()) {
+        return Err(Status::invalid_argument(format!("row {}: feature {:?} is infinite", i / n, names[i % n])));
+    }
+    let scores: Vec<f32> = x
+        .par_chunks(CHUNK_ROWS * n)
+        .map(|chunk| model.forest.predict_batch(chunk))
+        .collect::<Result<Vec<Vec<f32>>, _>>()
+        .map_err(|e| Status::internal(e.to_string()))?
+        .concat();
+    let mut fields: Vec<Arc<Field>> = vec![];
+    let mut cols: Vec<ArrayRef> = vec![];
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if !names.iter().any(|n| n == f.name()) {
+            fields.push(f.clone());
+            cols.push(c.clone());
+        }
+    }
+    fields.push(Arc::new(Field::new("predicted_points", DataType::Float32, false)));
+    cols.push(Arc::new(Float32Array::from(scores)));
+    fields.push(Arc::new(Field::new("model_version", DataType::Utf8, false)));
+    cols.push(Arc::new(StringArray::from(vec![model.version.as_str(); rows])));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| Status::internal(e.to_string()))
+}
+
+impl FlightApi {
+    /// The slate of `date`: every player of both teams of every game that day.
+    fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, Status> {
+        let snap = self.predictor.features.snapshot().ok_or_else(|| Status::unavailable("the feature history is not loaded yet"))?;
+        let games = snap.schedule.get(&date).ok_or_else(|| Status::not_found(format!("no games scheduled on {date}")))?;
+        let mut out = Out::new();
+        let no_one = PlayerList { player_ids: vec![] };
+        for (home, away) in games {
+            for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
+                for player in roster(&snap.history, team, date) {
+                    let req = PredictRequest {
+                        player_id: player,
+                        game_date: date.to_string(),
+                        opponent: opponent.clone(),
+                        is_home,
+                        team: Some(team.clone()),
+                        line: None,
+                        team_inactive: Some(no_one.clone()),
+                        opponent_inactive: Some(no_one.clone()),
+                    };
+                    let answer = self.predictor.predict_with(model, &req, "FlightSlate").map_err(|e| error_text(&e));
+                    out.push(Some(&req), model, answer);
+                }
+            }
+        }
+        out.finish()
+    }
+
+    /// Slate dates listed by `ListFlights`: the latest season in the schedule.
+    fn slate_dates(&self) -> Vec<NaiveDate> {
+        let Some(snap) = self.predictor.features.snapshot() else { return vec![] };
+        let latest = snap.schedule.keys().map(|d| nba_pages::season::season_of(*d)).max();
+        let mut dates: Vec<NaiveDate> = snap.schedule.keys().copied().filter(|d| Some(nba_pages::season::season_of(*d)) == latest).collect();
+        dates.sort();
+        dates
+    }
+}
+
+/// A team's players before `date`: those whose latest game before it was with this team
+/// and among the team's last 10 games, sorted by id.
+pub fn roster(h: &nba_features::History, team: &str, date: NaiveDate) -> Vec<String> {
+    let recent: Vec<&str> = h.team_before(team, date).iter().rev().take(10).map(|g| g.game_id.as_str()).collect();
+    let mut out: Vec<String> = h
+        .player_ids()
+        .filter(|p| h.player_before(p, date).last().is_some_and(|g| g.team == team && recent.contains(&g.game_id.as_str())))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
+fn parse_slate(ticket: &[u8]) -> Result<NaiveDate, Status> {
+    let t = std::str::from_utf8(ticket).map_err(|_| Status::invalid_argument("ticket is not UTF-8"))?;
+    let d = t.strip_prefix(SLATE_PREFIX).ok_or_else(|| Status::invalid_argument(format!("ticket {t:?}: expected {SLATE_PREFIX}YYYY-MM-DD")))?;
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| Status::invalid_argument(format!("ticket {t:?}: {d:?} is not a date")))
+}
+
+fn observe(method: &'static str, started: Instant, ok: bool) {
+    crate::grpc::observe(method, started, if ok { tonic::Code::Ok } else { tonic::Code::Unknown });
+}
+
+type Stream<T> = BoxStream<'static, Result<T, Status>>;
+
+#[tonic::async_trait]
+impl FlightService for FlightApi {
+    type HandshakeStream = Stream<HandshakeResponse>;
+    type ListFlightsStream = Stream<FlightInfo>;
+    type DoGetStream = Stream<FlightData>;
+    type DoPutStream = Stream<PutResult>;
+    type DoExchangeStream = Stream<FlightData>;
+    type DoActionStream = Stream<arrow_flight::Result>;
+    type ListActionsStream = Stream<ActionType>;
+
+    async fn handshake(&self, _r: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        Err(Status::unimplemented("no handshake: send the bearer token as `authorization` metadata"))
+    }
+
+    async fn list_flights(&self, _r: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        let mut infos = vec![
+            info(&requests_schema(), FlightDescriptor::new_path(vec![REQUESTS.into()]), None)?,
+            info(&features_schema(), FlightDescriptor::new_path(vec![FEATURES.into()]), None)?,
+        ];
+        let out = predictions_schema();
+        for d in self.slate_dates() {
+            let t = format!("{SLATE_PREFIX}{d}");
+            infos.push(info(&out, FlightDescriptor::new_path(vec!["slate".into(), d.to_string()]), Some(t))?);
+        }
+        Ok(Response::new(futures::stream::iter(infos.into_iter().map(Ok)).boxed()))
+    }
+
+    async fn get_flight_info(&self, r: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let d = r.into_inner();
+        if d.path.first().map(String::as_str) == Some("slate") {
+            let date = parse_slate(format!("{SLATE_PREFIX}{}", d.path.get(1).cloned().unwrap_or_default()).as_bytes())?;
+            let t = format!("{SLATE_PREFIX}{date}");
+            return Ok(Response::new(info(&predictions_schema(), d, Some(t))?));
+        }
+        let schema = match Kind::of(&d)? {
+            Kind::Requests => requests_schema(),
+            Kind::Features => features_schema(),
+        };
+        Ok(Response::new(info(&schema, d, None)?))
+    }
+
+    async fn poll_flight_info(&self, _r: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        Err(Status::unimplemented("use GetFlightInfo: every flight here is ready at once"))
+    }
+
+    async fn get_schema(&self, r: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        let d = r.into_inner();
+        if d.path.first().map(String::as_str) == Some("slate") {
+            return Ok(Response::new(schema_result(&predictions_schema())?));
+        }
+        let s = match Kind::of(&d)? {
+            Kind::Requests => requests_schema(),
+            Kind::Features => features_schema(),
+        };
+        Ok(Response::new(schema_result(&s)?))
+    }
+
+    async fn do_get(&self, r: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let started = Instant::now();
+        let date = parse_slate(&r.into_inner().ticket)?;
+        let model = self.predictor.model().map_err(Status::from)?;
+        let api = self.clone();
+        let batch = on_pool(move || api.slate(&model, date)).await?;
+        let result = batch.map(|b| {
+            metrics::counter!("nba_flight_rows_total", "kind" => "slate").increment(b.num_rows() as u64);
+            let s = futures::stream::iter([Ok(b)]);
+            FlightDataEncoderBuilder::new().build(s).map_err(Status::from).boxed()
+        });
+        observe("FlightDoGet", started, result.is_ok());
+        result.map(Response::new)
+    }
+
+    async fn do_put(&self, _r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        Err(Status::unimplemented("this server does not store uploads; use DoExchange to score batches"))
+    }
+
+    async fn do_exchange(&self, r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
+        let started = Instant::now();
+        let mut inbound = r.into_inner();
+        let first = inbound.message().await?.ok_or_else(|| Status::invalid_argument("empty exchange"))?;
+        let descriptor = first
+            .flight_descriptor
+            .clone()
+            .ok_or_else(|| Status::invalid_argument(format!("the first message must carry a descriptor: path [\"{REQUESTS}\"] or [\"{FEATURES}\"]")))?;
+        let kind = Kind::of(&descriptor)?;
+        // One model for the whole stream, even if a reload happens midway.
+        let model = self.predictor.model().map_err(Status::from)?;
+        // Clients (pyarrow among them) may open with a descriptor-only message and send
+        // metadata-only messages: they carry no IPC header, so the decoder never sees them.
+        let input = futures::stream::once(async move { Ok(first) })
+            .chain(inbound.map_err(FlightError::from))
+            .try_filter(|m| futures::future::ready(!m.data_header.is_empty()));
+        let mut batches = FlightRecordBatchStream::new_from_flight_data(input);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(2);
+        let (predictor, max_batch) = (self.predictor.clone(), self.max_batch);
+        let label = if kind == Kind::Requests { REQUESTS } else { FEATURES };
+        tokio::spawn(async move {
+            let mut ok = true;
+            while let Some(next) = batches.next().await {
+                let result = match next {
+                    Err(e) => Err(e),
+                    Ok(b) if b.num_rows() > max_batch => {
+                        Err(FlightError::from(Status::invalid_argument(format!("batch of {} rows; at most {max_batch} per batch", b.num_rows()))))
+                    }
+                    Ok(b) => {
+                        let (p, m) = (predictor.clone(), model.clone());
+                        let rows = b.num_rows() as u64;
+                        let scored = on_pool(move || match kind {
+                            Kind::Requests => score_requests(&p, &m, &b),
+                            Kind::Features => score_features(&m, &b),
+                        })
+                        .await
+                        .and_then(|r| r);
+                        if scored.is_ok() {
+                            metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
+                            metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
+                        }
+                        scored.map_err(FlightError::from)
+                    }
+                };
+                let failed = result.is_err();
+                if tx.send(result).await.is_err() || failed {
+                    ok = !failed;
+                    break;
+                }
+            }
+            metrics::histogram!("nba_flight_stream_duration_seconds", "kind" => label).record(started.elapsed().as_secs_f64());
+            observe("FlightDoExchange", started, ok);
+        });
+        let out = FlightDataEncoderBuilder::new().build(tokio_stream::wrappers::ReceiverStream::new(rx)).map_err(Status::from).boxed();
+        Ok(Response::new(out))
+    }
+
+    async fn do_action(&self, _r: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        Err(Status::unimplemented("no actions"))
+    }
+
+    async fn list_actions(&self, _r: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        Ok(Response::new(futures::stream::empty().boxed()))
+    }
+}
