@@ -77,10 +77,7 @@ pub fn features() -> Vec<FeatureDef> {
                 definition: format!("mean {what} over the last {w} played games (fewer if fewer; NaN if none)"),
             });
         }
-        out.push(FeatureDef {
-            name: format!("{stat}_avg_season"),
-            definition: format!("mean {what} over this season's played games so far (NaN if none)"),
-        });
+        out.push(FeatureDef { name: format!("{stat}_avg_season"), definition: format!("mean {what} over this season's played games so far (NaN if none)") });
     }
     for (name, definition) in OTHER_FEATURES {
         out.push(FeatureDef { name: name.to_string(), definition: definition.to_string() });

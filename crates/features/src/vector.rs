@@ -97,12 +97,7 @@ fn std_pop(values: &[f64]) -> f64 {
 /// Team form over its last games: (pace, ortg, drtg, points allowed).
 fn team_form(games: &[TeamGame]) -> (f64, f64, f64, f64) {
     let g = last_n(games, TEAM_WINDOW);
-    (
-        mean(g.iter().map(|t| t.pace)),
-        mean(g.iter().map(|t| t.off_rtg)),
-        mean(g.iter().map(|t| t.def_rtg)),
-        mean(g.iter().map(|t| t.opp_pts)),
-    )
+    (mean(g.iter().map(|t| t.pace)), mean(g.iter().map(|t| t.off_rtg)), mean(g.iter().map(|t| t.def_rtg)), mean(g.iter().map(|t| t.opp_pts)))
 }
 
 /// For the team's last 10 games: how many inactive players are regulars, and their
