@@ -256,9 +256,8 @@ async fn flight(addr: &str, rows: &[Row], f: &Forest) {
     let names = nba_features::feature_names();
     let n = names.len();
     let fields: Vec<arrow_schema::Field> = names.iter().map(|c| arrow_schema::Field::new(c, arrow_schema::DataType::Float32, true)).collect();
-    let cols: Vec<ArrayRef> = (0..n)
-        .map(|j| Arc::new(Float32Array::from((0..BATCH).map(|i| rows[i % rows.len()].features[j]).collect::<Vec<_>>())) as ArrayRef)
-        .collect();
+    let cols: Vec<ArrayRef> =
+        (0..n).map(|j| Arc::new(Float32Array::from((0..BATCH).map(|i| rows[i % rows.len()].features[j]).collect::<Vec<_>>())) as ArrayRef).collect();
     let batch = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap();
     let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
     let mut client = FlightClient::new(ch);
@@ -272,7 +271,10 @@ async fn flight(addr: &str, rows: &[Row], f: &Forest) {
         let scored: usize = out.iter().map(|b| b.num_rows()).sum();
         assert_eq!(scored, BATCH * BATCHES);
         if round == 1 {
-            println!("Flight DoExchange raw features: {:.0} rows/s end to end ({scored} rows in {BATCHES} batches of {BATCH}, {secs:.2} s)", scored as f64 / secs);
+            println!(
+                "Flight DoExchange raw features: {:.0} rows/s end to end ({scored} rows in {BATCHES} batches of {BATCH}, {secs:.2} s)",
+                scored as f64 / secs
+            );
         }
     }
     let x: Vec<f32> = (0..BATCH).flat_map(|i| rows[i % rows.len()].features.iter().copied()).collect();
@@ -292,7 +294,11 @@ async fn flight(addr: &str, rows: &[Row], f: &Forest) {
         slate_rows = b.iter().map(|b| b.num_rows()).sum::<usize>();
     }
     times.sort();
-    println!("Flight DoGet slate/2024-03-05 ({slate_rows} players): median {:.1} ms, max {:.1} ms over 21 calls (the first computes, later ones hit the feature cache)", times[10].as_secs_f64() * 1e3, times[20].as_secs_f64() * 1e3);
+    println!(
+        "Flight DoGet slate/2024-03-05 ({slate_rows} players): median {:.1} ms, max {:.1} ms over 21 calls (the first computes, later ones hit the feature cache)",
+        times[10].as_secs_f64() * 1e3,
+        times[20].as_secs_f64() * 1e3
+    );
 }
 
 fn main() {

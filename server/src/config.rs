@@ -71,7 +71,8 @@ pub struct ServeConfig {
     /// Largest accepted Arrow Flight message (one encoded batch), bytes.
     #[arg(long, env = "NBA_MAX_FLIGHT_MESSAGE_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub max_flight_message_bytes: usize,
-    /// Concurrent requests per connection (HTTP/2 streams served at once).
+    /// Concurrent requests per connection (HTTP/2 streams served at once); more are
+    /// refused with RESOURCE_EXHAUSTED.
     #[arg(long, env = "NBA_MAX_CONCURRENCY", default_value_t = 256)]
     pub max_concurrency: usize,
     /// Seconds to keep draining in-flight calls after SIGTERM before exiting anyway.

@@ -207,7 +207,10 @@ pub async fn run(
         .build_v1alpha()
         .context("reflection service")?;
     let mut builder = tonic::transport::Server::builder()
+        // Beyond the limit a call is refused at once (RESOURCE_EXHAUSTED), not queued
+        // without bound behind the ones running.
         .concurrency_limit_per_connection(cfg.max_concurrency)
+        .load_shed(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .tcp_nodelay(true);
     if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {

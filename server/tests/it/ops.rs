@@ -295,3 +295,72 @@ async fn every_prediction_is_logged_to_clickhouse() {
         assert!(["OVER", "UNDER", "PASS"].contains(&l.call.as_str()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_beyond_the_concurrency_limit_is_shed_not_queued() {
+    let server = TestServer::season(&["--prediction-log", "false", "--max-concurrency", "1"]).await;
+    let req = some_request().await;
+    let ch = channel(&server.grpc).await;
+    // Large batches of distinct dates (cache misses) keep the one slot busy.
+    let batch: Vec<_> = (0..2000)
+        .map(|i| {
+            let mut r = req.clone();
+            r.game_date = format!("2024-{:02}-{:02}", 1 + (i / 28) % 3, 1 + i % 28);
+            r.line = Some(i as f64 / 10.0);
+            r
+        })
+        .collect();
+    let mut calls = vec![];
+    for _ in 0..8 {
+        let mut c = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch.clone());
+        let b = batch.clone();
+        calls.push(tokio::spawn(async move { c.predict_batch(PredictBatchRequest { requests: b }).await.map(|_| ()) }));
+    }
+    let mut codes = vec![];
+    for c in calls {
+        codes.push(c.await.unwrap().err().map(|s| s.code()));
+    }
+    let shed = codes.iter().filter(|c| **c == Some(Code::ResourceExhausted)).count();
+    let ok = codes.iter().filter(|c| c.is_none()).count();
+    assert!(ok >= 1 && shed >= 1 && ok + shed == codes.len(), "{codes:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_with_a_certificate_and_refuses_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        // A leaf certificate (rustls refuses a CA certificate as a server's own).
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes the test certificate");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let server = TestServer::season(&["--prediction-log", "false", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]).await;
+    let port = server.grpc.rsplit(':').next().unwrap().to_string();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(std::fs::read(&cert).unwrap()))
+        .domain_name("localhost");
+    let ch = tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{port}")).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
+    let mut client = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
+    client.predict(some_request().await).await.unwrap();
+    // A plaintext client gets no answer.
+    let plain = tonic::transport::Endpoint::from_shared(server.grpc.clone()).unwrap().connect().await;
+    if let Ok(ch) = plain {
+        let mut c = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
+        assert!(c.predict(some_request().await).await.is_err());
+    }
+    server.stop().await.unwrap();
+}
