@@ -217,7 +217,9 @@ async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
         eprintln!("SKIPPED pyarrow_fetches_a_slate_and_exchanges_a_batch: python3 is not installed");
         return;
     };
-    let venv = nba_testkit::workspace_root().join("target/pyarrow-venv");
+    // Kept in the target folder (CI may reuse one across runs) so pip runs once.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| nba_testkit::workspace_root().join("target"));
+    let venv = target.join("pyarrow-venv");
     let py = venv.join("bin/python");
     if !py.exists() {
         let ok = std::process::Command::new(&python).args(["-m", "venv"]).arg(&venv).status().unwrap().success();
