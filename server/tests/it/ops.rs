@@ -364,3 +364,65 @@ async fn tls_serves_with_a_certificate_and_refuses_plaintext() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_logs_or_error_messages() {
+    use tokio::io::AsyncBufReadExt;
+    let store = season_store().await;
+    let t = trained().await;
+    let (password, token) = ("pw-SECRET-31337-xyz", "token-SECRET-4242-abcdef");
+    let dir = tempfile::tempdir().unwrap();
+    let pw_file = dir.path().join("pw");
+    std::fs::write(&pw_file, password).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nba-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--feature-refresh-secs", "1", "--log-format", "json"])
+        .arg("--registry")
+        .arg(&t.root)
+        .args(["--clickhouse-url", store.url(), "--database", store.database(), "--clickhouse-user", "default"])
+        .arg("--clickhouse-password-file")
+        .arg(&pw_file)
+        .env("NBA_AUTH_TOKEN", token)
+        .env("RUST_LOG", "debug")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let mut grpc = None;
+    while grpc.is_none() {
+        let line = lines.next_line().await.unwrap().expect("server exited before its start line");
+        if line.contains("nba-server starting") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            grpc = v["fields"]["grpc"].as_str().map(|s| format!("http://{s}"));
+        }
+        log.push_str(&line);
+        log.push('\n');
+    }
+    // The wrong password keeps ClickHouse out; calls with and without tokens fail.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut client = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(channel(&grpc.unwrap()).await);
+    let mut messages = vec![];
+    for auth in [None, Some("Bearer wrong-token-of-length"), Some(&*format!("Bearer {token}"))] {
+        let mut r = tonic::Request::new(some_request().await);
+        if let Some(a) = auth {
+            r.metadata_mut().insert("authorization", a.parse().unwrap());
+        }
+        let e = client.predict(r).await.unwrap_err();
+        messages.push(format!("{e:?}"));
+    }
+    assert_eq!(messages.len(), 3);
+    assert!(messages[2].contains("Unavailable"), "{}", messages[2]);
+    let pid = child.id().unwrap() as i32;
+    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success());
+    assert!(log.contains("feature refresh failed"), "the failure itself is logged:\n{log}");
+    for secret in [password, token] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(!messages.iter().any(|m| m.contains(secret)), "{secret} in an error message");
+    }
+}
