@@ -111,7 +111,7 @@ mapfile -t reqs < <(curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-b
            GROUP BY player_id HAVING count() >= 20 ORDER BY avg(pts) DESC LIMIT 5)
        GROUP BY player_id)
    ORDER BY player_id FORMAT TSV")
-$server predict "${reqs[@]}"
+$server predict --addr "http://$NBA_LISTEN" "${reqs[@]}"
 echo "== what they scored"
 curl -fsS "$CLICKHOUSE_URL/?database=$NBA_DATABASE" --data-binary \
   "SELECT player_id, game_date, team, opponent, target_pts AS points FROM player_features
