@@ -87,8 +87,9 @@ def check_file(path):
     ps = spec["template"]["spec"]
     c = ps["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    if ports != {"grpc": 50051, "flight": 50052, "admin": 9090}:
-        err(dep, f"ports must be grpc 50051, flight 50052, admin 9090, got {ports}")
+    # Arrow Flight shares the gRPC listener (the Service's "flight" port targets it).
+    if ports != {"grpc": 50051, "admin": 9090}:
+        err(dep, f"container ports must be grpc 50051, admin 9090, got {ports}")
     for probe in ("readinessProbe", "startupProbe"):
         if c.get(probe, {}).get("grpc", {}).get("port") != 50051:
             err(dep, f"{probe} must be a grpc probe on 50051 (grpc.health.v1)")
