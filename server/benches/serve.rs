@@ -264,7 +264,7 @@ async fn flight(addr: &str, rows: &[Row], f: &Forest) {
     for round in 0..2 {
         let input = FlightDataEncoderBuilder::new()
             .with_flight_descriptor(Some(FlightDescriptor::new_path(vec!["features".into()])))
-            .build(futures::stream::iter((0..BATCHES).map(|_| Ok(batch.clone()))));
+            .build(futures::stream::iter((0..BATCHES).map(|_| Ok(batch.clone())).collect::<Vec<_>>()));
         let t = Instant::now();
         let out: Vec<RecordBatch> = client.do_exchange(input).await.unwrap().try_collect().await.unwrap();
         let secs = t.elapsed().as_secs_f64();
