@@ -64,10 +64,30 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let f = forest();
+    // NBA_BENCH_MODEL=<version>/model.onnx scores a trained model instead of the synthetic
+    // one, on NBA_BENCH_ROWS (the `<part>_x.f32` of `nba-trainer export-rows`) if given.
+    let (f, bytes) = match std::env::var("NBA_BENCH_MODEL") {
+        Ok(path) => {
+            let bytes = std::fs::read(&path).expect("model file");
+            (nba_model::onnx::forest_from_bytes(&bytes, FEATURES).expect("model"), bytes)
+        }
+        Err(_) => {
+            let f = forest();
+            let bytes = to_onnx_bytes(&f, "bench").expect("export");
+            (f, bytes)
+        }
+    };
     f.validate().expect("valid forest");
-    let model = OnnxModel::load(&to_onnx_bytes(&f, "bench").expect("export"), FEATURES).expect("load");
-    let x = rows(100_000);
+    let model = OnnxModel::load(&bytes, FEATURES).expect("load");
+    let x: Vec<f32> = match std::env::var("NBA_BENCH_ROWS") {
+        Ok(path) => {
+            let raw = std::fs::read(&path).expect("rows file");
+            let v: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            v.iter().copied().cycle().take(100_000 * FEATURES).collect()
+        }
+        Err(_) => rows(100_000),
+    };
+    println!("trees: {}, nodes: {}", f.n_trees(), f.nodes.len());
     println!("ensemble: {TREES} trees, depth {DEPTH}, {FEATURES} features; threads available: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     // Latency: one row per call, distinct rows, median of 7 runs of 20k calls.
