@@ -200,10 +200,20 @@ fn classify_error(e: &reqwest::Error) -> Attempt {
     Attempt::Retry { reason: format!("{what}: {chain}"), wait: None }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare here and not worth a date parser:
-/// it falls back to our own backoff).
+/// `Retry-After` as delay-seconds or as an HTTP-date (RFC 9110 §10.2.3), relative to now.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_at(v, chrono::Utc::now())
+}
+
+/// [`parse_retry_after`] at a given time: a date in the past means "now" (zero wait).
+pub fn retry_after_at(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT") is RFC 2822 with the GMT zone.
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&chrono::Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// `base * 2^(attempt-1) * (0.5 + jitter)`, `jitter` in [0, 1), capped at 5 minutes.
@@ -227,8 +237,12 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_in_seconds() {
+    fn retry_after_in_seconds_or_as_an_http_date() {
         assert_eq!(parse_retry_after(" 1 "), Some(Duration::from_secs(1)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:27:30Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(retry_after_at("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after_at("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO), "a past date: retry now");
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
     }
 }
