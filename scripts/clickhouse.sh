@@ -215,6 +215,10 @@ write_config() {
     <listen_host>127.0.0.1</listen_host>
     <http_port>$HTTP_PORT</http_port>
     <tcp_port>$TCP_PORT</tcp_port>
+    <!-- The clickhouse crate drops idle pooled connections after 2 s; the server's default
+         3 s keep-alive leaves a race (a request sent on a connection the server is closing
+         fails with SendRequest) that a loaded machine loses. 30 s removes it. -->
+    <keep_alive_timeout>30</keep_alive_timeout>
 
     <path>$d/data/</path>
     <tmp_path>$d/tmp/</tmp_path>
