@@ -314,7 +314,8 @@ fn main() {
             .client()
             .query(
                 "SELECT player_id, toString(game_date) AS d, team, opponent, is_home, features FROM player_features FINAL \
-                 WHERE status = 'Played' AND game_date BETWEEN toDate('2024-03-01') AND toDate('2024-03-20') ORDER BY game_id, player_id LIMIT 2000",
+                 WHERE status = 'Played' AND game_date BETWEEN toDate('2024-03-01') AND toDate('2024-03-20') \
+                 AND player_id IN (SELECT player_id FROM player_game_summary WHERE game_date < toDate('2024-03-01')) ORDER BY game_id, player_id LIMIT 2000",
             )
             .fetch_all()
             .await
@@ -372,7 +373,7 @@ fn main() {
         let infs: Vec<ModelInferRequest> = rows.iter().map(infer_request).collect();
         // Warm the feature cache (and check every request answers).
         let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
-        assert_eq!(warm_errors, 0, "warm-up requests failed");
+        assert_eq!(warm_errors, 0, "warm-up requests failed (is the model loaded? see the server log above)");
         println!("model {version}: {TREES} trees of depth {DEPTH}; {} distinct requests, features cached", reqs.len());
         let (reqs, infs) = (Arc::new(reqs), Arc::new(infs));
         for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
