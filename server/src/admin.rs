@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -51,11 +50,10 @@ async fn ready(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn reload(State(s): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
-    if let Some(token) = &s.auth_token {
-        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-            return (StatusCode::UNAUTHORIZED, Json(json!({"error": "missing or wrong bearer token"})));
-        }
+    if let Some(token) = &s.auth_token
+        && !crate::grpc::bearer_matches(headers.get("authorization").and_then(|v| v.to_str().ok()), token.as_bytes())
+    {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "missing or wrong bearer token"})));
     }
     let model = s.predictor.models.reload("admin").await;
     let features = s.predictor.features.refresh().await;

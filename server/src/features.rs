@@ -13,7 +13,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_features::{GameContext, History, N_FEATURES};
 use nba_store::Store;
-use nba_store::rows::{GameRow, InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
+use nba_store::rows::{GameRow, InactiveRow};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,8 +123,8 @@ impl FeatureStore {
             return Ok(false);
         }
         let started = std::time::Instant::now();
-        let players: Vec<PlayerGameSummaryRow> = self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
-        let teams: Vec<TeamGameSummaryRow> = self.store.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        // Store::history converts rows with the same to_history the builder uses.
+        let history = self.store.history().await?;
         let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
         let mut inactive: HashMap<(NaiveDate, String), Vec<String>> = HashMap::new();
         for r in inactives {
@@ -138,19 +138,18 @@ impl FeatureStore {
         for day in schedule.values_mut() {
             day.sort();
         }
-        let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
         let generation = old.map_or(1, |s| s.generation + 1);
         let snap = Snapshot { history, inactive, schedule, watermark, loaded_at: Utc::now(), generation };
         tracing::info!(
             players = snap.history.player_count(),
-            player_games = players.len(),
-            team_games = teams.len(),
+            player_games = snap.history.player_game_count(),
+            team_games = snap.history.team_game_count(),
             last_date = ?snap.history.last_date(),
             generation,
             ms = started.elapsed().as_millis() as u64,
             "feature history loaded"
         );
-        metrics::gauge!("nba_feature_history_player_games").set(players.len() as f64);
+        metrics::gauge!("nba_feature_history_player_games").set(snap.history.player_game_count() as f64);
         self.snapshot.store(Some(Arc::new(snap)));
         // Old vectors cannot be hit again (the generation is in the key); free them now.
         if let Ok(mut c) = self.cache.lock() {

@@ -84,7 +84,7 @@ impl Predictor {
             response.call = call(edge, p_over) as i32;
         }
         if let Some(log) = &self.log {
-            log.record(method, &response, &features, line);
+            log.record(method, &response, req.is_home, &features, line);
         }
         Ok(Scored { response, features, model })
     }

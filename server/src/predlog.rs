@@ -36,7 +36,7 @@ impl PredictionLog {
         let _ = self.close.send(true);
     }
 
-    pub fn record(&self, method: &'static str, r: &PredictResponse, f: &Features, line: Option<f64>) {
+    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &Features, line: Option<f64>) {
         let Ok(game_date) = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d") else {
             return;
         };
@@ -49,7 +49,7 @@ impl PredictionLog {
             game_date,
             team: r.team.clone(),
             opponent: r.opponent.clone(),
-            is_home: u8::from(f.values[nba_features::contract::index_of("is_home").unwrap_or(0)] == 1.0),
+            is_home: u8::from(is_home),
             predicted_pts: r.predicted_points as f32,
             p10: r.p10 as f32,
             p90: r.p90 as f32,

@@ -125,6 +125,16 @@ impl History {
         self.players.keys().map(String::as_str)
     }
 
+    /// Player-games in the history.
+    pub fn player_game_count(&self) -> usize {
+        self.players.values().map(Vec::len).sum()
+    }
+
+    /// Team-games in the history.
+    pub fn team_game_count(&self) -> usize {
+        self.league.len()
+    }
+
     pub fn player_count(&self) -> usize {
         self.players.len()
     }

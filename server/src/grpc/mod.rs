@@ -55,6 +55,13 @@ pub fn code_name(c: Code) -> &'static str {
     }
 }
 
+/// Whether an `authorization` header value is `Bearer <token>`, compared in constant time
+/// (`ct_eq` on slices of different lengths is false without comparing contents).
+pub fn bearer_matches(authorization: Option<&str>, token: &[u8]) -> bool {
+    let given = authorization.and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    bool::from(given.as_bytes().ct_eq(token))
+}
+
 /// Checks `authorization: Bearer <token>` in constant time (when a token is configured).
 #[derive(Clone)]
 pub struct BearerAuth {
@@ -72,9 +79,7 @@ impl tonic::service::Interceptor for BearerAuth {
         let Some(expected) = &self.token else {
             return Ok(req);
         };
-        let given = req.metadata().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        // ct_eq on slices of different lengths is false without comparing contents.
-        if bool::from(given.as_bytes().ct_eq(expected)) {
+        if bearer_matches(req.metadata().get("authorization").and_then(|v| v.to_str().ok()), expected) {
             Ok(req)
         } else {
             metrics::counter!("nba_grpc_requests_total", "method" => "auth", "code" => "UNAUTHENTICATED").increment(1);
