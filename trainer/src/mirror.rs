@@ -26,12 +26,18 @@ pub fn store(ch: &ClickHouseArgs) -> Result<Store, String> {
 
 /// One event row of a version.
 pub fn event(m: &Manifest, event: &str, message: &str) -> ModelRegistryRow {
-    let now = chrono::Utc::now();
+    let (now, now_us) = nba_store::rows::ledger_time();
+    // Strictly increasing within the process, so events written in the same microsecond
+    // (created, then refused) keep their order.
+    static LAST_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prev = LAST_US.fetch_max(now_us, std::sync::atomic::Ordering::Relaxed);
+    let event_at_us = if prev >= now_us { LAST_US.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 } else { now_us };
     let best = m.metrics.scored.best_baseline();
     ModelRegistryRow {
         version: m.version.clone(),
         event: event.to_string(),
         event_at: now,
+        event_at_us,
         created_at: chrono::DateTime::parse_from_rfc3339(&m.created_at).map(|d| d.to_utc()).unwrap_or(now),
         source_commit: m.source_commit.clone().unwrap_or_default(),
         feature_version: m.feature_version,

@@ -592,6 +592,8 @@ pub struct ModelRegistryRow {
     pub event: String,
     #[serde(with = "clickhouse::serde::chrono::datetime")]
     pub event_at: DateTime<Utc>,
+    /// Microseconds since the epoch, strictly increasing within a process: the order of events.
+    pub event_at_us: u64,
     #[serde(with = "clickhouse::serde::chrono::datetime")]
     pub created_at: DateTime<Utc>,
     pub source_commit: String,

@@ -395,6 +395,9 @@ pub const MODEL_REGISTRY: Table = Table {
         ("version", "String"),
         ("event", "LowCardinality(String)"),
         ("event_at", "DateTime"),
+        // Order of events: DateTime has whole seconds, and a train run writes "created"
+        // and "promoted"/"refused" within one (18.16 has no DateTime64).
+        ("event_at_us", "UInt64"),
         ("created_at", "DateTime"),
         ("source_commit", "String"),
         ("feature_version", "UInt32"),
@@ -409,7 +412,7 @@ pub const MODEL_REGISTRY: Table = Table {
         ("message", "String"),
         ("manifest", "String"),
     ],
-    engine: "ENGINE = MergeTree ORDER BY (version, event_at)",
+    engine: "ENGINE = MergeTree ORDER BY (version, event_at_us)",
     comment: "model registry events (created, promoted, rolled_back, refused) with the manifest",
 };
 

@@ -392,6 +392,7 @@ async fn analytics_row_structs_match_their_tables() {
             version: "20240301T123045000Z-abcdef12".into(),
             event: "promoted".into(),
             event_at: time(),
+            event_at_us: 1_709_296_245_123_456,
             created_at: time(),
             source_commit: "d50dcd3".into(),
             feature_version: 1,

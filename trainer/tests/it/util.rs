@@ -9,7 +9,8 @@ use std::path::Path;
 pub async fn fresh_store(name: &str, migrate: bool) -> Store {
     let db = nba_testkit::unique_database(name);
     let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
-    config.attempts = 1;
+    // Transient network errors (a closed pooled connection) are retried, as in production.
+    config.attempts = 3;
     let store = Store::new(config).unwrap();
     // Names come back with PIDs and the server outlives the run: start clean.
     store.drop_database().await.unwrap();
@@ -100,10 +101,12 @@ pub fn cli_at(registry: &Path, url: &str, database: &str, args: &[&str]) -> std:
 
 /// (event, message) of a version in `model_registry`, oldest first.
 pub async fn registry_events(store: &Store, version: &str) -> Vec<(String, String)> {
-    let sql = format!("SELECT event, message FROM {}.model_registry WHERE version = ? ORDER BY event_at, event", store.database());
-    store.client().query(&sql).bind(version).fetch_all::<(String, String)>().await.unwrap()
+    let sql = format!("SELECT event, message FROM {}.model_registry WHERE version = ? ORDER BY event_at_us", store.database());
+    store.retry("registry events", || store.client().query(&sql).bind(version).fetch_all::<(String, String)>()).await.unwrap()
 }
 
+/// Through the store's retry of transient network errors (a pooled connection the server
+/// closed fails with SendRequest; CI hit it twice), as the trainer's own reads are.
 pub async fn scalar(store: &Store, sql: &str) -> u64 {
-    store.client().query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    store.scalar_u64("test query", sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
