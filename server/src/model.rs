@@ -11,7 +11,7 @@
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use nba_model::{Forest, onnx::OnnxModel};
+use nba_model::{Scorer, onnx::OnnxModel};
 use nba_registry::{Manifest, Registry};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -26,8 +26,9 @@ pub struct LoadedModel {
     pub version: String,
     pub manifest: Manifest,
     /// Scores rows in the request path: the ensemble of `model.onnx`, read from the same
-    /// bytes tract loaded, and checked against tract on the canaries.
-    pub forest: Forest,
+    /// bytes tract loaded, compiled for scoring ([`Scorer`]), and checked against tract
+    /// on the canaries.
+    pub scorer: Scorer,
     /// tract's runnable plan of `model.onnx` (used for V2 batches and the checks).
     pub onnx: OnnxModel,
     pub loaded_at: DateTime<Utc>,
@@ -102,14 +103,14 @@ pub fn load_version(registry: &Registry, version: &str) -> Result<LoadedModel, L
     }
     let n = nba_features::N_FEATURES;
     let onnx = OnnxModel::load(&bytes, n)?;
-    let forest = nba_model::onnx::forest_from_bytes(&bytes, n)?;
+    let scorer = Scorer::new(nba_model::onnx::forest_from_bytes(&bytes, n)?)?;
     if manifest.canaries.is_empty() {
         return Err(LoadError::NoCanaries);
     }
     let rows: Vec<f32> = manifest.canaries.iter().flat_map(|c| c.features.iter().map(|v| v.unwrap_or(f32::NAN))).collect();
     let tract = onnx.predict(&rows)?;
     for (i, c) in manifest.canaries.iter().enumerate() {
-        let mem = forest.predict_row(&rows[i * n..(i + 1) * n])?;
+        let mem = scorer.predict_row(&rows[i * n..(i + 1) * n])?;
         let ok = (tract[i] - c.expected).abs() <= CANARY_TOLERANCE && (mem - tract[i]).abs() <= CANARY_TOLERANCE;
         if !ok {
             return Err(LoadError::Canary {
@@ -122,7 +123,7 @@ pub fn load_version(registry: &Registry, version: &str) -> Result<LoadedModel, L
             });
         }
     }
-    Ok(LoadedModel { version: version.to_string(), manifest, forest, onnx, loaded_at: Utc::now() })
+    Ok(LoadedModel { version: version.to_string(), manifest, scorer, onnx, loaded_at: Utc::now() })
 }
 
 /// What a reload did.

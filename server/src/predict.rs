@@ -58,7 +58,7 @@ impl Predictor {
         };
         let features = self.features.features(&q)?;
         // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
-        let pred = (model.forest.predict_row(&features.values[..])? as f64).max(0.0);
+        let pred = (model.scorer.predict_row(&features.values[..])? as f64).max(0.0);
         metrics::histogram!("nba_predicted_points").record(pred);
         let mut response = PredictResponse {
             player_id: req.player_id.clone(),
@@ -99,7 +99,7 @@ impl Predictor {
         for i in 0..row.len() {
             let v = row[i];
             row[i] = f32::NAN;
-            let without = scored.model.forest.predict_row(&row)? as f64;
+            let without = scored.model.scorer.predict_row(&row)? as f64;
             row[i] = v;
             out.push(FeatureContribution { name: names.get(i).cloned().unwrap_or_default(), value: v, contribution: base - without });
         }

@@ -48,14 +48,22 @@ fn forest() -> Forest {
     f
 }
 
-fn rows(n: usize) -> Vec<f32> {
+/// `n` rows in [0, 1), one value in `nan_one_in` missing. 1 in 2,000 values leaves about
+/// 3% of the rows with a NaN, as in the 2024 test rows; 1 in 20 puts one in every row.
+fn rows(n: usize, nan_one_in: u64) -> Vec<f32> {
     let mut s = 1u64;
     (0..n * FEATURES)
         .map(|_| {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            if (s >> 40).is_multiple_of(20) { f32::NAN } else { ((s >> 33) % 1000) as f32 / 1000.0 }
+            if (s >> 40).is_multiple_of(nan_one_in) { f32::NAN } else { ((s >> 33) % 1000) as f32 / 1000.0 }
         })
         .collect()
+}
+
+/// This thread's time on a CPU so far (ns, from /proc/thread-self/schedstat; 0 where
+/// unavailable): on a shared machine it leaves out the time other processes ran.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -85,29 +93,34 @@ fn main() {
             let v: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             v.iter().copied().cycle().take(100_000 * FEATURES).collect()
         }
-        Err(_) => rows(100_000),
+        Err(_) => rows(100_000, 2000),
     };
     println!("trees: {}, nodes: {}", f.n_trees(), f.nodes.len());
     println!("ensemble: {TREES} trees, depth {DEPTH}, {FEATURES} features; threads available: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
 
-    // Latency: one row per call, distinct rows, median of 7 runs of 20k calls.
+    // Latency: one row per call, distinct rows, median of 7 runs of 20k calls: wall time,
+    // and this thread's on-CPU time (the figure to trust on a busy machine).
     let single = |score: &dyn Fn(&[f32]) -> f32| {
-        median(
-            (0..7)
-                .map(|_| {
-                    let t = Instant::now();
-                    for i in 0..20_000 {
-                        black_box(score(&x[(i % 100_000) * FEATURES..][..FEATURES]));
-                    }
-                    t.elapsed().as_secs_f64() / 20_000.0 * 1e6
-                })
-                .collect(),
-        )
+        let runs: Vec<(f64, f64)> = (0..7)
+            .map(|_| {
+                let (t, c) = (Instant::now(), cpu_ns());
+                for i in 0..20_000 {
+                    black_box(score(&x[(i % 100_000) * FEATURES..][..FEATURES]));
+                }
+                (t.elapsed().as_secs_f64() / 20_000.0 * 1e6, (cpu_ns() - c) as f64 / 20_000.0 / 1e3)
+            })
+            .collect();
+        (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
     };
     let tract_us = single(&|r| model.predict(r).expect("predict")[0]);
     let forest_us = single(&|r| f.predict_row(r).expect("predict"));
-    println!("single row, tract op (OnnxModel::predict): {tract_us:.2} us/row");
-    println!("single row, in-memory forest:              {forest_us:.2} us/row");
+    let scorer = nba_model::Scorer::new(f.clone()).expect("scorer");
+    let scorer_us = single(&|r| scorer.predict_row(r).expect("predict"));
+    println!("perfect-tree kernel: {}", scorer.is_compiled());
+    for (name, (wall, cpu)) in [("tract op (OnnxModel::predict)", tract_us), ("Scorer::predict_row", scorer_us), ("Forest::predict_row (node walk)", forest_us)]
+    {
+        println!("single row, {name:<32} {wall:6.2} us/row wall, {cpu:6.2} us/row on CPU");
+    }
 
     // Throughput: batches through tract; median of 5 runs over all 100k rows.
     for batch in [1_000usize, 10_000, 100_000] {
@@ -124,4 +137,38 @@ fn main() {
         );
         println!("batch {batch:>6}, tract op: {:.2} M rows/s", rate / 1e6);
     }
+    // The same kernel without tract's tensors, one thread and all threads.
+    let mut out = vec![0.0f32; 10_000];
+    let rate = |par: bool, out: &mut Vec<f32>| {
+        let runs: Vec<(f64, f64)> = (0..5)
+            .map(|_| {
+                let (t, c) = (Instant::now(), cpu_ns());
+                for c in x.chunks(10_000 * FEATURES) {
+                    if par {
+                        scorer.predict_batch_into(c, &mut out[..c.len() / FEATURES]).expect("predict");
+                    } else {
+                        // Blocks under the parallel threshold stay on this thread.
+                        for b in c.chunks((nba_model::scorer::PARALLEL_MIN_ROWS - 1) * FEATURES) {
+                            scorer.predict_batch_into(b, &mut out[..b.len() / FEATURES]).expect("predict");
+                        }
+                    }
+                    black_box(&out);
+                }
+                (100_000.0 / t.elapsed().as_secs_f64(), 100_000.0 / ((cpu_ns() - c) as f64 / 1e9))
+            })
+            .collect();
+        (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
+    };
+    let (wall, cpu) = rate(false, &mut out);
+    println!("batch  10000, Scorer, one thread: {:.2} M rows/s wall, {:.2} M rows/s per CPU-second", wall / 1e6, cpu / 1e6);
+    let (wall, _) = rate(true, &mut out);
+    println!("batch  10000, Scorer, rayon:      {:.2} M rows/s wall", wall / 1e6);
+    // Worst case: a NaN in every row (the slower path at every split).
+    let nan_rows = rows(10_000, 20);
+    let t = Instant::now();
+    for _ in 0..10 {
+        scorer.predict_batch_into(&nan_rows, &mut out).expect("predict");
+        black_box(&out);
+    }
+    println!("batch  10000, Scorer, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
 }

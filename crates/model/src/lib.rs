@@ -3,6 +3,8 @@
 //! - [`Forest`]: a flat-array forest (one node array for all trees; per node a feature
 //!   index, an f32 threshold, a comparison mode, true/false children, where a missing
 //!   value goes, and a leaf value) that scores one row or a batch;
+//! - [`Scorer`] ([`scorer`]): the same forest compiled into perfect trees for fast,
+//!   bit-identical scoring; what the server and the tract op score with;
 //! - [`onnx`]: export as one standard `ai.onnx.ml` `TreeEnsembleRegressor` node, and a
 //!   tract op registered under that name so the exported file runs in tract.
 //!
@@ -11,6 +13,9 @@
 //! the same number for the same row.
 
 pub mod onnx;
+pub mod scorer;
+
+pub use scorer::Scorer;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,7 @@
 //! `nodes_modes`, `nodes_missing_value_tracks_true`, `base_values`, aggregate `SUM`, one
 //! target) and wires a typed op ([`TreeEnsembleOp`]) with a symbolic batch dimension.
 
-use crate::{Forest, Mode, ModelError, Node, Result};
+use crate::{Forest, Mode, ModelError, Node, Result, Scorer};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -290,12 +290,12 @@ pub struct TreeEnsembleRegressor {
 /// The typed op: scores `[N, n_features]` float rows into `[N, 1]`.
 #[derive(Debug, Clone)]
 pub struct TreeEnsembleOp {
-    pub forest: Arc<Forest>,
+    pub scorer: Arc<Scorer>,
 }
 
 impl PartialEq for TreeEnsembleOp {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.forest, &other.forest) || self.forest == other.forest
+        Arc::ptr_eq(&self.scorer, &other.scorer) || self.scorer == other.scorer
     }
 }
 // Forests come from finite, validated values, so equality is reflexive in practice.
@@ -339,7 +339,7 @@ impl Expansion for TreeEnsembleRegressor {
         if fact.datum_type != f32::datum_type() {
             x = model.wire_node(format!("{prefix}.to_f32"), tract_core::ops::cast::cast(f32::datum_type()), &[x])?[0];
         }
-        model.wire_node(prefix, TreeEnsembleOp { forest: Arc::new(forest) }, &[x])
+        model.wire_node(prefix, TreeEnsembleOp { scorer: Arc::new(Scorer::new(forest)?) }, &[x])
     }
 }
 
@@ -357,9 +357,10 @@ impl EvalOp for TreeEnsembleOp {
         let input = args_1!(inputs);
         let input = input.cast_to::<f32>()?;
         let shape = input.shape();
-        ensure!(shape.len() == 2 && shape[1] == self.forest.n_features, "input shape {shape:?}, expected [N, {}]", self.forest.n_features);
+        let nf = self.scorer.n_features();
+        ensure!(shape.len() == 2 && shape[1] == nf, "input shape {shape:?}, expected [N, {nf}]");
         let rows = input.try_as_plain_ram()?;
-        let scores = self.forest.predict_batch(rows.as_slice::<f32>()?)?;
+        let scores = self.scorer.predict_batch(rows.as_slice::<f32>()?)?;
         Ok(tvec!(Tensor::from_shape(&[shape[0], 1], &scores)?.into_tvalue()))
     }
 }

@@ -74,7 +74,7 @@ impl PredictionService for PredictApi {
                 contract_hash: man.contract_hash.clone(),
                 feature_names: man.feature_names.clone(),
                 objective: man.hyper_parameters.objective.clone(),
-                trees: m.forest.n_trees() as u32,
+                trees: m.scorer.n_trees() as u32,
                 test_model: Some(metric(&man.metrics.scored.model)),
                 test_baselines: man.metrics.scored.baselines.iter().map(|(k, v)| (k.clone(), metric(v))).collect(),
                 test_period: man.split.test.period.clone(),
