@@ -34,7 +34,6 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
@@ -277,9 +276,6 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
     out.finish()
 }
 
-/// Rows per parallel scoring task.
-const CHUNK_ROWS: usize = 4096;
-
 /// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
 /// and `model_version`.
 fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
@@ -298,12 +294,9 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
     if let Some(i) = x.iter().position(|v| v.is_infinite()) {
         return Err(Status::invalid_argument(format!("row {}: feature {:?} is infinite", i / n, names[i % n])));
     }
-    let scores: Vec<f32> = x
-        .par_chunks(CHUNK_ROWS * n)
-        .map(|chunk| model.forest.predict_batch(chunk))
-        .collect::<Result<Vec<Vec<f32>>, _>>()
-        .map_err(|e| Status::internal(e.to_string()))?
-        .concat();
+    // The scorer spreads a batch over the rayon pool itself, in blocks.
+    let mut scores = vec![0.0f32; rows];
+    model.scorer.predict_batch_into(&x, &mut scores).map_err(|e| Status::internal(e.to_string()))?;
     let mut fields: Vec<Arc<Field>> = vec![];
     let mut cols: Vec<ArrayRef> = vec![];
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {

@@ -227,7 +227,10 @@ pub async fn run(
         .add_service(predict_svc)
         .add_service(inference_svc)
         .add_service(flight_svc);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+    // The builder's tcp_nodelay applies only to listeners tonic binds itself; ours is
+    // given, so its accepted sockets get it here. Without it, a streamed answer (a Flight
+    // slate: schema, batch, trailers) waited ~40 ms on Nagle + the peer's delayed ACK.
+    let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
     let mut grpc_task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = drain_rx.await;
     }));

@@ -78,7 +78,7 @@ impl InferenceApi {
         if data.iter().any(|v| v.is_infinite()) {
             return Err(ServeError::invalid("inputs[0]", "infinite feature value (NaN means missing; inf is not a feature value)"));
         }
-        let scores = model.forest.predict_batch(&data)?;
+        let scores = model.scorer.predict_batch(&data)?;
         let mut out = InferOutputTensor { name: nba_model::onnx::OUTPUT.into(), datatype: "FP32".into(), shape: vec![rows as i64, 1], ..Default::default() };
         let mut raw_out = vec![];
         if raw {
