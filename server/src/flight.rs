@@ -16,12 +16,13 @@
 //! Batches are scored on the rayon pool (bounded by the cores), never on the runtime's
 //! I/O threads, and a whole stream uses the model that was served when it started.
 
+use crate::decode;
 use crate::error::ServeError;
 use crate::model::LoadedModel;
 use crate::predict::Predictor;
 use crate::proto::predict::{Call, PlayerList, PredictRequest};
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
@@ -33,7 +34,7 @@ use arrow_flight::{
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
@@ -112,23 +113,6 @@ fn info(s: &Schema, descriptor: FlightDescriptor, ticket: Option<String>) -> Res
         i = i.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(t)));
     }
     Ok(i)
-}
-
-/// A column cast to `to`, or an error naming it.
-fn column(b: &RecordBatch, name: &str, to: &DataType, required: bool) -> Result<Option<ArrayRef>, Status> {
-    match b.column_by_name(name) {
-        None if required => Err(Status::invalid_argument(format!("missing column {name:?}"))),
-        None => Ok(None),
-        // Unsafe casts: a value that does not convert is an error, not a silent null.
-        Some(c) => arrow_cast::cast_with_options(c, to, &arrow_cast::CastOptions { safe: false, ..Default::default() })
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("column {name:?} of type {} cannot be read as {to}: {e}", c.data_type()))),
-    }
-}
-
-fn strings(a: &ArrayRef) -> &StringArray {
-    // Only called on arrays cast to Utf8 just above.
-    a.as_any().downcast_ref::<StringArray>().unwrap_or_else(|| unreachable!("cast to Utf8"))
 }
 
 /// Runs CPU work on the rayon pool and awaits it without blocking a runtime thread.
@@ -232,41 +216,34 @@ impl Out {
     }
 }
 
+/// A batch that cannot be read is the client's mistake: `INVALID_ARGUMENT` with the reason.
+fn invalid(e: decode::BatchError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
 fn error_text(e: &ServeError) -> String {
     format!("{}: {e}", crate::grpc::code_name(e.code()))
 }
 
 /// Scores a `["requests"]` batch; a bad row is answered with its error.
 fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> Result<RecordBatch, Status> {
-    let utf8 = DataType::Utf8;
-    let player = column(b, "player_id", &utf8, true)?.unwrap_or_else(|| unreachable!());
-    let date = column(b, "game_date", &utf8, true)?.unwrap_or_else(|| unreachable!());
-    let opp = column(b, "opponent", &utf8, true)?.unwrap_or_else(|| unreachable!());
-    let home = column(b, "is_home", &DataType::Boolean, true)?.unwrap_or_else(|| unreachable!());
-    let line = column(b, "line", &DataType::Float64, false)?;
-    let team = column(b, "team", &utf8, false)?;
-    let (player, date, opp) = (strings(&player), strings(&date), strings(&opp));
-    let home = home.as_any().downcast_ref::<BooleanArray>().unwrap_or_else(|| unreachable!("cast to Boolean"));
-    let line = line.as_ref().map(|l| l.as_any().downcast_ref::<Float64Array>().unwrap_or_else(|| unreachable!("cast to Float64")));
-    let team = team.as_ref().map(strings);
+    let columns = decode::RequestColumns::read(b).map_err(invalid)?;
     let mut out = Out::new();
-    for i in 0..b.num_rows() {
-        let nulls: Vec<&str> = [("player_id", player.is_null(i)), ("game_date", date.is_null(i)), ("opponent", opp.is_null(i)), ("is_home", home.is_null(i))]
-            .into_iter()
-            .filter(|(_, null)| *null)
-            .map(|(n, _)| n)
-            .collect();
-        if !nulls.is_empty() {
-            out.push(None, model, Err(format!("INVALID_ARGUMENT: row {i}: null {}", nulls.join(", "))));
-            continue;
-        }
+    for i in 0..columns.len() {
+        let row = match columns.row(i) {
+            Ok(row) => row,
+            Err(e) => {
+                out.push(None, model, Err(format!("INVALID_ARGUMENT: {e}")));
+                continue;
+            }
+        };
         let req = PredictRequest {
-            player_id: player.value(i).to_string(),
-            game_date: date.value(i).to_string(),
-            opponent: opp.value(i).to_string(),
-            is_home: home.value(i),
-            team: team.filter(|t| !t.is_null(i)).map(|t| t.value(i).to_string()),
-            line: line.filter(|l| !l.is_null(i)).map(|l| l.value(i)),
+            player_id: row.player_id,
+            game_date: row.game_date,
+            opponent: row.opponent,
+            is_home: row.is_home,
+            team: row.team,
+            line: row.line,
             team_inactive: None,
             opponent_inactive: None,
         };
@@ -280,20 +257,8 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
 /// and `model_version`.
 fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
     let names = nba_features::feature_names();
-    let n = names.len();
     let rows = b.num_rows();
-    let mut x = vec![0f32; rows * n];
-    for (j, name) in names.iter().enumerate() {
-        let c = column(b, name, &DataType::Float32, true)?.unwrap_or_else(|| unreachable!());
-        let c = c.as_any().downcast_ref::<Float32Array>().unwrap_or_else(|| unreachable!("cast to Float32"));
-        let values = c.values();
-        for i in 0..rows {
-            x[i * n + j] = if c.is_null(i) { f32::NAN } else { values[i] };
-        }
-    }
-    if let Some(i) = x.iter().position(|v| v.is_infinite()) {
-        return Err(Status::invalid_argument(format!("row {}: feature {:?} is infinite", i / n, names[i % n])));
-    }
+    let x = decode::feature_matrix(b, &names).map_err(invalid)?;
     // The scorer spreads a batch over the rayon pool itself, in blocks.
     let mut scores = vec![0.0f32; rows];
     model.scorer.predict_batch_into(&x, &mut scores).map_err(|e| Status::internal(e.to_string()))?;
@@ -367,6 +332,25 @@ fn parse_slate(ticket: &[u8]) -> Result<NaiveDate, Status> {
     let t = std::str::from_utf8(ticket).map_err(|_| Status::invalid_argument("ticket is not UTF-8"))?;
     let d = t.strip_prefix(SLATE_PREFIX).ok_or_else(|| Status::invalid_argument(format!("ticket {t:?}: expected {SLATE_PREFIX}YYYY-MM-DD")))?;
     NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| Status::invalid_argument(format!("ticket {t:?}: {d:?} is not a date")))
+}
+
+/// The next decoded batch of an exchange. Arrow's IPC reader panics on some malformed
+/// messages instead of returning an error (a buffer that points past the message body, found
+/// by the `flight_batch` fuzz target; arrow-rs 60): such a panic is caught here and ends the
+/// stream with `INVALID_ARGUMENT`, where it used to kill the exchange's task and leave the
+/// client with a stream that just stopped, as if every batch had been answered.
+async fn next_batch<S>(batches: &mut S) -> Option<Result<RecordBatch, FlightError>>
+where
+    S: futures::Stream<Item = Result<RecordBatch, FlightError>> + Unpin,
+{
+    match std::panic::AssertUnwindSafe(batches.next()).catch_unwind().await {
+        Ok(next) => next,
+        Err(panic) => {
+            let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown");
+            tracing::warn!(why, "a Flight message could not be decoded as Arrow IPC");
+            Some(Err(FlightError::from(Status::invalid_argument(format!("a message is not valid Arrow IPC ({why})")))))
+        }
+    }
 }
 
 fn observe(method: &'static str, started: Instant, ok: bool) {
@@ -473,11 +457,12 @@ impl FlightService for FlightApi {
         let label = if kind == Kind::Requests { REQUESTS } else { FEATURES };
         tokio::spawn(async move {
             let mut ok = true;
-            while let Some(next) = batches.next().await {
+            while let Some(next) = next_batch(&mut batches).await {
                 let result = match next {
                     Err(e) => Err(e),
+                    // Over the row limit: refused before any work is done on it.
                     Ok(b) if b.num_rows() > max_batch => {
-                        Err(FlightError::from(Status::invalid_argument(format!("batch of {} rows; at most {max_batch} per batch", b.num_rows()))))
+                        Err(FlightError::from(invalid(decode::BatchError::TooManyRows { rows: b.num_rows(), max: max_batch })))
                     }
                     Ok(b) => {
                         let (p, m) = (predictor.clone(), model.clone());
@@ -514,5 +499,38 @@ impl FlightService for FlightApi {
 
     async fn list_actions(&self, _r: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
         Ok(Response::new(futures::stream::empty().boxed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::BooleanArray;
+
+    /// The `flight_batch` fuzz target's first crash, rebuilt: a record batch message whose
+    /// buffers point past its (here emptied) body. Arrow's reader panics on it; the exchange
+    /// must answer INVALID_ARGUMENT instead.
+    #[tokio::test]
+    async fn a_batch_pointing_past_its_body_is_invalid_argument_not_a_panic() {
+        let strings = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            Arc::new(requests_schema()),
+            vec![
+                strings("jamesle01"),
+                strings("2024-03-05"),
+                strings("BOS"),
+                Arc::new(BooleanArray::from(vec![true])),
+                Arc::new(arrow_array::Float64Array::from(vec![None])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+            ],
+        )
+        .unwrap();
+        let mut messages = arrow_flight::utils::batches_to_flight_data(&requests_schema(), &[batch]).unwrap();
+        assert_eq!(messages.len(), 2, "schema, then the batch");
+        messages[1].data_body = Default::default();
+        let mut batches = FlightRecordBatchStream::new_from_flight_data(futures::stream::iter(messages.into_iter().map(Ok)));
+        let Some(Err(FlightError::Tonic(status))) = next_batch(&mut batches).await else { panic!("expected an error") };
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().starts_with("a message is not valid Arrow IPC"), "{}", status.message());
     }
 }

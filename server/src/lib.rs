@@ -5,6 +5,7 @@
 //! - [`model`]: loading, checking and hot-swapping registry versions;
 //! - [`grpc`]: the `nba.predict.v1` and KServe V2 services, auth, per-call metrics;
 //! - [`flight`]: Arrow Flight batch scoring and daily slates;
+//! - [`decode`]: client input that arrives as data (Flight batches, V2 tensors), fuzzed;
 //! - [`admin`]: `/metrics`, `/live`, `/ready`, `POST /admin/reload`;
 //! - [`predlog`]: every prediction appended to ClickHouse off the request path;
 //! - [`run`]: wiring, background refreshers and the shutdown sequence.
@@ -12,6 +13,7 @@
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod decode;
 pub mod error;
 pub mod features;
 pub mod flight;

@@ -11,10 +11,7 @@ use memchr::memmem;
 pub fn parse_game_id(game_id: &str) -> Result<(NaiveDate, &str), PageError> {
     let bad = || PageError::BadGameId(game_id.to_string());
     let bytes = game_id.as_bytes();
-    if bytes.len() != 12
-        || !bytes[..9].iter().all(u8::is_ascii_digit)
-        || !bytes[9..].iter().all(u8::is_ascii_uppercase)
-    {
+    if bytes.len() != 12 || !bytes[..9].iter().all(u8::is_ascii_digit) || !bytes[9..].iter().all(u8::is_ascii_uppercase) {
         return Err(bad());
     }
     let date = NaiveDate::parse_from_str(&game_id[..8], "%Y%m%d").map_err(|_| bad())?;
@@ -51,25 +48,67 @@ pub fn parse_box_score(game_id: &str, page: &str) -> Result<BoxScore, PageError>
     let mut away = parse_team(page, &away_code)?;
     let mut home = parse_team(page, home_code)?;
     for team in [&mut away, &mut home] {
-        team.periods = line_score
-            .iter()
-            .find(|(code, _)| *code == team.team)
-            .map(|(_, p)| p.clone())
-            .ok_or_else(|| PageError::MissingLineScore(team.team.clone()))?;
+        team.periods =
+            line_score.iter().find(|(code, _)| *code == team.team).map(|(_, p)| p.clone()).ok_or_else(|| PageError::MissingLineScore(team.team.clone()))?;
+    }
+    for team in [&away, &home] {
+        check_possible(team)?;
     }
     let (inactives, has_inactive_line) = parse_inactives(page, [&away_code, home_code]);
 
-    Ok(BoxScore {
-        game_id: game_id.to_string(),
-        game_date,
-        season,
-        season_type,
-        title,
-        away,
-        home,
-        inactives,
-        has_inactive_line,
-    })
+    Ok(BoxScore { game_id: game_id.to_string(), game_date, season, season_type, title, away, home, inactives, has_inactive_line })
+}
+
+/// Most points one player has scored in an NBA game (Wilt Chamberlain, 1962) and one team
+/// (186, Detroit, 1983, in three overtimes). Anything above is not a real game.
+pub const MAX_PLAYER_POINTS: u16 = 100;
+pub const MAX_TEAM_POINTS: u16 = 200;
+
+/// Refuses numbers no real game can have: more made than attempted shots, more threes made
+/// than field goals, rebounds that are not offensive plus defensive, points over the
+/// records, a player on the floor longer than the game (48 minutes plus 5 per overtime,
+/// from the line score). Such a page is corrupt or forged; loading it would feed the
+/// features impossible values, so it is rejected like a page that does not parse.
+/// Inconsistencies real pages do have (points that do not match the shots, as in
+/// `202101050MEM`) stay data-quality findings, in [`crate::checks`].
+fn check_possible(team: &TeamBox) -> Result<(), PageError> {
+    let impossible = |row: &str, what: String| PageError::Impossible { team: team.team.clone(), row: row.to_string(), what };
+    let game_seconds = 48 * 60 + 5 * 60 * u32::try_from(team.periods.len().saturating_sub(4)).unwrap_or(u32::MAX / 600);
+    let rows = team.players.iter().map(|p| (p.player_id.as_str(), &p.stats, Some(p.seconds))).chain([("Team Totals", &team.totals, None)]);
+    for (row, c, seconds) in rows {
+        for (made, attempted, m, a) in [
+            ("fg", "fga", c.fgm, c.fga),
+            ("fg3", "fg3a", c.fg3m, c.fg3a),
+            ("ft", "fta", c.ftm, c.fta),
+            ("fg3", "fg", c.fg3m, c.fgm),
+            ("fg3a", "fga", c.fg3a, c.fga),
+        ] {
+            if m > a {
+                return Err(impossible(row, format!("{made} {m} is more than {attempted} {a}")));
+            }
+        }
+        if u32::from(c.oreb) + u32::from(c.dreb) != u32::from(c.reb) {
+            return Err(impossible(row, format!("trb {} is not orb {} + drb {}", c.reb, c.oreb, c.dreb)));
+        }
+        let max_points = if seconds.is_some() { MAX_PLAYER_POINTS } else { MAX_TEAM_POINTS };
+        if c.pts > max_points {
+            return Err(impossible(row, format!("{} points, more than the record {max_points}", c.pts)));
+        }
+        if let Some(s) = seconds.filter(|s| *s > game_seconds) {
+            return Err(impossible(row, format!("{}:{:02} played in a game of {} minutes", s / 60, s % 60, game_seconds / 60)));
+        }
+    }
+    Ok(())
+}
+
+/// A box score exists only once its game is played: refuses a page dated after `today`
+/// (the caller's UTC date). Pages are dated by the US local date, which is never ahead of
+/// UTC, so a day of slack covers a clock that is off.
+pub fn check_not_future(game: &BoxScore, today: NaiveDate) -> Result<(), PageError> {
+    if game.game_date > today + chrono::Days::new(1) {
+        return Err(PageError::FutureGame { game_id: game.game_id.clone(), date: game.game_date, today });
+    }
+    Ok(())
 }
 
 /// A page links its own play-by-play, plus-minus and shot-chart pages by game id; a page
@@ -132,10 +171,7 @@ fn parse_team(page: &str, team: &str) -> Result<TeamBox, PageError> {
             minutes = c.number::<u16>("mp")?.unwrap_or(0);
             continue;
         }
-        let player_id = row
-            .player_id
-            .clone()
-            .ok_or_else(|| PageError::MissingPlayerId { table: basic_id.clone(), index })?;
+        let player_id = row.player_id.clone().ok_or_else(|| PageError::MissingPlayerId { table: basic_id.clone(), index })?;
         if players.iter().any(|p| p.player_id == player_id) {
             return Err(PageError::DuplicatePlayer { table: basic_id.clone(), player_id });
         }
@@ -203,13 +239,7 @@ struct RowReader<'a> {
 
 impl RowReader<'_> {
     fn bad(&self, column: &str, value: &str, expected: &'static str) -> PageError {
-        PageError::BadCell {
-            table: self.table.to_string(),
-            row: self.label.to_string(),
-            column: column.to_string(),
-            value: value.to_string(),
-            expected,
-        }
+        PageError::BadCell { table: self.table.to_string(), row: self.label.to_string(), column: column.to_string(), value: value.to_string(), expected }
     }
 
     /// An optional number: an empty or absent cell is None. A leading `+` is accepted

@@ -33,6 +33,10 @@ pub enum PageError {
     MissingLineScore(String),
     #[error("page has no <h1> title")]
     MissingTitle,
+    #[error("{team} {row}: {what} (impossible in a real game: a corrupt or forged page)")]
+    Impossible { team: String, row: String, what: String },
+    #[error("game {game_id} is dated {date}, after today ({today}): no box score can exist yet")]
+    FutureGame { game_id: String, date: chrono::NaiveDate, today: chrono::NaiveDate },
     #[error("schedule row {index}: {what}")]
     BadScheduleRow { index: usize, what: String },
 }

@@ -29,6 +29,7 @@ use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
 use html5gum::{Emitter, ForwardingEmitter, Span, Tokenizer};
 use memchr::memmem;
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::ops::Range;
 
@@ -57,25 +58,19 @@ pub fn table_slice<'a>(page: &'a str, id: &str) -> Option<&'a str> {
 /// Every distinct value of `prefix<VALUE>suffix` in the page, in order of appearance,
 /// where VALUE is made of ASCII letters and digits (team codes in table ids).
 pub fn ids_between(page: &str, prefix: &str, suffix: &str, max_len: usize) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
+    let mut found = Distinct::default();
     for pos in memmem::find_iter(page.as_bytes(), prefix.as_bytes()) {
-        push_id(&mut found, &page[pos + prefix.len()..], suffix, max_len);
+        found.push_id(&page[pos + prefix.len()..], suffix, max_len);
     }
-    found
+    found.values
 }
 
 /// [`ids_between`] for several prefixes that start alike, `shared + prefixes[i]`, in one scan
 /// of the page instead of one per prefix (a scan of a whole page costs about a fifth as much
 /// as tokenizing one of its tables). The result for each prefix is exactly what
 /// `ids_between` returns.
-pub fn ids_between_each<const N: usize>(
-    page: &str,
-    shared: &str,
-    prefixes: [&str; N],
-    suffix: &str,
-    max_len: usize,
-) -> [Vec<String>; N] {
-    let mut found: [Vec<String>; N] = std::array::from_fn(|_| Vec::new());
+pub fn ids_between_each<const N: usize>(page: &str, shared: &str, prefixes: [&str; N], suffix: &str, max_len: usize) -> [Vec<String>; N] {
+    let mut found: [Distinct; N] = std::array::from_fn(|_| Distinct::default());
     // Where each prefix's last match ended: like `find_iter`, matches of one prefix do not
     // overlap, while occurrences of `shared` may.
     let mut next_free = [0; N];
@@ -88,22 +83,34 @@ pub fn ids_between_each<const N: usize>(
         for (i, prefix) in prefixes.iter().enumerate() {
             if at >= next_free[i] && rest.starts_with(prefix) {
                 next_free[i] = at + shared.len() + prefix.len();
-                push_id(&mut found[i], &rest[prefix.len()..], suffix, max_len);
+                found[i].push_id(&rest[prefix.len()..], suffix, max_len);
             }
         }
     }
-    found
+    found.map(|f| f.values)
 }
 
-/// Adds the VALUE that `rest` starts with, if it is `VALUE<suffix>` and not in `found` yet.
-fn push_id(found: &mut Vec<String>, rest: &str, suffix: &str, max_len: usize) {
-    let len = rest.bytes().take(max_len + 1).take_while(u8::is_ascii_alphanumeric).count();
-    if len == 0 || len > max_len || !rest[len..].starts_with(suffix) {
-        return;
-    }
-    let value = &rest[..len];
-    if !found.iter().any(|f| f == value) {
-        found.push(value.to_string());
+/// Distinct values in order of first appearance. The set makes each addition O(1): a
+/// hostile page can hold a million distinct ids, and a search of the list per id was
+/// quadratic (minutes of CPU for one page).
+#[derive(Default)]
+struct Distinct {
+    values: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Distinct {
+    /// Adds the VALUE that `rest` starts with, if it is `VALUE<suffix>` and new.
+    fn push_id(&mut self, rest: &str, suffix: &str, max_len: usize) {
+        let len = rest.bytes().take(max_len + 1).take_while(u8::is_ascii_alphanumeric).count();
+        if len == 0 || len > max_len || !rest[len..].starts_with(suffix) {
+            return;
+        }
+        let value = &rest[..len];
+        if !self.seen.contains(value) {
+            self.seen.insert(value.to_string());
+            self.values.push(value.to_string());
+        }
     }
 }
 
@@ -424,9 +431,7 @@ impl TableReader {
     fn open_cell(&mut self, is_th: bool, attrs: &Attrs) {
         self.close_cell();
         // A cell outside any `<tr>` gets an implied row.
-        let (row, _) = self.row.get_or_insert_with(|| {
-            (Row { in_footer: self.section == Section::Foot, ..Row::default() }, self.section == Section::Head)
-        });
+        let (row, _) = self.row.get_or_insert_with(|| (Row { in_footer: self.section == Section::Foot, ..Row::default() }, self.section == Section::Head));
         let kept = attrs.get("data-stat").map(|stat| {
             if row.cells.is_empty() {
                 row.player_id = attrs.get("data-append-csv").map(str::to_string);
@@ -502,24 +507,28 @@ pub enum Inline {
 }
 
 /// Elements that never have content or an end tag.
-const VOID_ELEMENTS: [&str; 13] =
-    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
+const VOID_ELEMENTS: [&str; 13] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
 
 /// The [`Inline`] items of `fragment`. Without a DOM, the open elements are tracked on a
 /// stack: an end tag closes up to its element, void elements never open.
+///
+/// Linear in the fragment whatever its markup, as a hostile page can hold a million
+/// unclosed or unmatched tags: the text of a strong/link item is the range of one buffer of
+/// all text that was read while it was open (not a copy appended to every open item), an
+/// end tag of an element that is not open is dismissed by a count (not a search of the
+/// stack), a search that does run pops every element it passes, and an item's text is
+/// read up to [`MAX_INLINE_TEXT`] bytes.
 pub fn inline_items(fragment: &str) -> Vec<Inline> {
-    // Open elements, innermost last, each with the item it produced (for `<strong>`/`<a>`).
-    let mut open: Vec<(String, Option<usize>)> = Vec::new();
-    // Raw text of the strong/link items, collapsed at the end.
-    let mut items: Vec<(Inline, String)> = Vec::new();
+    let mut open = OpenElements::default();
+    // All text read, and the items with their range of it (end None while open).
+    let mut text_buf = String::new();
+    let mut items: Vec<(Inline, usize, Option<usize>)> = Vec::new();
     tokenize(fragment, |token| match token {
         Token::Start { name, attrs } => {
             // A link never contains another: a new `<a>` closes the open one, as the tree
             // builder's adoption agency does.
-            if name == "a"
-                && let Some(at) = open.iter().rposition(|(n, _)| n == "a")
-            {
-                open.truncate(at);
+            if name == "a" {
+                open.close("a", |i| items[i].2 = Some(text_buf.len()));
             }
             let item = match name {
                 "strong" => Some(Inline::Strong(String::new())),
@@ -530,44 +539,85 @@ pub fn inline_items(fragment: &str) -> Vec<Inline> {
                 _ => None,
             };
             let index = item.map(|item| {
-                items.push((item, String::new()));
+                items.push((item, text_buf.len(), None));
                 items.len() - 1
             });
             if !VOID_ELEMENTS.contains(&name) {
-                open.push((name.to_string(), index));
+                open.push(name, index);
             }
         }
-        Token::End { name } => {
-            // Close up to the matching element; an end tag nothing matches is ignored.
-            if let Some(at) = open.iter().rposition(|(n, _)| n == name) {
-                open.truncate(at);
-            }
-        }
+        // Close up to the matching element; an end tag nothing matches is ignored.
+        Token::End { name } => open.close(name, |i| items[i].2 = Some(text_buf.len())),
         Token::Text(text) => {
             // Text counts towards every open strong/link around it...
-            for (_, index) in &open {
-                if let Some(i) = index {
-                    items[*i].1.push_str(text);
-                }
-            }
+            text_buf.push_str(text);
             // ...and is an item of its own when not directly inside one ("None").
-            if open.last().is_none_or(|(_, index)| index.is_none()) {
+            if open.innermost_item().is_none() {
                 let t = normalize_space(text);
                 let t = t.trim_matches(|c: char| c == ',' || c.is_whitespace());
                 if !t.is_empty() {
-                    items.push((Inline::Text(t.to_string()), String::new()));
+                    items.push((Inline::Text(t.to_string()), 0, Some(0)));
                 }
             }
         }
     });
     items
         .into_iter()
-        .map(|(item, raw)| match item {
-            Inline::Strong(_) => Inline::Strong(normalize_space(&raw)),
-            Inline::Link { href, .. } => Inline::Link { href, text: normalize_space(&raw) },
-            text => text,
+        .map(|(item, start, end)| {
+            // Labels and names are short; the cap keeps an item left open to the end of a
+            // hostile fragment from being read once per such item.
+            let mut end = end.unwrap_or(text_buf.len()).min(start + MAX_INLINE_TEXT);
+            while !text_buf.is_char_boundary(end) {
+                end -= 1;
+            }
+            let raw = &text_buf[start..end];
+            match item {
+                Inline::Strong(_) => Inline::Strong(normalize_space(raw)),
+                Inline::Link { href, .. } => Inline::Link { href, text: normalize_space(raw) },
+                text => text,
+            }
         })
         .collect()
+}
+
+/// Most bytes of text read for one strong/link item of [`inline_items`].
+const MAX_INLINE_TEXT: usize = 1024;
+
+/// The open elements of [`inline_items`], innermost last, each with the index of the item
+/// it produced (`<strong>`/`<a>`), and how many of each name are open.
+#[derive(Default)]
+struct OpenElements {
+    stack: Vec<(String, Option<usize>)>,
+    count: HashMap<String, usize>,
+}
+
+impl OpenElements {
+    fn push(&mut self, name: &str, item: Option<usize>) {
+        *self.count.entry(name.to_string()).or_default() += 1;
+        self.stack.push((name.to_string(), item));
+    }
+
+    /// Closes the innermost open `name` and everything inside it, handing each closed
+    /// item to `ended`; nothing when no `name` is open.
+    fn close(&mut self, name: &str, mut ended: impl FnMut(usize)) {
+        if self.count.get(name).is_none_or(|n| *n == 0) {
+            return;
+        }
+        let Some(at) = self.stack.iter().rposition(|(n, _)| n == name) else { return };
+        for (closed, item) in self.stack.drain(at..) {
+            if let Some(n) = self.count.get_mut(&closed) {
+                *n -= 1;
+            }
+            if let Some(i) = item {
+                ended(i);
+            }
+        }
+    }
+
+    /// The item of the innermost open element, if it produced one.
+    fn innermost_item(&self) -> Option<usize> {
+        self.stack.last().and_then(|(_, item)| *item)
+    }
 }
 
 #[cfg(test)]
@@ -619,10 +669,7 @@ mod tests {
         let cells: Vec<Cell<'_>> = rows[0].cells().collect();
         assert_eq!(
             cells,
-            vec![
-                Cell { stat: "player", text: "Reserves", csk: Some("A&B"), href: None },
-                Cell { stat: "pts", text: "1 2 3 4", csk: None, href: None },
-            ]
+            vec![Cell { stat: "player", text: "Reserves", csk: Some("A&B"), href: None }, Cell { stat: "pts", text: "1 2 3 4", csk: None, href: None },]
         );
         assert_eq!(rows[1].cell("v"), Some(Cell { stat: "v", text: "xy", csk: Some(""), href: None }));
         assert!(!rows[1].is_header && rows[1].player_id.is_none());

@@ -48,8 +48,18 @@ impl PageKind {
     }
 }
 
-/// Parses one page's bytes.
+/// Parses one page's bytes; a box score dated after today (UTC) is refused, see
+/// [`boxscore::check_not_future`].
 pub fn parse_page(kind: &PageKind, bytes: &[u8]) -> Result<Page, PageError> {
+    let page = parse_page_undated(kind, bytes)?;
+    if let Page::BoxScore(game) = &page {
+        boxscore::check_not_future(game, chrono::Utc::now().date_naive())?;
+    }
+    Ok(page)
+}
+
+/// [`parse_page`] without the check against today's date.
+pub fn parse_page_undated(kind: &PageKind, bytes: &[u8]) -> Result<Page, PageError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(PageError::Empty);
     }
@@ -68,10 +78,7 @@ mod tests {
     fn classifies_paths() {
         assert_eq!(PageKind::of_path("scores/201710170CLE.html"), Some(PageKind::BoxScore("201710170CLE".into())));
         assert_eq!(PageKind::of_path("/x/y/201710170CLE.html"), Some(PageKind::BoxScore("201710170CLE".into())));
-        assert_eq!(
-            PageKind::of_path("standings/NBA_2018_games-april.html").map(|k| k.ledger_name()),
-            Some("standings/NBA_2018_games-april.html".into())
-        );
+        assert_eq!(PageKind::of_path("standings/NBA_2018_games-april.html").map(|k| k.ledger_name()), Some("standings/NBA_2018_games-april.html".into()));
         assert_eq!(PageKind::of_path("scores/readme.txt"), None);
         assert_eq!(PageKind::of_path("scores/20171017.html"), None);
     }

@@ -185,10 +185,7 @@ fn missing_team_table_is_rejected() {
     let without = page.replace("id=\"box-LAL-game-basic\"", "id=\"gone\"");
     assert_eq!(parse_box("202310240DEN", without.as_bytes()), Err(PageError::TeamCount { found: vec!["DEN".into()] }));
     let without_adv = page.replace("id=\"box-LAL-game-advanced\"", "id=\"gone\"");
-    assert_eq!(
-        parse_box("202310240DEN", without_adv.as_bytes()),
-        Err(PageError::MissingTable("box-LAL-game-advanced".into()))
-    );
+    assert_eq!(parse_box("202310240DEN", without_adv.as_bytes()), Err(PageError::MissingTable("box-LAL-game-advanced".into())));
 }
 
 #[test]
@@ -226,4 +223,88 @@ fn bad_cells_name_table_row_and_column() {
 fn error_messages_read_well() {
     let e = PageError::MissingTable("line_score".into());
     assert_eq!(e.to_string(), "missing table \"line_score\" (truncated page, or not a box score)");
+}
+
+/// The cells of one player's row in a table, for edits.
+fn edit_row(page: &str, table_id: &str, player_id: &str, edit: impl Fn(&str) -> String) -> String {
+    let table = page.find(&format!("id=\"{table_id}\"")).unwrap();
+    let cell = page[table..].find(&format!("data-append-csv=\"{player_id}\"")).unwrap() + table;
+    let start = page[..cell].rfind("<tr").unwrap();
+    let end = page[cell..].find("</tr>").unwrap() + cell;
+    format!("{}{}{}", &page[..start], edit(&page[start..end]), &page[end..])
+}
+
+fn set_cell(row: &str, stat: &str, value: &str) -> String {
+    let at = row.find(&format!("data-stat=\"{stat}\"")).unwrap_or_else(|| panic!("{stat} in {row}"));
+    let open = row[at..].find('>').unwrap() + at + 1;
+    let close = row[open..].find('<').unwrap() + open;
+    format!("{}{value}{}", &row[..open], &row[close..])
+}
+
+#[test]
+fn impossible_numbers_are_rejected() {
+    let page = String::from_utf8(fixture("scores/202310240DEN.html")).unwrap();
+    // Jokić: 29 points on 12 of 15, 3 of 5 from three, 2 of 2 free throws, 36:01 played.
+    for (stat, value, why) in [
+        ("pts", "900", "900 points, more than the record 100"),
+        ("fg", "16", "fg 16 is more than fga 15"),
+        ("fg3", "6", "fg3 6 is more than fg3a 5"),
+        ("ft", "3", "ft 3 is more than fta 2"),
+        ("trb", "99", "trb 99 is not orb"),
+        ("mp", "49:00", "49:00 played in a game of 48 minutes"),
+    ] {
+        let bad = edit_row(&page, "box-DEN-game-basic", "jokicni01", |row| set_cell(row, stat, value));
+        let err = parse_box("202310240DEN", bad.as_bytes()).unwrap_err();
+        assert!(matches!(err, PageError::Impossible { ref team, ref row, .. } if team == "DEN" && row == "jokicni01"), "{stat}: {err:?}");
+        assert!(err.to_string().contains(why), "{stat}: {err}");
+    }
+    // Minutes are still refused as unreadable where they cannot be minutes at all.
+    let negative = edit_row(&page, "box-DEN-game-basic", "jokicni01", |row| set_cell(row, "mp", "-5:00"));
+    assert!(matches!(parse_box("202310240DEN", negative.as_bytes()), Err(PageError::BadCell { .. })));
+    // An overtime game allows 5 more minutes per overtime: 202310250SAS went to one.
+    let ot = box_score("202310250SAS");
+    assert_eq!(ot.overtimes(), 1);
+    assert!(ot.teams().iter().flat_map(|t| &t.players).any(|p| p.seconds > 48 * 60));
+}
+
+#[test]
+fn a_box_score_dated_after_today_is_rejected() {
+    let g = box_score("202310240DEN");
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert!(boxscore::check_not_future(&g, day(2023, 10, 24)).is_ok());
+    // A day of slack for a clock that is off.
+    assert!(boxscore::check_not_future(&g, day(2023, 10, 23)).is_ok());
+    let err = boxscore::check_not_future(&g, day(2023, 10, 22)).unwrap_err();
+    assert_eq!(err.to_string(), "game 202310240DEN is dated 2023-10-24, after today (2023-10-22): no box score can exist yet");
+}
+
+/// Pathological markup a hostile page can hold in the parts read with byte searches and the
+/// inline reader: linear time. Before, each of these took minutes (a search of all
+/// earlier items per item), so the test would not finish.
+#[test]
+fn pathological_markup_is_read_in_linear_time() {
+    let started = std::time::Instant::now();
+    // 200,000 distinct self links and team ids.
+    let mut page = String::from("<html><h1>x</h1>");
+    for i in 0..200_000u32 {
+        page.push_str(&format!("<a href=\"/boxscores/pbp/2023{i:08}.html\"></a><table id=\"box-{}-game-basic\"></table>", base62(i)));
+    }
+    assert!(matches!(parse_box("202310240DEN", page.as_bytes()), Err(PageError::WrongGame { .. })));
+    let ids = html::ids_between(&page, "id=\"box-", "-game-basic\"", 3);
+    assert_eq!(ids.len(), 200_000);
+    // An inactive line of 100,000 unclosed <strong> tags and 100,000 unmatched end tags.
+    let line = format!("<div><strong>Inactive:</strong>{}{}</div>", "<strong>x ".repeat(100_000), "</b>y ".repeat(100_000));
+    let items = html::inline_items(&line);
+    assert_eq!(items.len(), 100_001);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+}
+
+fn base62(mut i: u32) -> String {
+    let digits = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut s = Vec::new();
+    for _ in 0..3 {
+        s.push(digits[(i % 62) as usize]);
+        i /= 62;
+    }
+    String::from_utf8(s).unwrap()
 }

@@ -2,9 +2,12 @@
 //! never unpacked to disk), folders (walked for pages and archives) and single `.html`
 //! files. Each yields [`SourceItem`]s in a stable order; a member that cannot be read
 //! becomes an item carrying the error, so the ledger records it and the run goes on.
+//!
+//! Self-contained on purpose (std, tar, flate2, zstd; no `crate::` paths): the `archive`
+//! fuzz target in `fuzz/` compiles this very file with `#[path]`.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,14 +28,14 @@ pub struct SourceItem {
 
 /// What kind of input a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InputKind {
+pub enum InputKind {
     TarZst,
     TarGz,
     Tar,
     Html,
 }
 
-fn input_kind(path: &Path) -> Option<InputKind> {
+pub fn input_kind(path: &Path) -> Option<InputKind> {
     let name = path.file_name()?.to_str()?.to_ascii_lowercase();
     if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
         Some(InputKind::TarZst)
@@ -132,26 +135,35 @@ pub fn read_all(inputs: &Inputs, consumed: &Arc<AtomicU64>, mut sink: impl FnMut
         };
         let reader = BufReader::with_capacity(1 << 20, Counting { inner: file, counter: consumed.clone() });
         let keep_going = match input_kind(path) {
-            Some(InputKind::Html) => {
-                let content = read_limited(reader, &source);
-                sink(SourceItem { path: source.clone(), source, content })
-            }
-            Some(InputKind::TarZst) => match zstd::stream::read::Decoder::with_buffer(reader) {
-                Ok(mut d) => {
-                    // The archives use a 2^27 window, the decoder's default limit; allow
-                    // a little more so a re-compressed archive is not refused.
-                    let _ = d.window_log_max(31);
-                    read_tar(d, &source, &mut sink)
-                }
-                Err(e) => sink(SourceItem { path: source.clone(), source, content: Err(format!("not a zstd stream: {e}")) }),
-            },
-            Some(InputKind::TarGz) => read_tar(flate2::read::GzDecoder::new(reader), &source, &mut sink),
-            Some(InputKind::Tar) => read_tar(reader, &source, &mut sink),
+            Some(kind) => read_input(reader, kind, &source, &mut sink),
             None => true,
         };
         if !keep_going {
             return;
         }
+    }
+}
+
+/// Reads one input of `kind` (a page or an archive) from `reader`, handing each item to
+/// `sink`; false when `sink` asked to stop. `source` names the input in items and messages.
+/// Public for the fuzz targets, which feed it arbitrary bytes.
+pub fn read_input(reader: impl BufRead, kind: InputKind, source: &str, sink: &mut impl FnMut(SourceItem) -> bool) -> bool {
+    match kind {
+        InputKind::Html => {
+            let content = read_limited(reader, source);
+            sink(SourceItem { path: source.to_string(), source: source.to_string(), content })
+        }
+        InputKind::TarZst => match zstd::stream::read::Decoder::with_buffer(reader) {
+            Ok(mut d) => {
+                // The archives use a 2^27 window, the decoder's default limit; allow
+                // a little more so a re-compressed archive is not refused.
+                let _ = d.window_log_max(31);
+                read_tar(d, source, sink)
+            }
+            Err(e) => sink(SourceItem { path: source.to_string(), source: source.to_string(), content: Err(format!("not a zstd stream: {e}")) }),
+        },
+        InputKind::TarGz => read_tar(flate2::read::GzDecoder::new(reader), source, sink),
+        InputKind::Tar => read_tar(reader, source, sink),
     }
 }
 
@@ -195,7 +207,11 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
             Err(e) => format!("<member {members}: bad name: {e}>"),
         };
         let size = entry.header().size().unwrap_or(0);
-        let content = if size > MAX_PAGE_BYTES {
+        let content = if climbs_out(&path) {
+            // Nothing is ever unpacked to disk, but such a name is no page of a season
+            // archive: refuse it rather than load it under the name its last part gives.
+            Err(format!("member name {path:?} is absolute or climbs out of the archive with \"..\"; refused"))
+        } else if size > MAX_PAGE_BYTES {
             Err(format!("member is {size} bytes, larger than {} MiB; not a page", MAX_PAGE_BYTES >> 20))
         } else {
             // A cut archive ends a member early without an I/O error: compare with the
@@ -210,6 +226,15 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
     true
 }
 
+/// An absolute member name (`/etc/x`, `C:\\x`, `\\\\host\\x`) or one with a `..` part, with
+/// either slash.
+pub fn climbs_out(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.first().is_some_and(|c| *c == b'/' || *c == b'\\')
+        || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
+        || name.split(['/', '\\']).any(|part| part == "..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +246,41 @@ mod tests {
         assert_eq!(input_kind(Path::new("x.tar")), Some(InputKind::Tar));
         assert_eq!(input_kind(Path::new("201710170CLE.html")), Some(InputKind::Html));
         assert_eq!(input_kind(Path::new("SOURCE.md")), None);
+    }
+
+    #[test]
+    fn member_names_that_climb_out_are_refused() {
+        for bad in ["../../etc/x", "/etc/passwd", "scores/../../202310240DEN.html", "..", "..\\x.html", "\\\\host\\x", "C:\\x.html"] {
+            assert!(climbs_out(bad), "{bad}");
+        }
+        for good in ["scores/202310240DEN.html", "standings/NBA_2024_games-june.html", "a..b/c.html", "./scores/x.html"] {
+            assert!(!climbs_out(good), "{good}");
+        }
+        // A traversal name is an item carrying the reason; the members around it load.
+        let mut tar = Vec::new();
+        for name in ["scores/a.html", "../../scores/202310240DEN.html", "scores/b.html"] {
+            let mut h = tar::Header::new_gnu();
+            // Written into the header directly: the tar crate's builder refuses such names.
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_size(2);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            tar.extend_from_slice(h.as_bytes());
+            tar.extend_from_slice(&[b'x', b'y']);
+            tar.resize(tar.len().div_ceil(512) * 512, 0);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        let mut items = Vec::new();
+        assert!(read_input(tar.as_slice(), InputKind::Tar, "t.tar", &mut |i| {
+            items.push(i);
+            true
+        }));
+        let got: Vec<_> = items.iter().map(|i| (i.path.as_str(), i.content.as_ref().map(Vec::len).map_err(String::as_str))).collect();
+        assert_eq!(got[0], ("scores/a.html", Ok(2)));
+        assert_eq!(got[1].0, "../../scores/202310240DEN.html");
+        assert!(got[1].1.is_err_and(|e| e.contains("climbs out of the archive")), "{got:?}");
+        assert_eq!(got[2], ("scores/b.html", Ok(2)));
     }
 
     #[test]

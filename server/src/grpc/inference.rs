@@ -2,6 +2,7 @@
 //! V2 clients can score raw FP32 feature rows (contract order) without our own API.
 
 use super::finish;
+use crate::decode;
 use crate::error::ServeError;
 use crate::predict::Predictor;
 use crate::proto::inference::grpc_inference_service_server::GrpcInferenceService;
@@ -41,43 +42,17 @@ impl InferenceApi {
         let [input] = req.inputs.as_slice() else {
             return Err(ServeError::invalid("inputs", format!("expected exactly one input tensor, got {}", req.inputs.len())));
         };
-        if input.datatype != "FP32" {
-            return Err(ServeError::invalid("inputs[0].datatype", format!("expected FP32, got {:?}", input.datatype)));
-        }
-        let rows = match input.shape.as_slice() {
-            [n, w] if *w == N_FEATURES as i64 && *n >= 1 => *n as usize,
-            [w] if *w == N_FEATURES as i64 => 1,
-            other => {
-                return Err(ServeError::invalid("inputs[0].shape", format!("expected [N, {N_FEATURES}], got {other:?}")));
-            }
-        };
-        if rows > self.max_batch {
-            return Err(ServeError::invalid("inputs[0].shape", format!("{rows} rows; at most {} per call", self.max_batch)));
-        }
-        let want = rows * N_FEATURES;
-        let raw = !req.raw_input_contents.is_empty();
-        let data: Vec<f32> = if raw {
-            let bytes = &req.raw_input_contents[0];
-            if bytes.len() != want * 4 {
-                return Err(ServeError::invalid(
-                    "raw_input_contents[0]",
-                    format!("{} bytes for shape [{rows}, {N_FEATURES}] FP32 (want {})", bytes.len(), want * 4),
-                ));
-            }
-            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-        } else {
-            let c = input.contents.as_ref().map(|c| c.fp32_contents.as_slice()).unwrap_or_default();
-            if c.len() != want {
-                return Err(ServeError::invalid(
-                    "inputs[0].contents.fp32_contents",
-                    format!("{} values for shape [{rows}, {N_FEATURES}] (want {want})", c.len()),
-                ));
-            }
-            c.to_vec()
-        };
-        if data.iter().any(|v| v.is_infinite()) {
-            return Err(ServeError::invalid("inputs[0]", "infinite feature value (NaN means missing; inf is not a feature value)"));
-        }
+        let tensor = decode::tensor(
+            decode::TensorInput {
+                datatype: &input.datatype,
+                shape: &input.shape,
+                raw: req.raw_input_contents.first().map(Vec::as_slice),
+                fp32: input.contents.as_ref().map(|c| c.fp32_contents.as_slice()).unwrap_or_default(),
+            },
+            self.max_batch,
+        )
+        .map_err(|e| ServeError::invalid(e.field, e.message))?;
+        let decode::Tensor { rows, data, raw } = tensor;
         let scores = model.scorer.predict_batch(&data)?;
         let mut out = InferOutputTensor { name: nba_model::onnx::OUTPUT.into(), datatype: "FP32".into(), shape: vec![rows as i64, 1], ..Default::default() };
         let mut raw_out = vec![];

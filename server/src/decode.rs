@@ -1,0 +1,313 @@
+//! Decoders of client input that arrives as data rather than as protobuf fields: Arrow
+//! Flight record batches (`DoExchange` `["requests"]` and `["features"]`) and KServe V2
+//! tensors (`ModelInfer`). Each turns what a client sent into plain values, or an error
+//! naming the column, row or field at fault; scoring is left to the callers
+//! ([`crate::flight`], [`crate::grpc::inference`]), which map the errors to
+//! `INVALID_ARGUMENT`.
+//!
+//! This file is self-contained on purpose (std, arrow, `nba-features`, thiserror; no
+//! `crate::` paths): the fuzz targets in `fuzz/` compile this very file with `#[path]`, so
+//! the code fuzzed is the code served while the fuzz build stays free of tonic, tract and
+//! the ClickHouse client (see docs/reliability.md).
+
+use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType};
+use nba_features::N_FEATURES;
+
+/// Why a Flight record batch cannot be scored. The text is the `INVALID_ARGUMENT` message.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("missing column {0:?}")]
+    MissingColumn(String),
+    #[error("column {name:?} of type {from} cannot be read as {to}: {source}")]
+    Cast { name: String, from: DataType, to: DataType, source: ArrowError },
+    #[error("row {row}: feature {feature:?} is infinite")]
+    InfiniteFeature { row: usize, feature: String },
+    #[error("batch of {rows} rows; at most {max} per batch")]
+    TooManyRows { rows: usize, max: usize },
+}
+
+/// A column cast to `to`, or an error naming it. Casts are unsafe in Arrow's sense: a value
+/// that does not convert is an error, not a silent null.
+pub fn column(b: &RecordBatch, name: &str, to: &DataType, required: bool) -> Result<Option<ArrayRef>, BatchError> {
+    match b.column_by_name(name) {
+        None if required => Err(BatchError::MissingColumn(name.to_string())),
+        None => Ok(None),
+        Some(c) => arrow_cast::cast_with_options(c, to, &arrow_cast::CastOptions { safe: false, ..Default::default() })
+            .map(Some)
+            .map_err(|source| BatchError::Cast { name: name.to_string(), from: c.data_type().clone(), to: to.clone(), source }),
+    }
+}
+
+/// A required column cast to `T`'s type.
+fn required<T: Array + Clone + 'static>(b: &RecordBatch, name: &str, to: DataType) -> Result<T, BatchError> {
+    let c = column(b, name, &to, true)?.ok_or_else(|| BatchError::MissingColumn(name.to_string()))?;
+    Ok(downcast(&c))
+}
+
+/// An optional column cast to `T`'s type.
+fn optional<T: Array + Clone + 'static>(b: &RecordBatch, name: &str, to: DataType) -> Result<Option<T>, BatchError> {
+    Ok(column(b, name, &to, false)?.map(|c| downcast(&c)))
+}
+
+fn downcast<T: Array + Clone + 'static>(a: &ArrayRef) -> T {
+    // Only called on arrays that `column` has just cast to T's data type.
+    a.as_any().downcast_ref::<T>().cloned().unwrap_or_else(|| unreachable!("cast to {}", a.data_type()))
+}
+
+/// One row of a `["requests"]` batch, as the fields of a `PredictRequest`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRow {
+    pub player_id: String,
+    pub game_date: String,
+    pub opponent: String,
+    pub is_home: bool,
+    pub team: Option<String>,
+    pub line: Option<f64>,
+}
+
+/// The columns of a `["requests"]` batch, checked and cast once; rows are read one by one
+/// so that a batch is never held twice in memory.
+#[derive(Debug, Clone)]
+pub struct RequestColumns {
+    player: StringArray,
+    date: StringArray,
+    opponent: StringArray,
+    home: BooleanArray,
+    line: Option<Float64Array>,
+    team: Option<StringArray>,
+}
+
+impl RequestColumns {
+    /// `player_id`, `game_date`, `opponent` and `is_home` are required, `line` and `team`
+    /// optional; each is cast (so `LargeUtf8`, `Utf8View`, `Date32`... are accepted).
+    pub fn read(b: &RecordBatch) -> Result<RequestColumns, BatchError> {
+        Ok(RequestColumns {
+            player: required(b, "player_id", DataType::Utf8)?,
+            date: required(b, "game_date", DataType::Utf8)?,
+            opponent: required(b, "opponent", DataType::Utf8)?,
+            home: required(b, "is_home", DataType::Boolean)?,
+            line: optional(b, "line", DataType::Float64)?,
+            team: optional(b, "team", DataType::Utf8)?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.player.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`, or the message of a row that cannot be a request (a null key). Rows are
+    /// validated as requests later, by the predictor.
+    pub fn row(&self, i: usize) -> Result<RequestRow, String> {
+        let nulls: Vec<&str> = [
+            ("player_id", self.player.is_null(i)),
+            ("game_date", self.date.is_null(i)),
+            ("opponent", self.opponent.is_null(i)),
+            ("is_home", self.home.is_null(i)),
+        ]
+        .into_iter()
+        .filter(|(_, null)| *null)
+        .map(|(n, _)| n)
+        .collect();
+        if !nulls.is_empty() {
+            return Err(format!("row {i}: null {}", nulls.join(", ")));
+        }
+        Ok(RequestRow {
+            player_id: self.player.value(i).to_string(),
+            game_date: self.date.value(i).to_string(),
+            opponent: self.opponent.value(i).to_string(),
+            is_home: self.home.value(i),
+            team: self.team.as_ref().filter(|t| !t.is_null(i)).map(|t| t.value(i).to_string()),
+            line: self.line.as_ref().filter(|l| !l.is_null(i)).map(|l| l.value(i)),
+        })
+    }
+}
+
+/// The feature matrix of a `["features"]` batch: rows × the contract's columns (found by
+/// name, in contract order), row-major, a null read as NaN (missing). An infinite value is
+/// refused: NaN means missing, infinity is not a feature value.
+pub fn feature_matrix(b: &RecordBatch, names: &[String]) -> Result<Vec<f32>, BatchError> {
+    let n = names.len();
+    let rows = b.num_rows();
+    let mut x = vec![0f32; rows * n];
+    for (j, name) in names.iter().enumerate() {
+        let c: Float32Array = required(b, name, DataType::Float32)?;
+        let values = c.values();
+        for i in 0..rows {
+            x[i * n + j] = if c.is_null(i) { f32::NAN } else { values[i] };
+        }
+    }
+    if let Some(i) = x.iter().position(|v| v.is_infinite()) {
+        return Err(BatchError::InfiniteFeature { row: i / n, feature: names[i % n].clone() });
+    }
+    Ok(x)
+}
+
+/// Why a V2 input tensor is refused: the field at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TensorError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn tensor_error(field: &'static str, message: impl Into<String>) -> TensorError {
+    TensorError { field, message: message.into() }
+}
+
+/// The parts of a `ModelInferRequest` that carry its one input tensor.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorInput<'a> {
+    pub datatype: &'a str,
+    pub shape: &'a [i64],
+    /// `raw_input_contents[0]`, when the request uses raw contents.
+    pub raw: Option<&'a [u8]>,
+    /// `inputs[0].contents.fp32_contents` (empty when absent).
+    pub fp32: &'a [f32],
+}
+
+/// A decoded input tensor: `rows` feature rows back to back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub rows: usize,
+    pub data: Vec<f32>,
+    /// The input came as raw bytes, so the output goes back the same way.
+    pub raw: bool,
+}
+
+/// Decodes a V2 input tensor: FP32, shape `[N, 65]` (or `[65]`), `1 <= N <= max_rows`, raw
+/// little-endian bytes or typed contents of exactly that many values, no infinity.
+pub fn tensor(input: TensorInput<'_>, max_rows: usize) -> Result<Tensor, TensorError> {
+    if input.datatype != "FP32" {
+        return Err(tensor_error("inputs[0].datatype", format!("expected FP32, got {:?}", input.datatype)));
+    }
+    let rows = match input.shape {
+        [n, w] if *w == N_FEATURES as i64 && *n >= 1 => usize::try_from(*n).unwrap_or(usize::MAX),
+        [w] if *w == N_FEATURES as i64 => 1,
+        other => return Err(tensor_error("inputs[0].shape", format!("expected [N, {N_FEATURES}], got {other:?}"))),
+    };
+    if rows > max_rows {
+        return Err(tensor_error("inputs[0].shape", format!("{rows} rows; at most {max_rows} per call")));
+    }
+    // No overflow: rows <= max_rows, a configured limit in the thousands.
+    let want = rows.saturating_mul(N_FEATURES);
+    let data: Vec<f32> = match input.raw {
+        Some(bytes) => {
+            if bytes.len() / 4 != want || bytes.len() % 4 != 0 {
+                return Err(tensor_error(
+                    "raw_input_contents[0]",
+                    format!("{} bytes for shape [{rows}, {N_FEATURES}] FP32 (want {})", bytes.len(), want.saturating_mul(4)),
+                ));
+            }
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        }
+        None => {
+            if input.fp32.len() != want {
+                return Err(tensor_error(
+                    "inputs[0].contents.fp32_contents",
+                    format!("{} values for shape [{rows}, {N_FEATURES}] (want {want})", input.fp32.len()),
+                ));
+            }
+            input.fp32.to_vec()
+        }
+    };
+    if data.iter().any(|v| v.is_infinite()) {
+        return Err(tensor_error("inputs[0]", "infinite feature value (NaN means missing; inf is not a feature value)"));
+    }
+    Ok(Tensor { rows, data, raw: input.raw.is_some() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{Field, Schema};
+    use std::sync::Arc;
+
+    fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> RecordBatch {
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
+    #[test]
+    fn request_rows_cast_and_report_nulls() {
+        let b = batch(
+            vec![
+                Field::new("player_id", DataType::LargeUtf8, true),
+                Field::new("game_date", DataType::Utf8, false),
+                Field::new("opponent", DataType::Utf8, false),
+                Field::new("is_home", DataType::Boolean, true),
+                Field::new("line", DataType::Int32, true),
+            ],
+            vec![
+                Arc::new(arrow_array::LargeStringArray::from(vec![Some("jamesle01"), None])),
+                Arc::new(StringArray::from(vec!["2024-03-05", "2024-03-05"])),
+                Arc::new(StringArray::from(vec!["BOS", "BOS"])),
+                Arc::new(BooleanArray::from(vec![Some(true), None])),
+                Arc::new(arrow_array::Int32Array::from(vec![Some(24), None])),
+            ],
+        );
+        let cols = RequestColumns::read(&b).unwrap();
+        assert_eq!(cols.len(), 2);
+        let first = cols.row(0).unwrap();
+        assert_eq!((first.player_id.as_str(), first.is_home, first.line, first.team), ("jamesle01", true, Some(24.0), None));
+        assert_eq!(cols.row(1).unwrap_err(), "row 1: null player_id, is_home");
+    }
+
+    #[test]
+    fn batch_errors_name_the_column() {
+        let b = batch(vec![Field::new("player_id", DataType::Utf8, false)], vec![Arc::new(StringArray::from(vec!["x"]))]);
+        assert_eq!(RequestColumns::read(&b).unwrap_err().to_string(), "missing column \"game_date\"");
+        let names = vec!["a".to_string(), "b".to_string()];
+        let b = batch(
+            vec![Field::new("a", DataType::Float64, true), Field::new("b", DataType::Utf8, true)],
+            vec![Arc::new(Float64Array::from(vec![1.0])), Arc::new(StringArray::from(vec!["abc"]))],
+        );
+        let e = feature_matrix(&b, &names).unwrap_err().to_string();
+        assert!(e.starts_with("column \"b\" of type Utf8 cannot be read as Float32"), "{e}");
+        let b = batch(
+            vec![Field::new("a", DataType::Float64, true), Field::new("b", DataType::Float32, true)],
+            vec![Arc::new(Float64Array::from(vec![Some(1.0), None])), Arc::new(Float32Array::from(vec![Some(2.0), Some(f32::NEG_INFINITY)]))],
+        );
+        assert_eq!(feature_matrix(&b, &names).unwrap_err().to_string(), "row 1: feature \"b\" is infinite");
+    }
+
+    #[test]
+    fn feature_matrix_is_row_major_with_nan_for_null() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let b = batch(
+            vec![Field::new("b", DataType::Float32, true), Field::new("a", DataType::Int64, true), Field::new("key", DataType::Utf8, true)],
+            vec![
+                Arc::new(Float32Array::from(vec![Some(2.0), None])),
+                Arc::new(arrow_array::Int64Array::from(vec![1, 3])),
+                Arc::new(StringArray::from(vec!["k1", "k2"])),
+            ],
+        );
+        let x = feature_matrix(&b, &names).unwrap();
+        assert_eq!(&x[..3], &[1.0, 2.0, 3.0]);
+        assert!(x[3].is_nan());
+    }
+
+    #[test]
+    fn tensors() {
+        let row: Vec<f32> = (0..N_FEATURES).map(|i| i as f32).collect();
+        let raw: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shape = [1, N_FEATURES as i64];
+        let ok = tensor(TensorInput { datatype: "FP32", shape: &shape, raw: Some(&raw), fp32: &[] }, 10).unwrap();
+        assert_eq!((ok.rows, ok.raw, ok.data.as_slice()), (1, true, row.as_slice()));
+        let typed = tensor(TensorInput { datatype: "FP32", shape: &[N_FEATURES as i64], raw: None, fp32: &row }, 10).unwrap();
+        assert_eq!((typed.rows, typed.raw), (1, false));
+        let err = |input: TensorInput<'_>, max| tensor(input, max).unwrap_err().field;
+        assert_eq!(err(TensorInput { datatype: "FP64", shape: &shape, raw: None, fp32: &row }, 10), "inputs[0].datatype");
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &[1, 64], raw: None, fp32: &row }, 10), "inputs[0].shape");
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &[0, 65], raw: None, fp32: &[] }, 10), "inputs[0].shape");
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &[i64::MAX, 65], raw: None, fp32: &[] }, 10), "inputs[0].shape");
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &[2, 65], raw: None, fp32: &row }, 10), "inputs[0].contents.fp32_contents");
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &shape, raw: Some(&raw[1..]), fp32: &[] }, 10), "raw_input_contents[0]");
+        let mut inf = row.clone();
+        inf[7] = f32::INFINITY;
+        assert_eq!(err(TensorInput { datatype: "FP32", shape: &shape, raw: None, fp32: &inf }, 10), "inputs[0]");
+    }
+}
