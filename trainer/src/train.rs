@@ -140,6 +140,9 @@ fn progress_bar(args: &TrainArgs, what: String) -> Option<indicatif::ProgressBar
 pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, TrainError> {
     let registry = Registry::new(registry_root);
     let (rows, split) = load(args).await?;
+    // From here on ClickHouse is needed again only for the mirror (the fault test waits
+    // for this line to kill the server mid-run).
+    tracing::info!(rows = rows.len(), train = split.train.len(), valid = split.valid.len(), test = split.test.len(), "read player_features");
     let n = nba_features::N_FEATURES;
 
     let p = params(args);

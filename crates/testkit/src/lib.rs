@@ -9,6 +9,7 @@
 //!   `docs/clickhouse.md`.
 //! * Fresh database names ([`unique_database`]), so tests sharing that one server
 //!   never see each other's tables.
+//! * A private server a test owns and may kill ([`PrivateClickHouse`]), for fault tests.
 //!
 //! Everything here is test code: failures panic with a message saying what to fix,
 //! rather than returning errors each test would only unwrap.
@@ -22,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+mod private;
+pub use private::PrivateClickHouse;
 
 /// Environment variable that overrides [`data_dir`].
 pub const DATA_DIR_ENV: &str = "NBA_DATA_DIR";

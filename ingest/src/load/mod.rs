@@ -4,9 +4,10 @@
 //! pages (skipping any whose content the ledger already holds), and the async writer
 //! groups parsed pages into batches. Per batch it first removes rows an earlier version of
 //! the same pages left behind (a changed page, or a run that died before writing its ledger
-//! entry), then inserts one block per table, and only then writes the ledger entries, so a
-//! rerun after any failure finishes the job without duplicates. At the end, box scores and
-//! schedule rows loaded in this run are cross-checked against each other.
+//! entry), then inserts one block per table, cross-checks the batch's box scores and
+//! schedule rows against each other (against rows of earlier batches and runs too), and
+//! only then writes the ledger entries, so a rerun after any failure finishes the job
+//! without duplicates and without losing a cross-check finding.
 
 pub mod source;
 
@@ -192,7 +193,6 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         inputs.files.retain(|(path, _)| archive_may_overlap(path, range));
     }
     let mut summary = LoadSummary::default();
-    let mut affected: HashSet<String> = HashSet::new();
     let mut batcher = Batcher { run_id, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
 
     for (path, reason) in &inputs.errors {
@@ -260,7 +260,7 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         summary.files_seen += 1;
         summary.html_bytes += parsed.size;
         progress.page(parsed.size);
-        let must_flush_first = batcher.accept(parsed, &mut summary, &mut affected, opts.dry_run);
+        let must_flush_first = batcher.accept(parsed, &mut summary, opts.dry_run);
         if must_flush_first.is_some() || batcher.pending.len() >= opts.batch_pages.max(1) {
             let keep = must_flush_first.map(|p| vec![p]).unwrap_or_default();
             if !send(batcher.take(keep)).await {
@@ -278,21 +278,16 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
     }
     progress.finish();
     if let Some(writer) = writer {
-        let rows = writer.await.context("the writer task panicked")??;
+        let (rows, cross_checked) = writer.await.context("the writer task panicked")??;
         for (table, n) in rows {
             *summary.rows.entry(table).or_default() += n;
+        }
+        for (check, n) in cross_checked {
+            *summary.quality.entry(check).or_default() += n;
         }
     }
     if !ok {
         tracing::debug!("the writer stopped early");
-    }
-
-    if let Some(store) = store {
-        let issues = cross_check(store, &affected, version).await?;
-        for i in &issues {
-            *summary.quality.entry(i.check_name.clone()).or_default() += 1;
-        }
-        *summary.rows.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += issues.len() as u64;
     }
     summary.input_bytes = consumed.load(std::sync::atomic::Ordering::Relaxed);
     summary.elapsed = started.elapsed();
@@ -340,7 +335,7 @@ impl Batcher {
     /// Takes one parsed page into the batch, or records it as unchanged or rejected.
     /// Returns the page instead when it must go into the *next* batch: a second, different
     /// copy of a page already in this run, which must replace the first after it is written.
-    fn accept(&mut self, parsed: Parsed, summary: &mut LoadSummary, affected: &mut HashSet<String>, dry_run: bool) -> Option<Parsed> {
+    fn accept(&mut self, parsed: Parsed, summary: &mut LoadSummary, dry_run: bool) -> Option<Parsed> {
         let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
         match (&parsed.outcome, duplicate_in_run) {
             // Filtered out before the batcher; nothing to record.
@@ -359,17 +354,13 @@ impl Batcher {
             (Outcome::BoxScore(..) | Outcome::Schedule(_), dup) => {
                 self.seen.insert(parsed.name.clone(), parsed.sha256.clone());
                 match &parsed.outcome {
-                    Outcome::BoxScore(game, issues) => {
+                    Outcome::BoxScore(_, issues) => {
                         summary.box_scores += 1;
-                        affected.insert(game.game_id.clone());
                         for i in issues {
                             *summary.quality.entry(i.check.to_string()).or_default() += 1;
                         }
                     }
-                    Outcome::Schedule(s) => {
-                        summary.schedule_pages += 1;
-                        affected.extend(s.games.iter().map(|g| g.game_id.clone()));
-                    }
+                    Outcome::Schedule(_) => summary.schedule_pages += 1,
                     _ => {}
                 }
                 summary.loaded += 1;
@@ -405,17 +396,21 @@ fn ledger_row(run_id: &str, name: &str, source: &str, sha: &str, size: u64, stat
     }
 }
 
-/// The writer task: writes batches in order; returns rows written per table.
-async fn write_batches(store: Store, version: u64, mut batches: tokio::sync::mpsc::Receiver<Batch>) -> anyhow::Result<BTreeMap<&'static str, u64>> {
-    let mut rows = BTreeMap::new();
+/// Rows written per table, and cross-check findings per check.
+type Written = (BTreeMap<&'static str, u64>, BTreeMap<String, u64>);
+
+/// The writer task: writes batches in order; returns what [`write_batch`] wrote.
+async fn write_batches(store: Store, version: u64, mut batches: tokio::sync::mpsc::Receiver<Batch>) -> anyhow::Result<Written> {
+    let mut written = Written::default();
     while let Some(batch) = batches.recv().await {
-        write_batch(&store, version, batch, &mut rows).await?;
+        write_batch(&store, version, batch, &mut written).await?;
     }
-    Ok(rows)
+    Ok(written)
 }
 
-/// Writes one batch: stale rows out, one block per table in, then the ledger entries.
-async fn write_batch(store: &Store, version: u64, batch: Batch, written: &mut BTreeMap<&'static str, u64>) -> anyhow::Result<()> {
+/// Writes one batch: stale rows out, one block per table in, the batch's cross-check,
+/// then the ledger entries.
+async fn write_batch(store: &Store, version: u64, batch: Batch, (written, cross_checked): &mut Written) -> anyhow::Result<()> {
     let Batch { run_id, pending, mut ledger_rows } = batch;
     let now = chrono::Utc::now();
     let mut game_ids = Vec::new();
@@ -423,11 +418,14 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, written: &mut BT
     let mut all = GameRows::default();
     let mut issues = Vec::new();
     let mut games = Vec::new();
+    // Games whose box score or schedule row this batch writes: the cross-check's scope.
+    let mut affected = HashSet::new();
     let mut per_file_rows = Vec::with_capacity(pending.len());
     for p in &pending {
         match &p.outcome {
             Outcome::BoxScore(game, found) => {
                 game_ids.push(game.game_id.clone());
+                affected.insert(game.game_id.clone());
                 let rows = GameRows::from_box_score(game, version);
                 per_file_rows.push((rows.len() + found.len()) as u64);
                 all.players.extend(rows.players);
@@ -437,6 +435,7 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, written: &mut BT
             }
             Outcome::Schedule(s) => {
                 schedule_names.push(p.name.clone());
+                affected.extend(s.games.iter().map(|g| g.game_id.clone()));
                 per_file_rows.push(s.games.len() as u64);
                 games.extend(s.games.iter().map(|g| GameRow::from_scheduled(g, &p.name, version)));
             }
@@ -474,7 +473,18 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, written: &mut BT
         *written.entry(table).or_default() += n as u64;
     }
 
-    // 3. Only now the ledger: a crash before this line makes the rerun redo the batch.
+    // 3. Box scores against schedule rows, for this batch's games (either side may come
+    //    from an earlier batch or run). Done per batch and before the ledger rather than
+    //    once at the end of the run: a run that died after its last ledger row but before
+    //    an end-of-run cross-check would leave every page "unchanged" for the rerun, which
+    //    would then never check them (found by the SIGKILL fault test).
+    let issues = cross_check(store, &affected, version).await?;
+    for i in &issues {
+        *cross_checked.entry(i.check_name.clone()).or_default() += 1;
+    }
+    *written.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += issues.len() as u64;
+
+    // 4. Only now the ledger: a crash before this line makes the rerun redo the batch.
     for (p, rows) in pending.iter().zip(per_file_rows) {
         ledger_rows.push(ledger_row(&run_id, &p.name, &p.source, &p.sha256, p.size, FileStatus::Loaded, "", rows));
     }

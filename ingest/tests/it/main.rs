@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod build;
+mod faults;
 mod load;
 mod ops;
 mod scrape;

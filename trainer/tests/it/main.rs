@@ -6,5 +6,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod errors;
+mod faults;
 mod train;
 mod util;
