@@ -107,6 +107,10 @@ pub struct TrainArgs {
     pub early_stopping_rounds: usize,
     #[arg(long, env = "NBA_SEED", default_value_t = 0)]
     pub seed: u64,
+    /// Seed bagging: train this many boosters (seeds seed, seed+1, ...; each with its
+    /// own early stopping) and ship their average as one tree ensemble (1 = no bagging).
+    #[arg(long, env = "NBA_BAG", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub bag: u16,
     /// Training threads (0: all cores).
     #[arg(long, env = "NBA_THREADS", default_value_t = 0)]
     pub threads: usize,

@@ -236,7 +236,7 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
     let _ = writeln!(
         out,
         "Objective `{}`, {} trees kept of {} grown (early stopping on {}), learning rate {}, max depth {}, max leaves {}, \
-         min leaf weight {}, L2 {}, subsample {}, column sample {}, {} bins, seed {}. Training took {:.1} s.{} \
+         min leaf weight {}, L2 {}, subsample {}, column sample {}, {} bins, seed {}.{} Training took {:.1} s.{} \
          Created {} from commit {}, database `{}`.\n",
         hp.objective,
         hp.trees_used,
@@ -251,6 +251,17 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         hp.colsample_bytree,
         hp.nbins,
         hp.seed,
+        if hp.bag > 1 {
+            format!(
+                " Seed bagging: the average of {} boosters (seeds {}..={}, trees kept {}), shipped as one ensemble.",
+                hp.bag,
+                hp.seed,
+                hp.seed + hp.bag as u64 - 1,
+                hp.bag_trees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ")
+            )
+        } else {
+            String::new()
+        },
         m.training_seconds,
         if hp.refit_on_validation { " The shipped trees were then refitted on train + validation with that many trees." } else { "" },
         m.created_at,
@@ -311,6 +322,7 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         scatter_plot(&s_pred, &s_actual)?,
         residual_plot(&s_pred, &s_actual)?,
         month_plot(&by_month)?,
-        curve_plot(&hp.early_stopping_metric, valid_history, hp.trees_used)?,
+        // With bagging, the curve is the first member's (its own kept trees marked).
+        curve_plot(&hp.early_stopping_metric, valid_history, hp.bag_trees.first().copied().unwrap_or(hp.trees_used))?,
     ])
 }

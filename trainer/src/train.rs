@@ -62,7 +62,7 @@ pub fn params(a: &TrainArgs) -> gbm::Params {
     }
 }
 
-fn hyper_params(a: &TrainArgs, b: &gbm::Booster) -> HyperParams {
+fn hyper_params(a: &TrainArgs, b: &gbm::Booster, bag_trees: Vec<usize>) -> HyperParams {
     HyperParams {
         objective: a.objective.to_string(),
         iterations: a.iterations,
@@ -84,6 +84,8 @@ fn hyper_params(a: &TrainArgs, b: &gbm::Booster) -> HyperParams {
         trees_grown: b.trees_grown,
         base_score: b.base as f64,
         refit_on_validation: a.refit,
+        bag: bag_trees.len(),
+        bag_trees,
     }
 }
 
@@ -146,10 +148,17 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     let n = nba_features::N_FEATURES;
 
     let p = params(args);
-    let pb = progress_bar(args, format!("{} on {} rows", args.objective, split.train.len()));
+    let bag = usize::from(args.bag.max(1));
+    let member = |k: usize| if bag > 1 { format!(" (bag member {}/{bag})", k + 1) } else { String::new() };
+    let pb = progress_bar(args, format!("{} on {} rows{}", args.objective, split.train.len(), member(0)));
     let metric = args.objective.metric_name();
-    let mut on_tree = |pr: gbm::Progress| {
+    let mut shown = 0;
+    let mut on_tree = |k: usize, pr: gbm::Progress| {
         if let Some(pb) = &pb {
+            if k != shown {
+                shown = k;
+                pb.set_prefix(format!("{} on {} rows{}", args.objective, split.train.len(), member(k)));
+            }
             pb.set_position(pr.trees as u64);
             if let Some(l) = pr.valid_loss {
                 pb.set_message(format!("validation {metric} {l:.4} (best at {} trees)", pr.best_trees));
@@ -158,24 +167,34 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     };
     let started = Instant::now();
     let (vx, vy) = (feats(&rows, &split.valid), target(&rows, &split.valid));
-    let booster = gbm::fit(&p, &feats(&rows, &split.train), &target(&rows, &split.train), Some((&vx, &vy)), n, &mut on_tree)?;
+    let members = gbm::fit_bag(&p, bag, &feats(&rows, &split.train), &target(&rows, &split.train), Some((&vx, &vy)), n, &mut on_tree)?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    // Trees each member kept (early stopping on validation); the refit and the
+    // walk-forward reuse these counts.
+    let bag_trees: Vec<usize> = members.iter().map(|m| m.trees.len()).collect();
+    let booster = gbm::average(&members)?;
     // Validation MAE of the early-stopped model (the refit has seen the validation rows).
     let vpred = booster.predict(&vx);
     let validation_mae = eval::Metrics::of(&vpred, &vy).mae;
     let valid_history = booster.valid_history.clone();
     let booster = if args.refit {
         let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
-        let p = gbm::Params { iterations: booster.trees.len().max(1), ..p };
-        let pb = progress_bar(&TrainArgs { iterations: p.iterations, ..(*args).clone() }, format!("refit on {} rows", both.len()));
-        let mut on_tree = |pr: gbm::Progress| {
-            if let Some(pb) = &pb {
-                pb.set_position(pr.trees as u64);
-            }
-        };
-        let mut refit = gbm::fit(&p, &feats(&rows, &both), &target(&rows, &both), None, n, &mut on_tree)?;
+        let pb = progress_bar(&TrainArgs { iterations: bag_trees.iter().sum(), ..(*args).clone() }, format!("refit on {} rows", both.len()));
+        let mut done = 0;
+        let mut refits = vec![];
+        for (k, &trees) in bag_trees.iter().enumerate() {
+            let p = gbm::Params { iterations: trees.max(1), seed: gbm::member_seed(p.seed, k), ..p.clone() };
+            let mut on_tree = |pr: gbm::Progress| {
+                if let Some(pb) = &pb {
+                    pb.set_position((done + pr.trees) as u64);
+                }
+            };
+            refits.push(gbm::fit(&p, &feats(&rows, &both), &target(&rows, &both), None, n, &mut on_tree)?);
+            done += trees.max(1);
+        }
+        let mut refit = gbm::average(&refits)?;
         refit.trees_grown = booster.trees_grown;
         refit
     } else {
@@ -219,7 +238,7 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     let mut feature_gain: Vec<FeatureGain> = booster.feature_gain().into_iter().zip(&names).map(|(gain, f)| FeatureGain { feature: f.clone(), gain }).collect();
     feature_gain.sort_by(|a, b| b.gain.total_cmp(&a.gain));
 
-    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, booster.trees.len().max(1))?) } else { None };
+    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &bag_trees)?) } else { None };
 
     let now = chrono::Utc::now();
     let sha = hex::encode(Sha256::digest(&onnx));
@@ -236,7 +255,7 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         feature_names: names,
         feature_version: nba_features::FEATURE_VERSION,
         contract_hash: nba_features::contract_hash(),
-        hyper_parameters: hyper_params(args, &booster),
+        hyper_parameters: hyper_params(args, &booster, bag_trees),
         validation_mae,
         metrics: evaluation,
         training_seconds,
@@ -270,13 +289,14 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
 
 /// Retrains month by month through the test period: each month's rows are predicted by
 /// a model trained on every row from the start of the training period up to the day
-/// before that month, with `trees` trees (the main model's, chosen on validation).
-fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, trees: usize) -> Result<WalkForward, TrainError> {
+/// before that month, with the main model's trees (chosen on validation): with bagging,
+/// one booster per member, each with that member's seed and number of trees, averaged.
+fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, bag_trees: &[usize]) -> Result<WalkForward, TrainError> {
     let started = Instant::now();
     let first = split.train.iter().map(|&i| rows[i].game_date).min().unwrap_or_default();
     let mut months: Vec<String> = split.test.iter().map(|&i| eval::month(&rows[i])).collect();
     months.dedup();
-    let p = gbm::Params { iterations: trees, ..params(args) };
+    let trees: usize = bag_trees.iter().map(|&t| t.max(1)).sum();
     let mut pred = vec![f64::NAN; split.test.len()];
     let mut out = vec![];
     for m in months {
@@ -285,11 +305,18 @@ fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, tree
         let month_start = start.with_day(1).unwrap_or(start);
         let train_ix: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].game_date >= first && rows[i].game_date < month_start).collect();
         let pb = progress_bar(&TrainArgs { iterations: trees, ..args.clone() }, format!("walk-forward {m} on {} rows", train_ix.len()));
-        let b = gbm::fit(&p, &feats(rows, &train_ix), &target(rows, &train_ix), None, nba_features::N_FEATURES, &mut |pr| {
-            if let Some(pb) = &pb {
-                pb.set_position(pr.trees as u64)
-            }
-        })?;
+        let mut members = vec![];
+        let mut done = 0;
+        for (k, &t) in bag_trees.iter().enumerate() {
+            let p = gbm::Params { iterations: t.max(1), seed: gbm::member_seed(args.seed, k), ..params(args) };
+            members.push(gbm::fit(&p, &feats(rows, &train_ix), &target(rows, &train_ix), None, nba_features::N_FEATURES, &mut |pr| {
+                if let Some(pb) = &pb {
+                    pb.set_position((done + pr.trees) as u64)
+                }
+            })?);
+            done += t.max(1);
+        }
+        let b = gbm::average(&members)?;
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }

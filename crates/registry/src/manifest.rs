@@ -88,6 +88,17 @@ pub struct HyperParams {
     /// chosen by early stopping (`validation_mae` is the early-stopped model's).
     #[serde(default)]
     pub refit_on_validation: bool,
+    /// Seed bagging: boosters averaged into the shipped ensemble (1: a single booster).
+    #[serde(default = "one")]
+    pub bag: usize,
+    /// Trees kept by each bag member (their sum is `trees_used`); empty in manifests from
+    /// before bagging.
+    #[serde(default)]
+    pub bag_trees: Vec<usize>,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

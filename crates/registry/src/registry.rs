@@ -216,6 +216,8 @@ mod tests {
                 trees_grown: 1,
                 base_score: 0.0,
                 refit_on_validation: false,
+                bag: 1,
+                bag_trees: vec![],
             },
             validation_mae: 1.0,
             metrics: Evaluation {

@@ -372,6 +372,62 @@ fn sample_features(n: usize, share: f64, rng: &mut Rng) -> Vec<bool> {
     on
 }
 
+/// Seed of bag member `k`: member 0 is the plain model of `seed`.
+pub fn member_seed(seed: u64, k: usize) -> u64 {
+    seed.wrapping_add(k as u64)
+}
+
+/// Seed bagging: `bag` boosters fitted on the same rows with seeds `seed, seed + 1, ...`
+/// (row and column sampling make them differ), each with its own early stopping on
+/// `valid`. `progress` gets the member index and its progress. Combine with [`average`].
+pub fn fit_bag(
+    p: &Params,
+    bag: usize,
+    x: &[&[f32]],
+    y: &[f64],
+    valid: Option<(&[&[f32]], &[f64])>,
+    n_features: usize,
+    progress: &mut (dyn FnMut(usize, Progress) + Send),
+) -> Result<Vec<Booster>, TrainError> {
+    (0..bag.max(1)).map(|k| fit(&Params { seed: member_seed(p.seed, k), ..p.clone() }, x, y, valid, n_features, &mut |pr| progress(k, pr))).collect()
+}
+
+/// One booster whose prediction is the mean of the members': every member's trees
+/// concatenated with each leaf value scaled by `1 / K` (rounded to f32), the base the mean
+/// of the bases (rounded to f32). It is an ordinary booster, so it exports to one standard
+/// tree ensemble and the exported forest gives its predictions exactly. One member is
+/// returned unchanged. `trees_grown` is the members' total; `valid_history` is the first
+/// member's.
+pub fn average(members: &[Booster]) -> Result<Booster, TrainError> {
+    let Some(first) = members.first() else { return Err(err("no boosters to average")) };
+    if members.len() == 1 {
+        return Ok(first.clone());
+    }
+    if let Some(m) = members.iter().find(|m| m.n_features != first.n_features || m.objective != first.objective) {
+        return Err(err(format!(
+            "cannot average boosters of {} and {} features ({} and {})",
+            first.n_features, m.n_features, first.objective, m.objective
+        )));
+    }
+    let scale = 1.0 / members.len() as f64;
+    let base = (members.iter().map(|m| m.base as f64).sum::<f64>() * scale) as f32;
+    let trees = members
+        .iter()
+        .flat_map(|m| &m.trees)
+        .map(|t| Tree {
+            nodes: t.nodes.iter().map(|n| TreeNode { value: if n.split.is_none() { (n.value as f64 * scale) as f32 } else { n.value }, ..*n }).collect(),
+        })
+        .collect();
+    Ok(Booster {
+        n_features: first.n_features,
+        objective: first.objective,
+        base,
+        trees,
+        trees_grown: members.iter().map(|m| m.trees_grown).sum(),
+        valid_history: first.valid_history.clone(),
+    })
+}
+
 impl Booster {
     /// Prediction of one raw row (sum in f64 of f32 leaves, like the forest).
     pub fn predict_row(&self, row: &[f32]) -> f64 {

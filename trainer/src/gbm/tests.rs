@@ -182,3 +182,92 @@ fn median_of_even_and_odd() {
     assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
     assert_eq!(median(&mut []), 0.0);
 }
+
+#[test]
+fn bagged_forest_is_the_average_of_its_members_and_exports_exactly() {
+    let x = rows(3000, 5, 0.1, 41);
+    let y: Vec<f64> = noisy(&x, 42).iter().zip(&x).map(|(v, r)| v + if r[4].is_nan() { 7.0 } else { r[4] as f64 * 3.0 }).collect();
+    let (vx, tx) = (rows(500, 5, 0.1, 43), rows(800, 5, 0.1, 45));
+    let vy = noisy(&vx, 44);
+    let truth: Vec<f64> = tx.iter().map(|r| signal(r)).collect();
+    for objective in [Objective::AbsoluteError, Objective::SquaredError] {
+        let p = Params { subsample: 0.7, colsample_bytree: 0.6, nbins: 32, seed: 5, ..quick(objective) };
+        let mut calls = vec![0usize; 3];
+        let members = fit_bag(&p, 3, &refs(&x), &y, Some((&refs(&vx), &vy[..])), 5, &mut |k, pr| calls[k] = pr.trees).unwrap();
+        assert_eq!(members.len(), 3);
+        // Member k is the plain fit with seed + k, early-stopped on its own.
+        for (k, m) in members.iter().enumerate() {
+            let alone = fit(&Params { seed: member_seed(5, k), ..p.clone() }, &refs(&x), &y, Some((&refs(&vx), &vy[..])), 5, &mut |_| {}).unwrap();
+            assert_eq!(m.trees, alone.trees);
+            assert_eq!(calls[k], m.trees_grown);
+        }
+        // The seeds make the members differ.
+        assert_ne!(members[0].trees, members[1].trees);
+        assert_ne!(members[1].trees, members[2].trees);
+
+        let bag = average(&members).unwrap();
+        assert_eq!(bag.trees.len(), members.iter().map(|m| m.trees.len()).sum::<usize>());
+        assert_eq!(bag.trees_grown, members.iter().map(|m| m.trees_grown).sum::<usize>());
+        let mean_base = members.iter().map(|m| m.base as f64).sum::<f64>() / 3.0;
+        assert!((bag.base as f64 - mean_base).abs() < 1e-5);
+        // Its prediction is the members' mean (up to the f32 rounding of scaled leaves).
+        for r in x.iter().chain(&vx).chain(&tx) {
+            let mean = members.iter().map(|m| m.predict_row(r)).sum::<f64>() / 3.0;
+            let got = bag.predict_row(r);
+            assert!((got - mean).abs() < 1e-4, "bag {got} vs mean of members {mean}");
+        }
+        // Absolute error is convex: the average is never farther from the truth on
+        // average than the members are.
+        let member_mae: f64 = members.iter().map(|m| mae(&m.predict(&refs(&tx)), &truth)).sum::<f64>() / 3.0;
+        let bag_mae = mae(&bag.predict(&refs(&tx)), &truth);
+        assert!(bag_mae <= member_mae + 1e-6, "bag {bag_mae} vs members {member_mae}");
+
+        // The shipped forest is this booster, bit for bit, and so is its ONNX file.
+        let f = bag.to_forest().unwrap();
+        assert_eq!(f.n_trees(), bag.trees.len());
+        let bytes = nba_model::onnx::to_onnx_bytes(&f, "bag test").unwrap();
+        let back = nba_model::onnx::forest_from_bytes(&bytes, 5).unwrap();
+        let mut probes: Vec<Vec<f32>> = x.iter().chain(&vx).chain(&tx).cloned().collect();
+        for node in f.nodes.iter().filter(|n| n.branch.is_some()) {
+            for v in [node.threshold, f32::from_bits(node.threshold.to_bits() - 1), f32::NAN] {
+                let mut row = vec![0.5f32; 5];
+                row[node.feature as usize] = v;
+                probes.push(row);
+            }
+        }
+        for r in &probes {
+            let want = bag.predict_row(r) as f32;
+            assert_eq!(f.predict_row(r).unwrap(), want);
+            assert_eq!(back.predict_row(r).unwrap(), want);
+        }
+        let tract = nba_model::onnx::OnnxModel::load(&bytes, 5).unwrap();
+        let flat: Vec<f32> = probes.iter().flatten().copied().collect();
+        let got = tract.predict(&flat).unwrap();
+        for (g, r) in got.iter().zip(&probes) {
+            assert!((g - bag.predict_row(r) as f32).abs() <= 1e-4, "tract {g} vs {}", bag.predict_row(r));
+        }
+    }
+}
+
+#[test]
+fn a_bag_of_one_is_the_plain_model() {
+    let x = rows(1500, 3, 0.05, 51);
+    let y = noisy(&x, 52);
+    let p = quick(Objective::AbsoluteError);
+    let plain = fit(&p, &refs(&x), &y, None, 3, &mut |_| {}).unwrap();
+    let one = average(&fit_bag(&p, 1, &refs(&x), &y, None, 3, &mut |_, _| {}).unwrap()).unwrap();
+    assert_eq!(one.trees, plain.trees);
+    assert_eq!(one.base, plain.base);
+    assert_eq!(member_seed(7, 0), 7);
+}
+
+#[test]
+fn averaging_refuses_nothing_and_mismatched_boosters() {
+    assert!(average(&[]).is_err());
+    let x = rows(500, 3, 0.0, 61);
+    let y = noisy(&x, 62);
+    let a = fit(&Params { iterations: 5, ..quick(Objective::AbsoluteError) }, &refs(&x), &y, None, 3, &mut |_| {}).unwrap();
+    let b = fit(&Params { iterations: 5, ..quick(Objective::SquaredError) }, &refs(&x), &y, None, 3, &mut |_| {}).unwrap();
+    let e = average(&[a, b]).unwrap_err().to_string();
+    assert!(e.contains("absolute_error") && e.contains("squared_error"), "{e}");
+}
