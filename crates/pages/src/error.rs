@@ -17,7 +17,7 @@ pub enum PageError {
     WrongGame { expected: String, found: String },
     #[error("missing table {0:?} (truncated page, or not a box score)")]
     MissingTable(String),
-    #[error("expected the tables of 2 teams, found {found:?} (truncated page, or not a box score)")]
+    #[error("expected the tables of 2 teams, found {} (truncated page, or not a box score)", few(.found))]
     TeamCount { found: Vec<String> },
     #[error("home team {home} (from the game id) has no box-score table; tables found for {found:?}")]
     HomeTeamMissing { home: String, found: Vec<String> },
@@ -39,4 +39,14 @@ pub enum PageError {
     FutureGame { game_id: String, date: chrono::NaiveDate, today: chrono::NaiveDate },
     #[error("schedule row {index}: {what}")]
     BadScheduleRow { index: usize, what: String },
+}
+
+/// A list in a message, cut after a few: a hostile page can name thousands of teams, and
+/// the message goes to the ledger and the summary.
+fn few(items: &[String]) -> String {
+    const SHOWN: usize = 4;
+    match items.len() {
+        n if n <= SHOWN => format!("{items:?}"),
+        n => format!("{:?} and {} more", &items[..SHOWN], n - SHOWN),
+    }
 }

@@ -199,13 +199,30 @@ fn read_tar(reader: impl Read, source: &str, sink: &mut impl FnMut(SourceItem) -
             }
         };
         members += 1;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
         let path = match entry.path() {
             Ok(p) => p.to_string_lossy().into_owned(),
             Err(e) => format!("<member {members}: bad name: {e}>"),
         };
+        let kind = entry.header().entry_type();
+        if !kind.is_file() {
+            // Folders are no pages; a link or a device named like one is reported, as
+            // skipping it would lose a page without a word (the link is never followed).
+            let what = if kind.is_symlink() {
+                "a symbolic link"
+            } else if kind.is_hard_link() {
+                "a hard link"
+            } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+                "a device or pipe"
+            } else {
+                continue;
+            };
+            let target = entry.link_name().ok().flatten().map(|l| format!(" to {:?}", l.to_string_lossy())).unwrap_or_default();
+            let content = Err(format!("member is {what}{target}, not a regular file; refused"));
+            if !sink(SourceItem { path, source: source.to_string(), content }) {
+                return false;
+            }
+            continue;
+        }
         let size = entry.header().size().unwrap_or(0);
         let content = if climbs_out(&path) {
             // Nothing is ever unpacked to disk, but such a name is no page of a season

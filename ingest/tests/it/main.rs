@@ -8,6 +8,7 @@
 
 mod build;
 mod faults;
+mod hostile;
 mod load;
 mod ops;
 mod scrape;
