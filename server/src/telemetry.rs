@@ -27,6 +27,17 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // next to other code); metrics then go to that recorder.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        // Histogram samples are kept raw until an upkeep folds them into their buckets.
+        // Rendering /metrics does that, but a server nobody scrapes (Prometheus down, a
+        // deployment without it) kept every sample: the soak bench measured +22 MiB per
+        // 600,000 calls. So fold them every 5 s, as the exporter's own listener would.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
         handle
     })
 }
