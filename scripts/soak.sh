@@ -23,4 +23,4 @@ export NBA_DATA_DIR="${NBA_DATA_DIR:-$(cd .. && pwd)/shared/data/nba}"
 if [ "${1:-}" = --ci ]; then
     exec cargo test --workspace --locked --bench soak
 fi
-exec cargo bench --workspace --locked --bench soak
+exec cargo bench --locked -p nba-server --bench soak
