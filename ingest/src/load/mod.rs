@@ -478,11 +478,11 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, (written, cross_
     //    once at the end of the run: a run that died after its last ledger row but before
     //    an end-of-run cross-check would leave every page "unchanged" for the rerun, which
     //    would then never check them (found by the SIGKILL fault test).
-    let issues = cross_check(store, &affected, version).await?;
-    for i in &issues {
-        *cross_checked.entry(i.check_name.clone()).or_default() += 1;
+    let findings = cross_check(store, &affected, version).await?;
+    for f in &findings {
+        *cross_checked.entry(f.check_name.clone()).or_default() += 1;
     }
-    *written.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += issues.len() as u64;
+    *written.entry(schema::DATA_QUALITY_ISSUES.name).or_default() += findings.len() as u64;
 
     // 4. Only now the ledger: a crash before this line makes the rerun redo the batch.
     for (p, rows) in pending.iter().zip(per_file_rows) {
