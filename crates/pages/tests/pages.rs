@@ -244,12 +244,12 @@ fn set_cell(row: &str, stat: &str, value: &str) -> String {
 #[test]
 fn impossible_numbers_are_rejected() {
     let page = String::from_utf8(fixture("scores/202310240DEN.html")).unwrap();
-    // Jokić: 29 points on 12 of 15, 3 of 5 from three, 2 of 2 free throws, 36:01 played.
+    // Jokić: 29 points on 12 of 22, 3 of 5 from three, 2 of 4 free throws, 36:16 played.
     for (stat, value, why) in [
         ("pts", "900", "900 points, more than the record 100"),
-        ("fg", "16", "fg 16 is more than fga 15"),
+        ("fg", "23", "fg 23 is more than fga 22"),
         ("fg3", "6", "fg3 6 is more than fg3a 5"),
-        ("ft", "3", "ft 3 is more than fta 2"),
+        ("ft", "5", "ft 5 is more than fta 4"),
         ("trb", "99", "trb 99 is not orb"),
         ("mp", "49:00", "49:00 played in a game of 48 minutes"),
     ] {
@@ -261,10 +261,16 @@ fn impossible_numbers_are_rejected() {
     // Minutes are still refused as unreadable where they cannot be minutes at all.
     let negative = edit_row(&page, "box-DEN-game-basic", "jokicni01", |row| set_cell(row, "mp", "-5:00"));
     assert!(matches!(parse_box("202310240DEN", negative.as_bytes()), Err(PageError::BadCell { .. })));
-    // An overtime game allows 5 more minutes per overtime: 202310250SAS went to one.
-    let ot = box_score("202310250SAS");
-    assert_eq!(ot.overtimes(), 1);
-    assert!(ot.teams().iter().flat_map(|t| &t.players).any(|p| p.seconds > 48 * 60));
+    // An overtime game allows 5 more minutes per overtime: 202310270SAS went to one.
+    let ot = String::from_utf8(fixture("scores/202310270SAS.html")).unwrap();
+    let table = ot.find("id=\"box-SAS-game-basic\"").unwrap();
+    let first = &ot[table..];
+    let at = first.find("data-append-csv=\"").unwrap() + "data-append-csv=\"".len();
+    let id = &first[at..at + first[at..].find('"').unwrap()];
+    let with_minutes = |mp: &str| edit_row(&ot, "box-SAS-game-basic", id, |row| set_cell(row, "mp", mp));
+    assert!(parse_box("202310270SAS", with_minutes("53:00").as_bytes()).is_ok());
+    let err = parse_box("202310270SAS", with_minutes("53:01").as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("53:01 played in a game of 53 minutes"), "{err}");
 }
 
 #[test]
