@@ -54,8 +54,9 @@ async fn hot_reload_under_concurrent_requests_fails_nothing() {
             }
         }));
     }
-    // Swap back and forth several times while the workers run.
-    for (i, v) in [&t.second, &t.first, &t.second, &t.first, &t.second].into_iter().enumerate() {
+    // Promote 20 times, back and forth, while the workers run (issue: reliability, model
+    // faults).
+    for (i, v) in (0..20).map(|i| if i % 2 == 0 { &t.second } else { &t.first }).enumerate() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         reg.promote(v).unwrap();
         let (code, body) = server.reload().await;
@@ -68,7 +69,7 @@ async fn hot_reload_under_concurrent_requests_fails_nothing() {
     for w in workers {
         w.await.unwrap();
     }
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during reloads");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during 20 reloads");
     assert!(ok.load(Ordering::Relaxed) > 100, "{}", ok.load(Ordering::Relaxed));
     assert_eq!(versions.lock().unwrap().len(), 2, "both versions answered");
     // A reload with an unchanged pointer changes nothing.
