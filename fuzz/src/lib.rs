@@ -188,9 +188,9 @@ enum Datatype {
 
 #[derive(Debug, Arbitrary)]
 enum Shape {
-    /// `[n, 65]`
+    /// `[n, N_FEATURES]`
     Rows(i64),
-    /// `[65]`
+    /// `[N_FEATURES]`
     One,
     Any(Vec<i64>),
 }

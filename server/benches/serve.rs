@@ -161,7 +161,7 @@ fn percentiles(mut v: Vec<Duration>) -> String {
 fn infer_request(row: &Row) -> ModelInferRequest {
     ModelInferRequest {
         model_name: "nba-points".into(),
-        inputs: vec![InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![1, 65], ..Default::default() }],
+        inputs: vec![InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![1, nba_features::N_FEATURES as i64], ..Default::default() }],
         raw_input_contents: vec![row.features.iter().flat_map(|v| v.to_le_bytes()).collect()],
         ..Default::default()
     }
@@ -258,7 +258,16 @@ async fn flight(addr: &str, rows: &[Row], f: &Forest) {
     let cols: Vec<ArrayRef> =
         (0..n).map(|j| Arc::new(Float32Array::from((0..BATCH).map(|i| rows[i % rows.len()].features[j]).collect::<Vec<_>>())) as ArrayRef).collect();
     let batch = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap();
-    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
+    // The same HTTP/2 windows as the server's (a client streaming big batches needs them
+    // on its side too: the answer stream is flow-controlled by the client's window).
+    let ch = tonic::transport::Endpoint::from_shared(addr.to_string())
+        .unwrap()
+        .initial_stream_window_size(nba_server::HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(nba_server::HTTP2_CONNECTION_WINDOW)
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .unwrap();
     let mut client = FlightClient::new(ch);
     for round in 0..2 {
         let input = FlightDataEncoderBuilder::new()

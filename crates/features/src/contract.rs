@@ -10,7 +10,7 @@
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a name, order or definition changes.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 
 /// Windows of played games for rolling means.
 pub const WINDOWS: [usize; 4] = [3, 5, 10, 20];
@@ -65,6 +65,18 @@ const OTHER_FEATURES: &[(&str, &str)] = &[
     ("pace_score", "((team_pace_10 + opp_pace_10) / 2) / league pace over the league's last 200 team-games"),
     ("usage_spike_score", "(usg_avg_3 - usg_avg_20) + usg_avg_10 * team_out_fga_share"),
     ("matchup_score", "pts_avg_10 * opp_drtg_10 / league offensive rating over the league's last 200 team-games"),
+    // Version 2.
+    ("pts_median_10", "median points over the last 10 played games (mean of the two middle values when even; NaN if none)"),
+    ("started_last", "1 when the player started his last played game, else 0 (NaN if none)"),
+    ("pts_share_10", "his points over his last 10 played games / his teams' points in those games (NaN if none)"),
+    (
+        "teammates_returning_pts",
+        "teammates' scoring available tonight minus that beside him in his recent games: a teammate is a player other than him \
+         who played for his team in its last 20 games and whose latest earlier game was with it, his level the mean of his points \
+         in those games he played; tonight = sum of the levels of teammates not on tonight's inactive list; recent = mean, over the \
+         player's last 5 played games among the team's last 20, of the sum of the levels of teammates who played in that game; \
+         tonight - recent (NaN without such a game)",
+    ),
 ];
 
 /// The ordered feature list.

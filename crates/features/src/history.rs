@@ -1,7 +1,8 @@
 //! Point-in-time history: every player's and team's earlier games, sorted, with lookups
 //! that can only see games dated strictly before a given day. The feature code reads
-//! history only through [`History::player_before`], [`History::team_before`] and
-//! [`History::league_before`], which is what makes leakage impossible by construction.
+//! history only through [`History::player_before`], [`History::team_before`],
+//! [`History::league_before`] and [`History::game_before`], which is what makes leakage
+//! impossible by construction.
 
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -45,6 +46,15 @@ pub struct TeamGame {
     pub fga: f64,
 }
 
+/// One player's line in a game, as seen from the game (every player of both teams).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameLine {
+    pub player_id: String,
+    pub team: String,
+    pub played: bool,
+    pub pts: f64,
+}
+
 /// Everything known about earlier games, indexed for point-in-time lookups.
 #[derive(Debug, Default, Clone)]
 pub struct History {
@@ -52,6 +62,8 @@ pub struct History {
     teams: HashMap<String, Vec<TeamGame>>,
     /// Every team-game of the league, sorted by date: (date, pace, offensive rating).
     league: Vec<(NaiveDate, f64, f64)>,
+    /// Every game's player lines, sorted by player id, with the game's date.
+    games: HashMap<String, (NaiveDate, Vec<GameLine>)>,
 }
 
 fn sort_key_player(g: &PlayerGame) -> (NaiveDate, &str) {
@@ -63,7 +75,12 @@ impl History {
     pub fn new(players: impl IntoIterator<Item = (String, PlayerGame)>, teams: impl IntoIterator<Item = TeamGame>) -> Self {
         let mut h = History::default();
         for (player_id, g) in players {
+            let line = GameLine { player_id: player_id.clone(), team: g.team.clone(), played: g.played, pts: g.pts };
+            h.games.entry(g.game_id.clone()).or_insert_with(|| (g.date, vec![])).1.push(line);
             h.players.entry(player_id).or_default().push(g);
+        }
+        for (_, lines) in h.games.values_mut() {
+            lines.sort_by(|a, b| (&a.player_id, &a.team).cmp(&(&b.player_id, &b.team)));
         }
         for games in h.players.values_mut() {
             games.sort_by(|a, b| sort_key_player(a).cmp(&sort_key_player(b)));
@@ -100,6 +117,15 @@ impl History {
     /// League team-games dated strictly before `day`, oldest first.
     pub fn league_before(&self, day: NaiveDate) -> &[(NaiveDate, f64, f64)] {
         &self.league[..self.league.partition_point(|g| g.0 < day)]
+    }
+
+    /// Every player's line in game `game_id` (sorted by player id) when the game is
+    /// dated strictly before `day`; empty otherwise.
+    pub fn game_before(&self, game_id: &str, day: NaiveDate) -> &[GameLine] {
+        match self.games.get(game_id) {
+            Some((date, lines)) if *date < day => lines,
+            _ => &[],
+        }
     }
 
     pub fn knows_player(&self, player_id: &str) -> bool {

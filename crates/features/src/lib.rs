@@ -13,5 +13,5 @@ pub mod summary;
 pub mod vector;
 
 pub use contract::{FEATURE_VERSION, N_FEATURES, contract_hash, feature_names, features};
-pub use history::{History, PlayerGame, TeamGame};
+pub use history::{GameLine, History, PlayerGame, TeamGame};
 pub use vector::{GameContext, compute};

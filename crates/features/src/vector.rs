@@ -137,6 +137,65 @@ fn availability(h: &History, team: &str, day: NaiveDate, inactive: &[String]) ->
     [regulars, share(pts, team_pts), share(min, team_min), share(fga, team_fga)]
 }
 
+/// Median of the values (mean of the two middle ones when even; NaN if none).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// His points over `games` / his teams' points in those games (NaN when none).
+fn points_share(h: &History, games: &[&PlayerGame], day: NaiveDate) -> f64 {
+    let (mut his, mut team) = (0.0, 0.0);
+    for g in games {
+        his += g.pts;
+        team += h.game_before(&g.game_id, day).iter().filter(|l| l.team == g.team).map(|l| l.pts).sum::<f64>();
+    }
+    if team > 0.0 { his / team } else { f64::NAN }
+}
+
+const RETURNING_TEAM_GAMES: usize = 20;
+const RETURNING_PLAYER_GAMES: usize = 5;
+
+/// `teammates_returning_pts` (see the contract): tonight's available teammate scoring
+/// minus that beside him in his recent games.
+fn teammates_returning(h: &History, player_id: &str, ctx: &GameContext) -> f64 {
+    let day = ctx.date;
+    let recent = last_n(h.team_before(&ctx.team, day), RETURNING_TEAM_GAMES);
+    // Teammates (sorted by id, so sums are in a fixed order) and their points / games.
+    let mut level: std::collections::BTreeMap<&str, (f64, usize)> = std::collections::BTreeMap::new();
+    let mut his_games: Vec<&str> = vec![];
+    for tg in recent {
+        for l in h.game_before(&tg.game_id, day).iter().filter(|l| l.team == ctx.team && l.played) {
+            if l.player_id == player_id {
+                his_games.push(&tg.game_id);
+            } else {
+                let e = level.entry(&l.player_id).or_insert((0.0, 0));
+                e.0 += l.pts;
+                e.1 += 1;
+            }
+        }
+    }
+    let his_games = last_n(&his_games, RETURNING_PLAYER_GAMES);
+    if his_games.is_empty() {
+        return f64::NAN;
+    }
+    let level: Vec<(&str, f64)> =
+        level.into_iter().filter(|(p, _)| h.current_team(p, day) == Some(ctx.team.as_str())).map(|(p, (pts, n))| (p, pts / n as f64)).collect();
+    let tonight: f64 = level.iter().filter(|(p, _)| !ctx.team_inactive.iter().any(|i| i == p)).map(|(_, v)| v).sum();
+    let mut recent_sum = 0.0;
+    for g in his_games {
+        let lines = h.game_before(g, day);
+        let played = |p: &str| lines.iter().any(|l| l.player_id == p && l.team == ctx.team && l.played);
+        recent_sum += level.iter().filter(|(p, _)| played(p)).map(|(_, v)| v).sum::<f64>();
+    }
+    tonight - recent_sum / his_games.len() as f64
+}
+
 /// The feature vector of `player_id` for the game described by `ctx`, in contract order.
 pub fn compute(h: &History, player_id: &str, ctx: &GameContext) -> [f32; N_FEATURES] {
     let day = ctx.date;
@@ -192,10 +251,147 @@ pub fn compute(h: &History, player_id: &str, ctx: &GameContext) -> [f32; N_FEATU
     out.push((usg(3) - usg(20)) + usg(10) * team_out[3]);
     out.push(rolling(last_n(&played, 10), 0) * opp_drtg / league_rtg);
 
+    // Version 2.
+    out.push(median(&last10));
+    out.push(played.last().map(|g| if g.starter { 1.0 } else { 0.0 }).unwrap_or(f64::NAN));
+    out.push(points_share(h, last_n(&played, 10), day));
+    out.push(teammates_returning(h, player_id, ctx));
+
     debug_assert_eq!(out.len(), N_FEATURES);
     let mut v = [f32::NAN; N_FEATURES];
     for (slot, x) in v.iter_mut().zip(out) {
         *slot = x as f32;
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::index_of;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+    }
+
+    fn line(player: &str, game: u32, team: &str, played: bool, pts: f64, starter: bool) -> (String, PlayerGame) {
+        let g = PlayerGame {
+            game_id: format!("g{game}"),
+            date: day(game),
+            season: 2024,
+            team: team.into(),
+            played,
+            starter,
+            minutes: if played { 30.0 } else { 0.0 },
+            pts,
+            fga: 10.0,
+            fg3a: 3.0,
+            fta: 2.0,
+            usg: 20.0,
+        };
+        (player.into(), g)
+    }
+
+    fn team_game(game: u32, team: &str, opponent: &str, pts: f64) -> TeamGame {
+        TeamGame {
+            game_id: format!("g{game}"),
+            date: day(game),
+            season: 2024,
+            team: team.into(),
+            opponent: opponent.into(),
+            pts,
+            opp_pts: 100.0,
+            possessions: 100.0,
+            pace: 100.0,
+            off_rtg: 110.0,
+            def_rtg: 108.0,
+            minutes: 240.0,
+            fga: 85.0,
+        }
+    }
+
+    /// Team AAA plays games 1-6. "p" scores 10, 20, ..., 60 and starts only game 6; "s"
+    /// (a 30-point scorer) misses games 4-6; "r" scores 10 in every game; "t" plays game
+    /// 1 for AAA, then moves to CCC (game 7). Games 10 and 11 are "the future" with wild
+    /// numbers. `future_scale` changes them.
+    fn history(future_scale: f64) -> History {
+        let mut players = vec![];
+        let mut teams = vec![];
+        for g in 1..=6u32 {
+            players.push(line("p", g, "AAA", true, 10.0 * g as f64, g == 6));
+            players.push(line("s", g, "AAA", g <= 3, if g <= 3 { 30.0 } else { 0.0 }, true));
+            players.push(line("r", g, "AAA", true, 10.0, false));
+            if g == 1 {
+                players.push(line("t", g, "AAA", true, 8.0, false));
+            }
+            players.push(line("o", g, "BBB", true, 25.0, true));
+            teams.push(team_game(g, "AAA", "BBB", 0.0));
+            teams.push(team_game(g, "BBB", "AAA", 0.0));
+        }
+        players.push(line("t", 7, "CCC", true, 12.0, true));
+        teams.push(team_game(7, "CCC", "BBB", 0.0));
+        for g in [10u32, 11] {
+            for (who, pts) in [("p", 99.0), ("s", 77.0), ("r", 55.0), ("x", 44.0)] {
+                players.push(line(who, g, "AAA", future_scale > 0.0, pts * future_scale, true));
+            }
+            teams.push(team_game(g, "AAA", "BBB", 0.0));
+        }
+        History::new(players, teams)
+    }
+
+    fn ctx(inactive: &[&str]) -> GameContext {
+        GameContext {
+            date: day(10),
+            season: 2024,
+            team: "AAA".into(),
+            opponent: "BBB".into(),
+            is_home: true,
+            team_inactive: inactive.iter().map(|s| s.to_string()).collect(),
+            opp_inactive: vec![],
+        }
+    }
+
+    fn feature(v: &[f32; N_FEATURES], name: &str) -> f32 {
+        v[index_of(name).unwrap()]
+    }
+
+    #[test]
+    fn version_2_features_by_hand() {
+        let h = history(1.0);
+        let v = compute(&h, "p", &ctx(&[]));
+        assert_eq!(feature(&v, "pts_median_10"), 35.0);
+        assert_eq!(feature(&v, "started_last"), 1.0);
+        // His 210 points of the team's 210 + 3 * 30 + 6 * 10 + 8 (t in game 1).
+        assert_eq!(feature(&v, "pts_share_10"), (210.0 / 368.0) as f32);
+        // Teammates now: s (level 30) and r (10); t left for CCC. Tonight 40; in p's last
+        // five games (2-6) s played in 2 and 3: (40 + 40 + 10 + 10 + 10) / 5 = 22.
+        assert_eq!(feature(&v, "teammates_returning_pts"), 18.0);
+        // With s on tonight's inactive list: 10 - 22.
+        let out = compute(&h, "p", &ctx(&["s"]));
+        assert_eq!(feature(&out, "teammates_returning_pts"), -12.0);
+        // r's view: tonight p (35) + s (30); r's last five games 2-6 had p (35) each and
+        // s in 2 and 3: 35 + 30 * 2 / 5 = 47.
+        let r = compute(&h, "r", &ctx(&[]));
+        assert_eq!(feature(&r, "teammates_returning_pts"), 18.0);
+        assert_eq!(feature(&r, "started_last"), 0.0);
+        // A player without earlier games: NaN, not 0.
+        let nobody = compute(&h, "x", &ctx(&[]));
+        for name in ["pts_median_10", "started_last", "pts_share_10", "teammates_returning_pts"] {
+            assert!(feature(&nobody, name).is_nan(), "{name}");
+        }
+    }
+
+    #[test]
+    fn version_2_features_ignore_the_game_day_and_later() {
+        let (a, b) = (history(1.0), history(-3.0));
+        for player in ["p", "r", "s", "x"] {
+            for inactive in [&[][..], &["s"][..], &["r", "p"][..]] {
+                let (va, vb) = (compute(&a, player, &ctx(inactive)), compute(&b, player, &ctx(inactive)));
+                assert_eq!(va.map(f32::to_bits), vb.map(f32::to_bits), "{player} {inactive:?}");
+            }
+        }
+        // The inactive list's order does not matter.
+        let (x, y) = (compute(&a, "p", &ctx(&["s", "r"])), compute(&a, "p", &ctx(&["r", "s"])));
+        assert_eq!(x.map(f32::to_bits), y.map(f32::to_bits));
+    }
 }

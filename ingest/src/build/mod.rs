@@ -160,9 +160,21 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
         return Ok(BuildSummary { mode: "empty", seconds: started.elapsed().as_secs_f64(), ..Default::default() });
     };
 
+    // Rows written under another feature contract (an upgrade added or changed a
+    // feature) are stale everywhere, so the nightly incremental build rebuilds them all
+    // instead of leaving a table that mixes two contracts.
+    let stale = store
+        .scalar_u64(
+            "count feature rows of another contract",
+            &format!("SELECT count() FROM player_features WHERE contract_hash != '{}'", nba_features::contract_hash()),
+        )
+        .await?;
+    if stale > 0 && opts.from.is_none() && opts.to.is_none() {
+        tracing::info!(stale, contract = %nba_features::contract_hash(), "feature rows of another contract: rebuilding everything");
+    }
     let mode = if opts.from.is_some() || opts.to.is_some() {
         "range"
-    } else if opts.full || previous == 0 {
+    } else if opts.full || previous == 0 || stale > 0 {
         "full"
     } else {
         "incremental"

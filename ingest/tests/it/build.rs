@@ -169,4 +169,19 @@ async fn incremental_build_equals_full_build() {
     assert!(incremental == rebuilt, "incremental and full builds differ");
     // Exactly one features row per player-game: the rewritten range replaced, not added.
     assert_eq!(scalar(&store, "SELECT count() FROM player_features").await, scalar(&store, "SELECT count() FROM player_boxscores").await);
+
+    // After an upgrade that changes the feature contract, rows of the old contract are
+    // stale: the next plain (nightly) build rebuilds everything although no raw row
+    // changed, and no row of the old contract is left.
+    let mut old = stored_features(&store).await.into_iter().next().unwrap();
+    old.game_id = "200001010OLD".into();
+    old.contract_hash = "contract-of-an-older-release".into();
+    store.insert(&[old]).await.unwrap();
+    let upgraded = build::build(&store, &BuildOptions::default()).await.unwrap();
+    assert_eq!(upgraded.mode, "full", "{upgraded}");
+    let current = nba_features::contract_hash();
+    assert_eq!(scalar(&store, &format!("SELECT count() FROM player_features WHERE contract_hash != '{current}'")).await, 0);
+    assert!(snapshot(stored_features(&store).await) == rebuilt, "the upgrade rebuild differs from a full build");
+    // And once everything is current, a plain build has nothing to do.
+    assert_eq!(build::build(&store, &BuildOptions::default()).await.unwrap().mode, "incremental");
 }

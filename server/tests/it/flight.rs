@@ -114,7 +114,7 @@ async fn exchanges_score_requests_and_raw_features_in_order() {
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
     let out = exchange(&mut flight, "features", vec![batch]).await.unwrap();
     let t = trained().await;
-    let model = nba_model::onnx::OnnxModel::load(&nba_registry::Registry::new(&t.root).model_bytes(&t.first).unwrap(), 65).unwrap();
+    let model = nba_model::onnx::OnnxModel::load(&nba_registry::Registry::new(&t.root).model_bytes(&t.first).unwrap(), nba_features::N_FEATURES).unwrap();
     let x: Vec<f32> = rows.iter().take(n).flat_map(|r| r.features.iter().copied()).collect();
     let expected = model.predict(&x).unwrap();
     let b = &out[0];
@@ -156,7 +156,7 @@ async fn slates_and_discovery() {
     assert!(paths.contains(&"requests".to_string()) && paths.contains(&"features".to_string()));
     assert!(paths.contains(&format!("slate/{date}")), "{} paths", paths.len());
     let schema = flight.get_schema(FlightDescriptor::new_path(vec!["features".into()])).await.unwrap();
-    assert_eq!(schema.fields().len(), 65);
+    assert_eq!(schema.fields().len(), nba_features::N_FEATURES);
     assert_eq!(schema.field(0).name(), &nba_features::feature_names()[0]);
     let info = flight.get_flight_info(FlightDescriptor::new_path(vec!["slate".into(), date.into()])).await.unwrap();
     assert_eq!(info.endpoint[0].ticket.as_ref().unwrap().ticket, format!("slate/{date}").as_bytes());

@@ -292,7 +292,7 @@ async fn every_prediction_is_logged_to_clickhouse() {
     for l in &rows {
         assert_eq!(l.model_version, r.model_version);
         assert!((l.predicted_pts as f64 - r.predicted_points).abs() < 1e-4);
-        assert_eq!(l.n, 65);
+        assert_eq!(l.n as usize, nba_features::N_FEATURES);
         assert!(["OVER", "UNDER", "PASS"].contains(&l.call.as_str()));
     }
 }

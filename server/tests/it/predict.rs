@@ -216,7 +216,7 @@ async fn v2_inference_protocol_scores_raw_and_typed_tensors() {
     assert!(v2.model_ready(ModelReadyRequest { name: "nba-points".into(), version: String::new() }).await.unwrap().into_inner().ready);
     let meta = v2.model_metadata(ModelMetadataRequest { name: "nba-points".into(), version: String::new() }).await.unwrap().into_inner();
     assert_eq!(meta.versions, vec![t.first.clone()]);
-    assert_eq!(meta.inputs[0].shape, vec![-1, 65]);
+    assert_eq!(meta.inputs[0].shape, vec![-1, nba_features::N_FEATURES as i64]);
     assert_eq!(v2.model_metadata(ModelMetadataRequest { name: "other".into(), version: String::new() }).await.unwrap_err().code(), Code::NotFound);
 
     let rows = rows_of("2024-03-05").await;
@@ -226,7 +226,7 @@ async fn v2_inference_protocol_scores_raw_and_typed_tensors() {
     let tensor = |contents: Option<InferTensorContents>| InferInputTensor {
         name: "input".into(),
         datatype: "FP32".into(),
-        shape: vec![n as i64, 65],
+        shape: vec![n as i64, nba_features::N_FEATURES as i64],
         parameters: Default::default(),
         contents,
     };
