@@ -21,6 +21,15 @@ if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; the
     cargo install --locked --quiet cargo-deny --version "$DENY_VERSION"
 fi
 
+# Unsafe code: the workspace denies it; the one module allowed to opt out is the vector
+# scoring kernel (intrinsics). Any other opt-out fails here, so it gets a review.
+echo "security.sh: unsafe code only in crates/model/src/scorer/simd.rs"
+unsafe_optouts=$(grep -rln --include='*.rs' 'allow(unsafe_code)' crates server trainer ingest fuzz tests 2>/dev/null | grep -vx 'crates/model/src/scorer/simd.rs' || true)
+if [ -n "$unsafe_optouts" ]; then
+    echo "security.sh: unsafe code allowed outside the vector kernel: $unsafe_optouts" >&2
+    exit 1
+fi
+
 echo "security.sh: cargo deny check bans licenses sources"
 cargo deny --locked check --hide-inclusion-graph bans licenses sources
 

@@ -116,7 +116,7 @@ fn main() {
     let forest_us = single(&|r| f.predict_row(r).expect("predict"));
     let scorer = nba_model::Scorer::new(f.clone()).expect("scorer");
     let scorer_us = single(&|r| scorer.predict_row(r).expect("predict"));
-    println!("perfect-tree kernel: {}", scorer.is_compiled());
+    println!("kernel for batches: {:?}", scorer.kernel());
     for (name, (wall, cpu)) in [("tract op (OnnxModel::predict)", tract_us), ("Scorer::predict_row", scorer_us), ("Forest::predict_row (node walk)", forest_us)]
     {
         println!("single row, {name:<32} {wall:6.2} us/row wall, {cpu:6.2} us/row on CPU");
@@ -137,38 +137,43 @@ fn main() {
         );
         println!("batch {batch:>6}, tract op: {:.2} M rows/s", rate / 1e6);
     }
-    // The same kernel without tract's tensors, one thread and all threads.
-    let mut out = vec![0.0f32; 10_000];
-    let rate = |par: bool, out: &mut Vec<f32>| {
-        let runs: Vec<(f64, f64)> = (0..5)
-            .map(|_| {
-                let (t, c) = (Instant::now(), cpu_ns());
-                for c in x.chunks(10_000 * FEATURES) {
-                    if par {
-                        scorer.predict_batch_into(c, &mut out[..c.len() / FEATURES]).expect("predict");
-                    } else {
-                        // Blocks under the parallel threshold stay on this thread.
-                        for b in c.chunks((nba_model::scorer::PARALLEL_MIN_ROWS - 1) * FEATURES) {
-                            scorer.predict_batch_into(b, &mut out[..b.len() / FEATURES]).expect("predict");
-                        }
-                    }
-                    black_box(&out);
-                }
-                (100_000.0 / t.elapsed().as_secs_f64(), 100_000.0 / ((cpu_ns() - c) as f64 / 1e9))
-            })
-            .collect();
-        (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
-    };
-    let (wall, cpu) = rate(false, &mut out);
-    println!("batch  10000, Scorer, one thread: {:.2} M rows/s wall, {:.2} M rows/s per CPU-second", wall / 1e6, cpu / 1e6);
-    let (wall, _) = rate(true, &mut out);
-    println!("batch  10000, Scorer, rayon:      {:.2} M rows/s wall", wall / 1e6);
-    // Worst case: a NaN in every row (the slower path at every split).
+    // The kernels without tract's tensors, one thread and all threads: the one
+    // `Scorer::new` picks on this CPU, and the portable scalar one.
     let nan_rows = rows(10_000, 20);
-    let t = Instant::now();
-    for _ in 0..10 {
-        scorer.predict_batch_into(&nan_rows, &mut out).expect("predict");
-        black_box(&out);
+    let scalar = nba_model::Scorer::scalar(f.clone()).expect("scorer");
+    for scorer in [&scorer, &scalar] {
+        let kernel = format!("{:?}", scorer.kernel());
+        let mut out = vec![0.0f32; 10_000];
+        let rate = |par: bool, out: &mut Vec<f32>| {
+            let runs: Vec<(f64, f64)> = (0..5)
+                .map(|_| {
+                    let (t, c) = (Instant::now(), cpu_ns());
+                    for c in x.chunks(10_000 * FEATURES) {
+                        if par {
+                            scorer.predict_batch_into(c, &mut out[..c.len() / FEATURES]).expect("predict");
+                        } else {
+                            // Blocks under the parallel threshold stay on this thread.
+                            for b in c.chunks((nba_model::scorer::PARALLEL_MIN_ROWS - 1) * FEATURES) {
+                                scorer.predict_batch_into(b, &mut out[..b.len() / FEATURES]).expect("predict");
+                            }
+                        }
+                        black_box(&out);
+                    }
+                    (100_000.0 / t.elapsed().as_secs_f64(), 100_000.0 / ((cpu_ns() - c) as f64 / 1e9))
+                })
+                .collect();
+            (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
+        };
+        let (wall, cpu) = rate(false, &mut out);
+        println!("batch  10000, {kernel:<7} kernel, one thread: {:.2} M rows/s wall, {:.2} M rows/s per CPU-second", wall / 1e6, cpu / 1e6);
+        let (wall, _) = rate(true, &mut out);
+        println!("batch  10000, {kernel:<7} kernel, rayon:      {:.2} M rows/s wall", wall / 1e6);
+        // Worst case: a NaN in every row (the slower path at every split).
+        let t = Instant::now();
+        for _ in 0..10 {
+            scorer.predict_batch_into(&nan_rows, &mut out).expect("predict");
+            black_box(&out);
+        }
+        println!("batch  10000, {kernel:<7} kernel, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
     }
-    println!("batch  10000, Scorer, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
 }

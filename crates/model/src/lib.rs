@@ -15,7 +15,7 @@
 pub mod onnx;
 pub mod scorer;
 
-pub use scorer::Scorer;
+pub use scorer::{Kernel, Scorer};
 
 use serde::{Deserialize, Serialize};
 

@@ -27,6 +27,20 @@
 
 use crate::{Forest, Mode, ModelError, Result};
 
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+/// Which kernel a [`Scorer`] runs batches with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512: 16 rows per register, splits permuted from registers (`scorer/simd.rs`).
+    Vector,
+    /// The portable perfect-tree kernel of this module.
+    Scalar,
+    /// [`Forest`]'s own node walk, for forests the perfect layout cannot hold.
+    NodeWalk,
+}
+
 /// Deepest forest compiled into perfect trees (2^8 leaves per tree; deeper trees would
 /// spend most of their memory on padding).
 pub const MAX_DEPTH: u32 = 8;
@@ -139,14 +153,41 @@ struct Perfect {
 pub struct Scorer {
     forest: Forest,
     perfect: Option<Perfect>,
+    #[cfg(target_arch = "x86_64")]
+    simd: Option<simd::Tables>,
 }
 
 impl Scorer {
-    /// Validates and compiles `forest`.
+    /// Validates and compiles `forest` for the fastest kernel this CPU runs.
     pub fn new(forest: Forest) -> Result<Scorer> {
+        let mut s = Scorer::scalar(forest)?;
+        #[cfg(target_arch = "x86_64")]
+        {
+            s.simd = s.perfect.as_ref().filter(|_| simd::available()).and_then(simd::Tables::new);
+        }
+        Ok(s)
+    }
+
+    /// Like [`Scorer::new`] but never the vector kernel: the portable kernel every CPU
+    /// runs, kept for comparison (benchmarks, tests).
+    pub fn scalar(forest: Forest) -> Result<Scorer> {
         forest.validate()?;
         let perfect = compile(&forest);
-        Ok(Scorer { forest, perfect })
+        Ok(Scorer {
+            forest,
+            perfect,
+            #[cfg(target_arch = "x86_64")]
+            simd: None,
+        })
+    }
+
+    /// The kernel batches are scored with.
+    pub fn kernel(&self) -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd.is_some() {
+            return Kernel::Vector;
+        }
+        if self.perfect.is_some() { Kernel::Scalar } else { Kernel::NodeWalk }
     }
 
     /// The forest this scorer was built from.
@@ -206,12 +247,27 @@ impl Scorer {
             return Ok(());
         };
         let base = self.forest.base;
-        let block = |(out, rows): (&mut [f32], &[f32])| with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out));
+        // The vector kernel takes blocks of its own size (a last partial one padded);
+        // the scalar one BLOCK_ROWS at a time.
+        #[cfg(target_arch = "x86_64")]
+        let (simd, chunk) = match &self.simd {
+            Some(t) => (Some(t), simd::BLOCK),
+            None => (None, BLOCK_ROWS),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let chunk = BLOCK_ROWS;
+        let block = |(out, rows): (&mut [f32], &[f32])| {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(t) = simd {
+                return t.score_block(base, nf, rows, out);
+            }
+            with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out))
+        };
         if out.len() >= PARALLEL_MIN_ROWS {
             use rayon::prelude::*;
-            out.par_chunks_mut(BLOCK_ROWS).zip(rows.par_chunks(BLOCK_ROWS * nf)).for_each(block);
+            out.par_chunks_mut(chunk).zip(rows.par_chunks(chunk * nf)).for_each(block);
         } else {
-            out.chunks_mut(BLOCK_ROWS).zip(rows.chunks(BLOCK_ROWS * nf)).for_each(block);
+            out.chunks_mut(chunk).zip(rows.chunks(chunk * nf)).for_each(block);
         }
         Ok(())
     }
@@ -443,9 +499,23 @@ mod tests {
             .collect()
     }
 
+    /// The kernels this machine can run for `f`: the scalar one always, the vector one
+    /// where the CPU has it (and `f` fits it).
+    fn scorers(f: &Forest) -> Vec<Scorer> {
+        let best = Scorer::new(f.clone()).unwrap();
+        let scalar = Scorer::scalar(f.clone()).unwrap();
+        assert!(scalar.kernel() != Kernel::Vector);
+        if best.kernel() == Kernel::Vector { vec![best, scalar] } else { vec![scalar] }
+    }
+
     fn check_identical(f: Forest, seed: u64) {
+        for s in scorers(&f) {
+            check_identical_with(&f, &s, seed);
+        }
+    }
+
+    fn check_identical_with(f: &Forest, s: &Scorer, seed: u64) {
         let nf = f.n_features;
-        let s = Scorer::new(f.clone()).unwrap();
         assert!(s.is_compiled());
         // Every block/lane remainder, the parallel path, and blocks mixing rows with and
         // without NaN in every proportion.
@@ -455,7 +525,7 @@ mod tests {
             let x = rows(seed + n as u64, nf, n, nan_one_in);
             let want: Vec<u32> = x.chunks(nf).map(|r| f.predict_row(r).unwrap().to_bits()).collect();
             let got: Vec<u32> = s.predict_batch(&x).unwrap().into_iter().map(f32::to_bits).collect();
-            assert_eq!(got, want, "batch of {n}, NaN one in {nan_one_in}");
+            assert_eq!(got, want, "{:?} kernel, batch of {n}, NaN one in {nan_one_in}", s.kernel());
             for (r, w) in x.chunks(nf).zip(&want).take(300) {
                 assert_eq!(s.predict_row(r).unwrap().to_bits(), *w);
             }
@@ -465,7 +535,7 @@ mod tests {
     #[test]
     fn bit_identical_to_the_forest_for_every_rewritten_mode() {
         let modes = [Mode::Lt, Mode::Leq, Mode::Gt, Mode::Gte];
-        for (seed, trees, depth) in [(1u64, 1usize, 1usize), (2, 7, 3), (3, 40, 6), (4, 19, 8), (5, 300, 6)] {
+        for (seed, trees, depth) in [(1u64, 1usize, 1usize), (2, 7, 3), (3, 40, 6), (4, 19, 8), (5, 300, 6), (12, 9, 2), (13, 33, 4), (14, 21, 5), (15, 8, 7)] {
             check_identical(random_forest(seed, 11, trees, depth, &modes), seed * 101);
         }
         // A forest of single leaves (depth 0) and an empty forest.
@@ -507,6 +577,23 @@ mod tests {
         let mut bad = f;
         bad.nodes[0].feature = 99;
         assert!(Scorer::new(bad).is_err());
+    }
+
+    /// The vector kernel is what this machine's batches use whenever the CPU has
+    /// AVX-512 and the forest is at most 6 deep; deeper forests keep the scalar kernel.
+    #[test]
+    fn the_vector_kernel_is_chosen_where_it_applies() {
+        let shallow = Scorer::new(random_forest(16, 7, 10, 6, &[Mode::Lt])).unwrap();
+        let deep = Scorer::new(random_forest(17, 7, 10, 7, &[Mode::Lt])).unwrap();
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            assert_eq!(shallow.kernel(), Kernel::Vector);
+        }
+        assert!(deep.perfect.as_ref().is_some_and(|p| p.n > 64), "the test forest is 7 deep");
+        assert_eq!(deep.kernel(), Kernel::Scalar);
+        assert_eq!(Scorer::scalar(random_forest(16, 7, 10, 6, &[Mode::Lt])).unwrap().kernel(), Kernel::Scalar);
+        let eq = random_forest(6, 5, 30, 4, &[Mode::Lt, Mode::Eq]);
+        assert_eq!(Scorer::new(eq).unwrap().kernel(), Kernel::NodeWalk);
     }
 
     #[test]
