@@ -5,7 +5,7 @@
 //!   order kept, features looked up as for `Predict`. A row that cannot be answered (null
 //!   key, unknown player, bad date) gets null predictions and an `error`; the rest of the
 //!   batch and the stream go on.
-//! - `DoExchange` with `["features"]`: batches of the contract's 65 feature columns (any
+//! - `DoExchange` with `["features"]`: batches of the contract's feature columns (any
 //!   other columns pass through as keys) are scored directly.
 //! - `DoGet` with ticket `slate/YYYY-MM-DD`: a prediction for every player on every team
 //!   scheduled that day, from the history before that day (no inactive lists: a slate is
@@ -353,6 +353,9 @@ where
     }
 }
 
+/// Batches of one exchange in flight at once (decoding, scoring, waiting to be sent).
+const PIPELINE: usize = 2;
+
 fn observe(method: &'static str, started: Instant, ok: bool) {
     crate::grpc::observe(method, started, if ok { tonic::Code::Ok } else { tonic::Code::Unknown });
 }
@@ -451,35 +454,45 @@ impl FlightService for FlightApi {
         let input = futures::stream::once(async move { Ok(first) })
             .chain(inbound.map_err(FlightError::from))
             .try_filter(|m| futures::future::ready(!m.data_header.is_empty()));
-        let mut batches = FlightRecordBatchStream::new_from_flight_data(input);
+        let batches = FlightRecordBatchStream::new_from_flight_data(input);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(2);
         let (predictor, max_batch) = (self.predictor.clone(), self.max_batch);
         let label = if kind == Kind::Requests { REQUESTS } else { FEATURES };
         tokio::spawn(async move {
             let mut ok = true;
-            while let Some(next) = next_batch(&mut batches).await {
-                let result = match next {
-                    Err(e) => Err(e),
-                    // Over the row limit: refused before any work is done on it.
-                    Ok(b) if b.num_rows() > max_batch => {
-                        Err(FlightError::from(invalid(decode::BatchError::TooManyRows { rows: b.num_rows(), max: max_batch })))
-                    }
-                    Ok(b) => {
-                        let (p, m) = (predictor.clone(), model.clone());
-                        let rows = b.num_rows() as u64;
-                        let scored = on_pool(move || match kind {
-                            Kind::Requests => score_requests(&p, &m, &b),
-                            Kind::Features => score_features(&m, &b),
-                        })
-                        .await
-                        .and_then(|r| r);
-                        if scored.is_ok() {
-                            metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
-                            metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
+            // Decoding the next batch overlaps scoring this one: up to PIPELINE batches
+            // are in flight, answered in order.
+            let decoded = futures::stream::unfold(batches, |mut b| async move { next_batch(&mut b).await.map(|r| (r, b)) });
+            let mut scored = decoded
+                .map(move |next| {
+                    let (p, m) = (predictor.clone(), model.clone());
+                    async move {
+                        match next {
+                            Err(e) => Err(e),
+                            // Over the row limit: refused before any work is done on it.
+                            Ok(b) if b.num_rows() > max_batch => {
+                                Err(FlightError::from(invalid(decode::BatchError::TooManyRows { rows: b.num_rows(), max: max_batch })))
+                            }
+                            Ok(b) => {
+                                let rows = b.num_rows() as u64;
+                                let scored = on_pool(move || match kind {
+                                    Kind::Requests => score_requests(&p, &m, &b),
+                                    Kind::Features => score_features(&m, &b),
+                                })
+                                .await
+                                .and_then(|r| r);
+                                if scored.is_ok() {
+                                    metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
+                                    metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
+                                }
+                                scored.map_err(FlightError::from)
+                            }
                         }
-                        scored.map_err(FlightError::from)
                     }
-                };
+                })
+                .buffered(PIPELINE)
+                .boxed();
+            while let Some(result) = scored.next().await {
                 let failed = result.is_err();
                 if tx.send(result).await.is_err() || failed {
                     ok = !failed;
