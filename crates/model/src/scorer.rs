@@ -247,8 +247,9 @@ impl Scorer {
             return Ok(());
         };
         let base = self.forest.base;
-        // The vector kernel takes blocks of its own size (a last partial one padded);
-        // the scalar one BLOCK_ROWS at a time.
+        // The vector kernel takes blocks of its own size (a last partial one in as few
+        // 16-row groups as it needs), unless under MIN_ROWS rows; the scalar kernel takes
+        // BLOCK_ROWS at a time.
         #[cfg(target_arch = "x86_64")]
         let (simd, chunk) = match &self.simd {
             Some(t) => (Some(t), simd::BLOCK),
@@ -258,10 +259,12 @@ impl Scorer {
         let chunk = BLOCK_ROWS;
         let block = |(out, rows): (&mut [f32], &[f32])| {
             #[cfg(target_arch = "x86_64")]
-            if let Some(t) = simd {
+            if let Some(t) = simd.filter(|_| out.len() >= simd::MIN_ROWS) {
                 return t.score_block(base, nf, rows, out);
             }
-            with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out))
+            for (out, rows) in out.chunks_mut(BLOCK_ROWS).zip(rows.chunks(BLOCK_ROWS * nf)) {
+                with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out))
+            }
         };
         if out.len() >= PARALLEL_MIN_ROWS {
             use rayon::prelude::*;
@@ -520,7 +523,7 @@ mod tests {
         // Every block/lane remainder, the parallel path, and blocks mixing rows with and
         // without NaN in every proportion.
         for (n, nan_one_in) in
-            [1usize, 3, 8, 9, 17, 63, 64, 65, 200, PARALLEL_MIN_ROWS + 13].into_iter().flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
+            [1usize, 3, 8, 9, 16, 17, 40, 63, 64, 65, 100, 200, PARALLEL_MIN_ROWS + 13].into_iter().flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
         {
             let x = rows(seed + n as u64, nf, n, nan_one_in);
             let want: Vec<u32> = x.chunks(nf).map(|r| f.predict_row(r).unwrap().to_bits()).collect();

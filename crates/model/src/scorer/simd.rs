@@ -32,11 +32,13 @@ pub(super) const LANES: usize = 16;
 /// Groups of [`LANES`] rows walked together through each tree.
 pub(super) const GROUPS: usize = 4;
 
-/// Widest rows the kernel takes (the scalar kernel's limit).
-const MAX_WIDTH: usize = super::MAX_FEATURES;
-
-/// Rows per call of the kernel.
+/// Most rows per call of the kernel.
 pub(super) const BLOCK: usize = GROUPS * LANES;
+
+/// Fewest rows worth a call: a group of 16 lanes costs the same however few of its lanes
+/// hold rows, and below about 10 rows the scalar kernel is faster (one row: about 2 us
+/// scalar, 16 us as a vector group).
+pub(super) const MIN_ROWS: usize = LANES;
 
 /// Entries per tree in each table: 63 splits (+1 padding) or 64 leaves.
 const SLOTS: usize = 64;
@@ -94,25 +96,17 @@ impl Tables {
         Some(t)
     }
 
-    /// Scores `out.len() == GROUPS * LANES` rows of the row-major `rows` (`nf` wide).
+    /// Scores `out.len()` (1 to [`BLOCK`]) rows of the row-major `rows` (`nf` wide).
     /// Panics unless [`available`] and the widths agree; every split's feature is below
     /// `nf` (the forest was validated).
     pub(super) fn score_block(&self, base: f32, nf: usize, rows: &[f32], out: &mut [f32]) {
-        assert!(out.len() <= BLOCK && rows.len() == out.len() * nf && nf <= MAX_WIDTH && available());
-        if out.len() < BLOCK {
-            // A last, partial block: padded with zero rows (scored and dropped), since
-            // scoring a whole block costs less than the scalar kernel on part of one.
-            let mut x = [0f32; BLOCK * MAX_WIDTH];
-            x[..rows.len()].copy_from_slice(rows);
-            let mut y = [0f32; BLOCK];
-            self.score_block(base, nf, &x[..BLOCK * nf], &mut y);
-            out.copy_from_slice(&y[..out.len()]);
-            return;
-        }
+        let n = out.len();
+        assert!((1..=BLOCK).contains(&n) && rows.len() == n * nf && available());
         // Rows with a NaN go last, so they share as few groups as possible: only those
-        // groups take the extra NaN test. The gather reads each lane's row wherever it is.
+        // groups take the extra NaN test. The gather reads each lane's row wherever it
+        // is, so nothing is copied; lanes past `n` read row 0 and their sums are dropped.
         let mut order = [0i32; BLOCK];
-        let (mut clean, mut dirty) = (0, BLOCK);
+        let (mut clean, mut dirty) = (0, n);
         for (r, row) in rows.chunks_exact(nf).enumerate() {
             if row.iter().any(|v| v.is_nan()) {
                 dirty -= 1;
@@ -122,49 +116,79 @@ impl Tables {
                 clean += 1;
             }
         }
-        let nan = clean < BLOCK;
         let mut sums = [0f32; BLOCK];
-        let (rows_ref, order_ref, sums_mut) = (rows, &order, &mut sums);
-        macro_rules! go {
-            ($d:literal) => {
-                // SAFETY: AVX-512F is present (asserted above); every gather index is
-                // `lane * nf + feature` with lane < GROUPS * LANES and feature < nf, so
-                // inside `rows` (asserted length); table loads stay inside each tree's
-                // SLOTS entries.
-                unsafe {
-                    if nan {
-                        block::<$d, true>(self, base, nf, rows_ref, order_ref, clean, sums_mut)
-                    } else {
-                        block::<$d, false>(self, base, nf, rows_ref, order_ref, clean, sums_mut)
-                    }
-                }
-            };
+        let k = Kernel { t: self, base, nf, rows, order: &order, clean, nan: clean < n, groups: n.div_ceil(LANES) };
+        // SAFETY: AVX-512F is present (asserted above); every gather index is
+        // `order[lane] * nf + feature` with order[lane] < n and feature < nf, so inside
+        // `rows` (asserted length); table loads stay inside each tree's SLOTS entries.
+        unsafe {
+            match self.depth {
+                0 => k.run::<0>(&mut sums),
+                1 => k.run::<1>(&mut sums),
+                2 => k.run::<2>(&mut sums),
+                3 => k.run::<3>(&mut sums),
+                4 => k.run::<4>(&mut sums),
+                5 => k.run::<5>(&mut sums),
+                _ => k.run::<6>(&mut sums),
+            }
         }
-        match self.depth {
-            0 => go!(0),
-            1 => go!(1),
-            2 => go!(2),
-            3 => go!(3),
-            4 => go!(4),
-            5 => go!(5),
-            _ => go!(6),
-        }
-        for (&r, s) in order.iter().zip(sums) {
+        for (&r, s) in order[..n].iter().zip(sums) {
             out[r as usize] = s;
         }
     }
 }
 
+/// One call's arguments, so the depth, NaN and group-count dispatch stays short.
+struct Kernel<'a> {
+    t: &'a Tables,
+    base: f32,
+    nf: usize,
+    rows: &'a [f32],
+    order: &'a [i32; BLOCK],
+    clean: usize,
+    nan: bool,
+    groups: usize,
+}
+
+impl Kernel<'_> {
+    /// # Safety
+    /// AVX-512F is present and every `order` entry is a row of `rows`.
+    unsafe fn run<const D: u32>(&self, sums: &mut [f32; BLOCK]) {
+        let (t, base, nf, rows, order, clean) = (self.t, self.base, self.nf, self.rows, self.order, self.clean);
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe {
+            match (self.nan, self.groups) {
+                (false, 1) => block::<D, false, 1>(t, base, nf, rows, order, clean, sums),
+                (false, 2) => block::<D, false, 2>(t, base, nf, rows, order, clean, sums),
+                (false, 3) => block::<D, false, 3>(t, base, nf, rows, order, clean, sums),
+                (false, _) => block::<D, false, 4>(t, base, nf, rows, order, clean, sums),
+                (true, 1) => block::<D, true, 1>(t, base, nf, rows, order, clean, sums),
+                (true, 2) => block::<D, true, 2>(t, base, nf, rows, order, clean, sums),
+                (true, 3) => block::<D, true, 3>(t, base, nf, rows, order, clean, sums),
+                (true, _) => block::<D, true, 4>(t, base, nf, rows, order, clean, sums),
+            }
+        }
+    }
+}
+
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const D: u32, const MAYBE_NAN: bool>(t: &Tables, base: f32, nf: usize, rows: &[f32], order: &[i32; BLOCK], clean: usize, out: &mut [f32; BLOCK]) {
+unsafe fn block<const D: u32, const MAYBE_NAN: bool, const G: usize>(
+    t: &Tables,
+    base: f32,
+    nf: usize,
+    rows: &[f32],
+    order: &[i32; BLOCK],
+    clean: usize,
+    out: &mut [f32; BLOCK],
+) {
     let x = rows.as_ptr();
     let one = _mm512_set1_epi32(1);
-    // SAFETY: `order` holds BLOCK = GROUPS * LANES entries.
-    let row_start: [__m512i; GROUPS] =
+    // SAFETY: `order` holds BLOCK >= G * LANES entries.
+    let row_start: [__m512i; G] =
         std::array::from_fn(|g| _mm512_mullo_epi32(unsafe { _mm512_loadu_si512(order.as_ptr().add(g * LANES).cast()) }, _mm512_set1_epi32(nf as i32)));
     // Groups holding a row with a NaN (the last ones).
-    let nan_group: [bool; GROUPS] = std::array::from_fn(|g| MAYBE_NAN && (g + 1) * LANES > clean);
-    let mut lo = [_mm512_set1_pd(f64::from(base)); GROUPS];
+    let nan_group: [bool; G] = std::array::from_fn(|g| MAYBE_NAN && (g + 1) * LANES > clean);
+    let mut lo = [_mm512_set1_pd(f64::from(base)); G];
     let mut hi = lo;
     let upper_half = _mm512_set1_epi32(32);
     for k in 0..t.trees {
@@ -179,9 +203,9 @@ unsafe fn block<const D: u32, const MAYBE_NAN: bool>(t: &Tables, base: f32, nf: 
         let (t1, f1) = if D > 4 { (load_t(16), load_f(16)) } else { (t0, f0) };
         let (t2, t3, f2, f3) = if D > 5 { (load_t(32), load_t(48), load_f(32), load_f(48)) } else { (t0, t0, f0, f0) };
         let m = if MAYBE_NAN { [load_m(0), load_m(16), load_m(32), load_m(48)] } else { [f0; 4] };
-        let mut h = [one; GROUPS];
+        let mut h = [one; G];
         for level in 0..D {
-            for g in 0..GROUPS {
+            for g in 0..G {
                 let i = h[g];
                 let (tv, fv, mv) = match level {
                     0..=3 => (_mm512_permutexvar_ps(i, t0), _mm512_permutexvar_epi32(i, f0), m[0]),
@@ -206,7 +230,7 @@ unsafe fn block<const D: u32, const MAYBE_NAN: bool>(t: &Tables, base: f32, nf: 
         let l0 = load_l(0);
         let l1 = if D > 4 { load_l(16) } else { l0 };
         let (l2, l3) = if D > 5 { (load_l(32), load_l(48)) } else { (l0, l0) };
-        for g in 0..GROUPS {
+        for g in 0..G {
             let leaf = match D {
                 0..=4 => _mm512_permutexvar_ps(h[g], l0),
                 5 => _mm512_permutex2var_ps(l0, h[g], l1),
@@ -221,9 +245,9 @@ unsafe fn block<const D: u32, const MAYBE_NAN: bool>(t: &Tables, base: f32, nf: 
             hi[g] = _mm512_add_pd(hi[g], _mm512_cvtps_pd(upper));
         }
     }
-    for g in 0..GROUPS {
+    for g in 0..G {
         let o = out[g * LANES..][..LANES].as_mut_ptr();
-        // SAFETY: `out` holds GROUPS * LANES values.
+        // SAFETY: `out` holds BLOCK >= G * LANES values.
         unsafe {
             _mm256_storeu_ps(o, _mm512_cvtpd_ps(lo[g]));
             _mm256_storeu_ps(o.add(8), _mm512_cvtpd_ps(hi[g]));
