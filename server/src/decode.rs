@@ -131,37 +131,66 @@ impl RequestColumns {
 /// name, in contract order), row-major, a null read as NaN (missing). An infinite value is
 /// refused: NaN means missing, infinity is not a feature value.
 pub fn feature_matrix(b: &RecordBatch, names: &[String]) -> Result<Vec<f32>, BatchError> {
-    let n = names.len();
-    let rows = b.num_rows();
-    let cols = names.iter().map(|name| required::<Float32Array>(b, name, DataType::Float32)).collect::<Result<Vec<_>, _>>()?;
-    for (c, name) in cols.iter().zip(names) {
-        // A branch-free scan first (it vectorizes); the position only on a hit.
-        if c.values().iter().fold(false, |inf, v| inf | v.is_infinite()) {
-            // (A null slot may hold anything; only valid values count.)
-            if let Some(row) = (0..rows).find(|&i| c.is_valid(i) && c.value(i).is_infinite()) {
-                return Err(BatchError::InfiniteFeature { row, feature: name.clone() });
+    let cols = FeatureColumns::of(b, names)?;
+    let mut x = vec![0f32; cols.rows() * names.len()];
+    cols.fill_rows(0, &mut x);
+    Ok(x)
+}
+
+/// The contract's columns of a `["features"]` batch, checked (present, Float32 after a
+/// cast, no infinite value), ready to be copied into row-major blocks.
+#[derive(Debug)]
+pub struct FeatureColumns {
+    cols: Vec<Float32Array>,
+    rows: usize,
+}
+
+impl FeatureColumns {
+    pub fn of(b: &RecordBatch, names: &[String]) -> Result<FeatureColumns, BatchError> {
+        let rows = b.num_rows();
+        let cols = names.iter().map(|name| required::<Float32Array>(b, name, DataType::Float32)).collect::<Result<Vec<_>, _>>()?;
+        for (c, name) in cols.iter().zip(names) {
+            // A branch-free scan first (it vectorizes); the position only on a hit.
+            if c.values().iter().fold(false, |inf, v| inf | v.is_infinite()) {
+                // (A null slot may hold anything; only valid values count.)
+                if let Some(row) = (0..rows).find(|&i| c.is_valid(i) && c.value(i).is_infinite()) {
+                    return Err(BatchError::InfiniteFeature { row, feature: name.clone() });
+                }
             }
         }
+        Ok(FeatureColumns { cols, rows })
     }
-    // Transposed a block of rows at a time, so the rows being written stay in cache
-    // (column by column over the whole batch, every write touched a new cache line).
-    const BLOCK: usize = 128;
-    let mut x = vec![0f32; rows * n];
-    for (block, out) in x.chunks_mut(BLOCK * n).enumerate() {
-        let first = block * BLOCK;
-        let len = out.len() / n;
-        for (j, c) in cols.iter().enumerate() {
-            for (i, v) in c.values()[first..first + len].iter().enumerate() {
-                out[i * n + j] = *v;
-            }
-            if c.null_count() > 0 {
-                for i in (0..len).filter(|&i| c.is_null(first + i)) {
-                    out[i * n + j] = f32::NAN;
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Copies rows `first ..` (as many as `out` holds, `out.len()` a multiple of the
+    /// width) into `out`, row-major, a null read as NaN (missing). Callers copy a block
+    /// at a time and score it while it is in cache.
+    pub fn fill_rows(&self, first: usize, out: &mut [f32]) {
+        let n = self.cols.len();
+        if n == 0 {
+            return;
+        }
+        // 128 rows at a time, so the rows being written stay in L1 (column by column
+        // over a whole batch, every write touched a new cache line).
+        const BLOCK: usize = 128;
+        for (block, out) in out.chunks_mut(BLOCK * n).enumerate() {
+            let from = first + block * BLOCK;
+            let len = out.len() / n;
+            for (j, c) in self.cols.iter().enumerate() {
+                for (i, v) in c.values()[from..from + len].iter().enumerate() {
+                    out[i * n + j] = *v;
+                }
+                if c.null_count() > 0 {
+                    for i in (0..len).filter(|&i| c.is_null(from + i)) {
+                        out[i * n + j] = f32::NAN;
+                    }
                 }
             }
         }
     }
-    Ok(x)
 }
 
 /// Why a V2 input tensor is refused: the field at fault and what is wrong with it.
