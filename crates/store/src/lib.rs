@@ -116,6 +116,10 @@ impl Store {
         if config.database.is_empty() || !config.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(StoreError::BadDatabaseName(config.database));
         }
+        Ok(Store::connect(config))
+    }
+
+    fn connect(config: StoreConfig) -> Store {
         let mut root = Client::default().with_url(&config.url).with_validation(false);
         if let Some(u) = &config.user {
             root = root.with_user(u);
@@ -124,7 +128,15 @@ impl Store {
             root = root.with_password(p);
         }
         let client = root.clone().with_database(&config.database);
-        Ok(Store { client, root, config })
+        Store { client, root, config }
+    }
+
+    /// The same database through a new connection pool. A pooled HTTP connection is
+    /// driven by a task of the tokio runtime that opened it and dies with that runtime
+    /// ("runtime dropped the dispatch task"), so a value that outlives a runtime, such as
+    /// a store shared by many `#[tokio::test]`s, hands each runtime its own pool.
+    pub fn new_pool(&self) -> Store {
+        Store::connect(self.config.clone())
     }
 
     pub fn database(&self) -> &str {

@@ -20,7 +20,7 @@ async fn stored_features(store: &Store) -> Vec<PlayerFeaturesRow> {
 /// season is loaded once per test run.
 pub async fn season_store() -> &'static Store {
     static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
-    STORE
+    let loaded = STORE
         .get_or_init(|| async {
             let store = fresh_store("build_season").await;
             let s = nba_ingest::load::load(Some(&store), &opts(&[&nba_testkit::season_archive(2024)])).await.unwrap();
@@ -29,7 +29,10 @@ pub async fn season_store() -> &'static Store {
             assert_eq!(b.mode, "full");
             store
         })
-        .await
+        .await;
+    // Each test has its own runtime: a pool opened in an earlier test's runtime is dead
+    // (leaked: a few KB per test, so the `&'static` callers keep working).
+    Box::leak(Box::new(loaded.new_pool()))
 }
 
 #[tokio::test]

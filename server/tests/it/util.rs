@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 pub async fn season_store() -> &'static Store {
     static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
-    STORE
+    let loaded = STORE
         .get_or_init(|| async {
             let db = nba_testkit::unique_database("server_season");
             let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), db);
@@ -30,7 +30,10 @@ pub async fn season_store() -> &'static Store {
             nba_ingest::build::build(&store, &Default::default()).await.unwrap();
             store
         })
-        .await
+        .await;
+    // Each test has its own runtime: a pool opened in an earlier test's runtime is dead
+    // (leaked: a few KB per test, so the `&'static` callers keep working).
+    Box::leak(Box::new(loaded.new_pool()))
 }
 
 fn train_args(store: &Store, iterations: &str) -> nba_trainer::TrainArgs {

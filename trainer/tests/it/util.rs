@@ -23,7 +23,7 @@ pub async fn fresh_store(name: &str, migrate: bool) -> Store {
 /// Season 2024 loaded and built, once per test binary.
 pub async fn season_store() -> &'static Store {
     static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
-    STORE
+    let loaded = STORE
         .get_or_init(|| async {
             let store = fresh_store("trainer_season", true).await;
             let opts =
@@ -33,7 +33,10 @@ pub async fn season_store() -> &'static Store {
             nba_ingest::build::build(&store, &Default::default()).await.unwrap();
             store
         })
-        .await
+        .await;
+    // Each test has its own runtime: a pool opened in an earlier test's runtime is dead
+    // (leaked: a few KB per test, so the `&'static` callers keep working).
+    Box::leak(Box::new(loaded.new_pool()))
 }
 
 /// Training arguments for the short split, as the CLI would parse them.
