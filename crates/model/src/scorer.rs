@@ -352,16 +352,7 @@ fn rows_kernel<const N: usize, const MAYBE_NAN: bool, const L: usize>(p: &Perfec
 fn block_kernel<const N: usize>(p: &Perfect, base: f32, nf: usize, rows: &[f32], out: &mut [f32]) {
     let n = out.len();
     let mut order = [0usize; BLOCK_ROWS];
-    let (mut clean, mut dirty) = (0, n);
-    for (r, row) in rows.chunks_exact(nf).enumerate() {
-        if row.iter().any(|x| x.is_nan()) {
-            dirty -= 1;
-            order[dirty] = r;
-        } else {
-            order[clean] = r;
-            clean += 1;
-        }
-    }
+    let clean = nan_rows_last(rows, nf, &mut order, |r| r);
     let mut bufs = [[0.0; MAX_FEATURES]; BLOCK_ROWS];
     for (buf, &r) in bufs.iter_mut().zip(&order[..n]) {
         buf[..nf].copy_from_slice(&rows[r * nf..][..nf]);
@@ -372,6 +363,23 @@ fn block_kernel<const N: usize>(p: &Perfect, base: f32, nf: usize, rows: &[f32],
     for (&r, s) in order[..n].iter().zip(sums) {
         out[r] = s as f32;
     }
+}
+
+/// Orders the rows of the row-major `rows` (`nf` wide) into `order` (as `index(row)`):
+/// rows without NaN first, in order, then those with one. Returns how many have none.
+/// Both kernels score the two kinds apart: only rows with a NaN pay for its test.
+fn nan_rows_last<T>(rows: &[f32], nf: usize, order: &mut [T], index: impl Fn(usize) -> T) -> usize {
+    let (mut clean, mut dirty) = (0, rows.len() / nf);
+    for (r, row) in rows.chunks_exact(nf).enumerate() {
+        if row.iter().any(|x| x.is_nan()) {
+            dirty -= 1;
+            order[dirty] = index(r);
+        } else {
+            order[clean] = index(r);
+            clean += 1;
+        }
+    }
+    clean
 }
 
 /// The perfect-tree layout of `f`, or `None` when it cannot represent `f` exactly.

@@ -169,9 +169,6 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
             &format!("SELECT count() FROM player_features WHERE contract_hash != '{}'", nba_features::contract_hash()),
         )
         .await?;
-    if stale > 0 && opts.from.is_none() && opts.to.is_none() {
-        tracing::info!(stale, contract = %nba_features::contract_hash(), "feature rows of another contract: rebuilding everything");
-    }
     let mode = if opts.from.is_some() || opts.to.is_some() {
         "range"
     } else if opts.full || previous == 0 || stale > 0 {
@@ -179,6 +176,9 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     } else {
         "incremental"
     };
+    if mode == "full" && stale > 0 {
+        tracing::info!(stale, contract = %nba_features::contract_hash(), "feature rows of another contract: rebuilding everything");
+    }
     let from = match (mode, opts.from) {
         (_, Some(d)) => d,
         ("full" | "range", None) => first_date,

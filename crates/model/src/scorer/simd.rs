@@ -50,7 +50,6 @@ const SLOTS: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Tables {
     depth: u32,
-    trees: usize,
     thr: Vec<f32>,
     feature: Vec<i32>,
     /// -1 where a NaN goes left, else 0.
@@ -73,7 +72,6 @@ impl Tables {
         let trees = p.leaves.len() / p.n;
         let mut t = Tables {
             depth,
-            trees,
             thr: vec![0.0; trees * SLOTS],
             feature: vec![0; trees * SLOTS],
             missing_left: vec![0; trees * SLOTS],
@@ -106,16 +104,7 @@ impl Tables {
         // groups take the extra NaN test. The gather reads each lane's row wherever it
         // is, so nothing is copied; lanes past `n` read row 0 and their sums are dropped.
         let mut order = [0i32; BLOCK];
-        let (mut clean, mut dirty) = (0, n);
-        for (r, row) in rows.chunks_exact(nf).enumerate() {
-            if row.iter().any(|v| v.is_nan()) {
-                dirty -= 1;
-                order[dirty] = r as i32;
-            } else {
-                order[clean] = r as i32;
-                clean += 1;
-            }
-        }
+        let clean = super::nan_rows_last(rows, nf, &mut order, |r| r as i32);
         let mut sums = [0f32; BLOCK];
         let k = Kernel { t: self, base, nf, rows, order: &order, clean, nan: clean < n, groups: n.div_ceil(LANES) };
         // SAFETY: AVX-512F is present (asserted above); every gather index is
@@ -191,7 +180,7 @@ unsafe fn block<const D: u32, const MAYBE_NAN: bool, const G: usize>(
     let mut lo = [_mm512_set1_pd(f64::from(base)); G];
     let mut hi = lo;
     let upper_half = _mm512_set1_epi32(32);
-    for k in 0..t.trees {
+    for k in 0..t.leaves.len() / SLOTS {
         // SAFETY (loads): each tree owns SLOTS = 64 entries of each table; the loads read
         // 16 entries from offsets 0, 16, 32 and 48.
         let o = k * SLOTS;
