@@ -336,6 +336,32 @@ mod tests {
         assert!(x[3].is_nan());
     }
 
+    /// Blocks copied from any first row equal the same rows of the whole matrix (across
+    /// the 128-row copy blocks), and an infinity hidden in a null slot is not a value.
+    #[test]
+    fn feature_columns_fill_any_block_and_ignore_null_slots() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let n = 300;
+        let a: Vec<Option<f32>> = (0..n).map(|i| (i % 7 != 0).then_some(i as f32)).collect();
+        // Column b's validity (every 5th row null), taken from an array built with it.
+        let nulls = Float32Array::from((0..n).map(|i| (i % 5 != 0).then_some(0.0)).collect::<Vec<_>>()).nulls().cloned();
+        let b_values: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { f32::INFINITY } else { -(i as f32) }).collect();
+        let b = batch(
+            vec![Field::new("a", DataType::Float32, true), Field::new("b", DataType::Float32, true)],
+            vec![Arc::new(Float32Array::from(a)), Arc::new(Float32Array::new(b_values.into(), nulls))],
+        );
+        let whole = feature_matrix(&b, &names).unwrap();
+        let cols = FeatureColumns::of(&b, &names).unwrap();
+        for (first, len) in [(0, 300), (130, 170), (5, 1), (127, 129)] {
+            let mut part = vec![0f32; len * 2];
+            cols.fill_rows(first, &mut part);
+            let want = &whole[first * 2..(first + len) * 2];
+            assert_eq!(part.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "rows {first}+{len}");
+        }
+        assert!(whole[0].is_nan() && whole[1].is_nan(), "row 0: null a, null b (holding inf)");
+        assert_eq!((whole[2], whole[3]), (1.0, -1.0));
+    }
+
     #[test]
     fn tensors() {
         let row: Vec<f32> = (0..N_FEATURES).map(|i| i as f32).collect();
