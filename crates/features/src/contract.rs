@@ -10,7 +10,7 @@
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever a name, order or definition changes.
-pub const FEATURE_VERSION: u32 = 2;
+pub const FEATURE_VERSION: u32 = 3;
 
 /// Windows of played games for rolling means.
 pub const WINDOWS: [usize; 4] = [3, 5, 10, 20];
@@ -76,6 +76,13 @@ const OTHER_FEATURES: &[(&str, &str)] = &[
          in those games he played; tonight = sum of the levels of teammates not on tonight's inactive list; recent = mean, over the \
          player's last 5 played games among the team's last 20, of the sum of the levels of teammates who played in that game; \
          tonight - recent (NaN without such a game)",
+    ),
+    // Version 3.
+    ("pts_last", "points in his last played game (NaN if none)"),
+    ("min_last", "minutes in his last played game (NaN if none)"),
+    (
+        "team_games_played_10",
+        "of his team's last 10 games (tonight's team, all seasons), the number in which he played for it (0 if none)",
     ),
 ];
 

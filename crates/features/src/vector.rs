@@ -196,6 +196,17 @@ fn teammates_returning(h: &History, player_id: &str, ctx: &GameContext) -> f64 {
     tonight - recent_sum / his_games.len() as f64
 }
 
+/// How many of `team_games` (his team's, earlier than tonight) he played for `team`.
+fn games_played_for(played: &[&PlayerGame], team_games: &[TeamGame], team: &str) -> f64 {
+    let Some(first) = team_games.first() else { return 0.0 };
+    played
+        .iter()
+        .rev()
+        .take_while(|g| g.date >= first.date)
+        .filter(|g| g.team == team && team_games.iter().any(|t| t.game_id == g.game_id))
+        .count() as f64
+}
+
 /// The feature vector of `player_id` for the game described by `ctx`, in contract order.
 pub fn compute(h: &History, player_id: &str, ctx: &GameContext) -> [f32; N_FEATURES] {
     let day = ctx.date;
@@ -256,6 +267,11 @@ pub fn compute(h: &History, player_id: &str, ctx: &GameContext) -> [f32; N_FEATU
     out.push(played.last().map(|g| if g.starter { 1.0 } else { 0.0 }).unwrap_or(f64::NAN));
     out.push(points_share(h, last_n(&played, 10), day));
     out.push(teammates_returning(h, player_id, ctx));
+
+    // Version 3.
+    out.push(played.last().map(|g| g.pts).unwrap_or(f64::NAN));
+    out.push(played.last().map(|g| g.minutes).unwrap_or(f64::NAN));
+    out.push(games_played_for(&played, last_n(team_games, 10), &ctx.team));
 
     debug_assert_eq!(out.len(), N_FEATURES);
     let mut v = [f32::NAN; N_FEATURES];
@@ -379,6 +395,40 @@ mod tests {
         for name in ["pts_median_10", "started_last", "pts_share_10", "teammates_returning_pts"] {
             assert!(feature(&nobody, name).is_nan(), "{name}");
         }
+    }
+
+    #[test]
+    fn version_3_features_by_hand() {
+        let h = history(1.0);
+        let p = compute(&h, "p", &ctx(&[]));
+        assert_eq!((feature(&p, "pts_last"), feature(&p, "min_last"), feature(&p, "team_games_played_10")), (60.0, 30.0, 6.0));
+        // s last played game 3 (30 points); games 4-6 were did-not-play rows.
+        let s = compute(&h, "s", &ctx(&[]));
+        assert_eq!((feature(&s, "pts_last"), feature(&s, "team_games_played_10")), (30.0, 3.0));
+        // t's last game was for CCC: it counts only for CCC, and AAA's game 1 for AAA.
+        let t = compute(&h, "t", &ctx(&[]));
+        assert_eq!((feature(&t, "pts_last"), feature(&t, "team_games_played_10")), (12.0, 1.0));
+        let t_ccc = compute(&h, "t", &GameContext { team: "CCC".into(), ..ctx(&[]) });
+        assert_eq!(feature(&t_ccc, "team_games_played_10"), 1.0);
+        let nobody = compute(&h, "x", &ctx(&[]));
+        assert!(feature(&nobody, "pts_last").is_nan() && feature(&nobody, "min_last").is_nan());
+        assert_eq!(feature(&nobody, "team_games_played_10"), 0.0);
+    }
+
+    #[test]
+    fn team_games_played_counts_only_the_team_s_last_10_games() {
+        // AAA plays 12 games; q plays games 1, 2 and 12: only 12 is among the last 10.
+        let mut players = vec![];
+        let mut teams = vec![];
+        for g in 1..=12u32 {
+            players.push(line("q", g, "AAA", matches!(g, 1 | 2 | 12), 5.0, false));
+            teams.push(team_game(g, "AAA", "BBB", 0.0));
+        }
+        let h = History::new(players, teams);
+        let v = compute(&h, "q", &GameContext { date: day(13), ..ctx(&[]) });
+        assert_eq!(feature(&v, "team_games_played_10"), 1.0);
+        let v = compute(&h, "q", &GameContext { date: day(12), ..ctx(&[]) });
+        assert_eq!(feature(&v, "team_games_played_10"), 1.0, "games 2-11: only game 2");
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
         }),
         (3, "model registry and served predictions", schema::SERVING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
         (4, "feature contract v2: player_features_wide regenerated", vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]),
+        (5, "feature contract v3: player_features_wide regenerated", vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]),
     ]
 }
 
@@ -87,7 +88,7 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the
