@@ -9,7 +9,9 @@
 //! Reports single-row `Predict` and V2 `ModelInfer` latency percentiles at concurrency 1
 //! and throughput at concurrency 32, with error counts; then Arrow Flight: raw feature
 //! batches through `DoExchange` (rows/s end to end, beside the in-process batch scoring
-//! rate of the same ensemble) and a full-day slate through `DoGet`.
+//! rate of the same ensemble) and a full-day slate through `DoGet`. Last, the
+//! concurrency-1 passes again on a second server started with `--keep-cpus-awake` (one
+//! thread per core), on lines labelled `keep-cpus-awake N`.
 //!
 //! Environment: CLICKHOUSE_URL (default: the testkit's private server), NBA_DATA_DIR,
 //! NBA_BENCH_DATABASE (default `bench_serve`; loaded with season 2023-24 on first use),
@@ -332,11 +334,77 @@ fn main() {
         let version = registry(&store, &rows, dir.path()).await;
         (store, rows, version)
     });
-    let argv = [
+    let (addr, admin_addr, stop_tx, server) = start_server(&server_rt, dir.path(), &store, &[]);
+    let reqs: Vec<PredictRequest> = rows
+        .iter()
+        .map(|r| PredictRequest {
+            player_id: r.player_id.clone(),
+            game_date: r.d.clone(),
+            opponent: r.opponent.clone(),
+            is_home: r.is_home == 1,
+            team: Some(r.team.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let infs: Vec<ModelInferRequest> = rows.iter().map(infer_request).collect();
+    let (reqs, infs) = (Arc::new(reqs), Arc::new(infs));
+    client_rt.block_on(async {
+        wait_ready(&admin_addr).await;
+        // Warm the feature cache (and check every request answers).
+        let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
+        assert_eq!(warm_errors, 0, "warm-up requests failed (is the model loaded? see the server log above)");
+        println!("model {version}: {TREES} trees of depth {DEPTH}; {} distinct requests, features cached", reqs.len());
+        for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
+            // A caller waiting on one call at a time is best served by a current-thread
+            // runtime (no hand-off between client threads); both clients are shown.
+            let (lat, e1) = latency_current_thread(call, &addr, &reqs, &infs, calls).await;
+            println!("{name:<10} concurrency 1, current-thread client: {lat}, errors {e1}");
+            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
+            println!("{name:<10} concurrency 1, 2-thread client:       {lat}, errors {e1}");
+            let (rps, n, e2) = throughput(call, &addr, reqs.clone(), infs.clone(), 32, secs).await;
+            println!("{name:<10} concurrency 32: {rps:.0} requests/s ({n} in {secs} s), errors {e2}");
+        }
+        flight(&addr, &rows, &forest(&rows)).await;
+    });
+    let _ = stop_tx.send(());
+    server_rt.block_on(server).unwrap().unwrap();
+
+    // The same concurrency-1 passes on a server started with --keep-cpus-awake (one
+    // spinning thread per core, the default window): idle vCPUs kept from halting, so no
+    // call waits for one to wake (docs/server.md). A fresh server, so its cache is warmed
+    // again first.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let awake = cores.to_string();
+    let (addr, admin_addr, stop_tx, server) = start_server(&server_rt, dir.path(), &store, &["--keep-cpus-awake", &awake]);
+    client_rt.block_on(async {
+        wait_ready(&admin_addr).await;
+        let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
+        assert_eq!(warm_errors, 0, "warm-up requests failed on the keep-cpus-awake server");
+        for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
+            let (lat, e1) = latency_current_thread(call, &addr, &reqs, &infs, calls).await;
+            println!("{name:<10} concurrency 1, current-thread client, keep-cpus-awake {cores}: {lat}, errors {e1}");
+            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
+            println!("{name:<10} concurrency 1, 2-thread client,       keep-cpus-awake {cores}: {lat}, errors {e1}");
+        }
+    });
+    let _ = stop_tx.send(());
+    server_rt.block_on(server).unwrap().unwrap();
+}
+
+/// Starts `nba-server` on `server_rt` (ephemeral ports, the bench's registry, no
+/// prediction log) with `extra` flags; returns its gRPC and admin URLs, the stop sender
+/// and the task.
+fn start_server(
+    server_rt: &tokio::runtime::Runtime,
+    registry: &std::path::Path,
+    store: &Store,
+    extra: &[&str],
+) -> (String, String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let mut argv = [
         "nba-server".to_string(),
         "serve".into(),
         "--registry".into(),
-        dir.path().display().to_string(),
+        registry.display().to_string(),
         "--clickhouse-url".into(),
         store.url().into(),
         "--database".into(),
@@ -347,7 +415,9 @@ fn main() {
         "false".into(),
         "--log-format".into(),
         "text".into(),
-    ];
+    ]
+    .to_vec();
+    argv.extend(extra.iter().map(|s| s.to_string()));
     let cfg = match nba_server::config::Cli::try_parse_from(argv).unwrap().command {
         nba_server::config::Command::Serve(c) => *c,
         _ => unreachable!(),
@@ -360,49 +430,25 @@ fn main() {
     let server = server_rt.spawn(nba_server::run(cfg, secrets, grpc, admin, async {
         let _ = stop_rx.await;
     }));
+    (addr, admin_addr, stop_tx, server)
+}
 
-    client_rt.block_on(async {
-        for _ in 0..600 {
-            if reqwest::get(format!("{admin_addr}/ready")).await.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+async fn wait_ready(admin_addr: &str) {
+    for _ in 0..600 {
+        if reqwest::get(format!("{admin_addr}/ready")).await.is_ok_and(|r| r.status().is_success()) {
+            break;
         }
-        let reqs: Vec<PredictRequest> = rows
-            .iter()
-            .map(|r| PredictRequest {
-                player_id: r.player_id.clone(),
-                game_date: r.d.clone(),
-                opponent: r.opponent.clone(),
-                is_home: r.is_home == 1,
-                team: Some(r.team.clone()),
-                ..Default::default()
-            })
-            .collect();
-        let infs: Vec<ModelInferRequest> = rows.iter().map(infer_request).collect();
-        // Warm the feature cache (and check every request answers).
-        let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
-        assert_eq!(warm_errors, 0, "warm-up requests failed (is the model loaded? see the server log above)");
-        println!("model {version}: {TREES} trees of depth {DEPTH}; {} distinct requests, features cached", reqs.len());
-        let (reqs, infs) = (Arc::new(reqs), Arc::new(infs));
-        for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
-            // A caller waiting on one call at a time is best served by a current-thread
-            // runtime (no hand-off between client threads); both clients are shown.
-            let (a, r, i) = (addr.clone(), reqs.clone(), infs.clone());
-            let (lat, e1) = tokio::task::spawn_blocking(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(latency(call, &a, &r, &i, calls))
-            })
-            .await
-            .unwrap();
-            println!("{name:<10} concurrency 1, current-thread client: {lat}, errors {e1}");
-            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
-            println!("{name:<10} concurrency 1, 2-thread client:       {lat}, errors {e1}");
-            let (rps, n, e2) = throughput(call, &addr, reqs.clone(), infs.clone(), 32, secs).await;
-            println!("{name:<10} concurrency 32: {rps:.0} requests/s ({n} in {secs} s), errors {e2}");
-        }
-        flight(&addr, &rows, &forest(&rows)).await;
-    });
-    let _ = stop_tx.send(());
-    server_rt.block_on(server).unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// [`latency`] from a current-thread runtime of its own (no hand-off between client threads).
+async fn latency_current_thread(call: Call, addr: &str, reqs: &Arc<Vec<PredictRequest>>, infs: &Arc<Vec<ModelInferRequest>>, calls: usize) -> (String, u64) {
+    let (a, r, i) = (addr.to_string(), reqs.clone(), infs.clone());
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(latency(call, &a, &r, &i, calls))
+    })
+    .await
+    .unwrap()
 }

@@ -96,6 +96,18 @@ pub struct ServeConfig {
     /// request path).
     #[arg(long, env = "NBA_PREDICTION_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub prediction_log: bool,
+    /// Low-latency mode, off by default (0): this many background threads spin on CPUs
+    /// that would otherwise idle while requests keep arriving, so that a call does not
+    /// wait for a halted (virtual) CPU to wake. They run under SCHED_IDLE (any real work
+    /// preempts them) but burn idle CPU, which counts against a Kubernetes CPU limit:
+    /// use only with dedicated CPUs or no CPU limit. A sensible value is the number of
+    /// cores (`nproc`); at most twice that. See docs/server.md.
+    #[arg(long, env = "NBA_KEEP_CPUS_AWAKE", default_value_t = 0, value_name = "THREADS")]
+    pub keep_cpus_awake: usize,
+    /// With --keep-cpus-awake: how long after the latest request the threads keep
+    /// spinning before they sleep, microseconds.
+    #[arg(long, env = "NBA_KEEP_AWAKE_WINDOW_US", default_value_t = 2000)]
+    pub keep_awake_window_us: u64,
     /// Log format: text or json.
     #[arg(long, env = "NBA_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -172,6 +184,15 @@ impl ServeConfig {
         if self.feature_refresh_secs == 0 {
             return bad("--feature-refresh-secs must be at least 1".into());
         }
+        if self.keep_cpus_awake > 0 {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if self.keep_cpus_awake > 2 * cores {
+                return bad(format!("--keep-cpus-awake {} is more than twice the {cores} available cores", self.keep_cpus_awake));
+            }
+            if self.keep_awake_window_us == 0 || self.keep_awake_window_us > 10_000_000 {
+                return bad(format!("--keep-awake-window-us must be 1 to 10000000 (10 s), got {}", self.keep_awake_window_us));
+            }
+        }
         for p in [&self.tls_cert, &self.tls_key].into_iter().flatten() {
             if !p.is_file() {
                 return bad(format!("TLS file {} does not exist", p.display()));
@@ -187,6 +208,11 @@ impl ServeConfig {
             return bad("the bearer token must be at least 16 characters".into());
         }
         Ok(secrets)
+    }
+
+    /// How long the --keep-cpus-awake threads spin after the latest request.
+    pub fn keep_awake_window(&self) -> Duration {
+        Duration::from_micros(self.keep_awake_window_us)
     }
 
     pub fn model_poll(&self) -> Option<Duration> {
@@ -222,6 +248,16 @@ mod tests {
         assert!(parse(&["--max-batch", "0"]).validate().is_err());
         assert!(parse(&["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"]).validate().is_err());
         assert!(Cli::try_parse_from(["nba-server", "serve", "--tls-cert", "x.pem"]).is_err(), "cert needs a key");
+    }
+
+    #[test]
+    fn keep_cpus_awake_is_off_by_default_and_checked() {
+        let c = parse(&[]);
+        assert_eq!((c.keep_cpus_awake, c.keep_awake_window()), (0, Duration::from_micros(2000)));
+        assert!(parse(&["--keep-cpus-awake", "1"]).validate().is_ok());
+        assert!(parse(&["--keep-cpus-awake", "1", "--keep-awake-window-us", "0"]).validate().is_err());
+        assert!(parse(&["--keep-awake-window-us", "0"]).validate().is_ok(), "the window is not used when off");
+        assert!(parse(&["--keep-cpus-awake", "100000"]).validate().is_err());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! - [`decode`]: client input that arrives as data (Flight batches, V2 tensors), fuzzed;
 //! - [`admin`]: `/metrics`, `/live`, `/ready`, `POST /admin/reload`;
 //! - [`predlog`]: every prediction appended to ClickHouse off the request path;
+//! - [`warm`]: the opt-in `--keep-cpus-awake` mode (idle CPUs spin while requests arrive);
 //! - [`run`]: wiring, background refreshers and the shutdown sequence.
-
 
 /// HTTP/2 flow-control window per stream, in bytes (the protocol's default is 64 KB).
 pub const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
@@ -30,6 +30,7 @@ pub mod predict;
 pub mod predlog;
 pub mod proto;
 pub mod telemetry;
+pub mod warm;
 
 use crate::config::{Secrets, ServeConfig};
 use crate::features::FeatureStore;
@@ -194,8 +195,20 @@ pub async fn run(
             .await
     });
 
+    // Opt-in low-latency mode: threads keep otherwise idle CPUs spinning while requests
+    // arrive; every call of the three services touches it through their interceptor.
+    let mut warmer = warm::CpuWarmer::start(cfg.keep_cpus_awake, cfg.keep_awake_window());
+    if warmer.threads() > 0 {
+        tracing::info!(
+            threads = warmer.threads(),
+            window_us = cfg.keep_awake_window_us,
+            policy = warmer.policy(),
+            "keep-cpus-awake on: idle CPUs spin while requests arrive"
+        );
+    }
+
     // gRPC.
-    let auth = BearerAuth::new(secrets.auth_token.as_deref());
+    let auth = warm::Touching::new(warmer.toucher(), BearerAuth::new(secrets.auth_token.as_deref()));
     let predict_api = PredictApi { predictor: predictor.clone(), max_batch: cfg.max_batch };
     let inference_api = InferenceApi { predictor: predictor.clone(), ready: ready.clone(), max_batch: cfg.max_batch };
     let predict_svc = InterceptedService::new(PredictionServiceServer::new(predict_api).max_decoding_message_size(cfg.max_request_bytes), auth.clone());
@@ -287,6 +300,7 @@ pub async fn run(
         }
     };
     let _ = stop_tx.send(true);
+    warmer.stop();
     for t in background {
         let _ = t.await;
     }

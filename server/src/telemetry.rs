@@ -56,6 +56,7 @@ fn describe() {
     describe_gauge!("nba_feature_history_player_games", "player games in the in-memory history");
     describe_counter!("nba_prediction_log_rows_total", "predictions written to the predictions table");
     describe_counter!("nba_prediction_log_dropped_total", "predictions not logged (queue full, ClickHouse failing)");
+    describe_counter!("nba_keep_awake_wakeups_total", "times a --keep-cpus-awake thread was woken from sleep to spin again");
     describe_gauge!("nba_ready", "1 when the server is ready (model and features loaded, not shutting down)");
 }
 

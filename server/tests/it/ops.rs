@@ -427,3 +427,54 @@ async fn secrets_never_reach_logs_or_error_messages() {
         assert!(!messages.iter().any(|m| m.contains(secret)), "{secret} in an error message");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_cpus_awake_serves_predict_and_still_checks_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "a-long-enough-test-token\n").unwrap();
+    let server = TestServer::season(&[
+        "--prediction-log",
+        "false",
+        "--keep-cpus-awake",
+        "2",
+        "--keep-awake-window-us",
+        "2000",
+        "--auth-token-file",
+        token_file.to_str().unwrap(),
+    ])
+    .await;
+    let req = some_request().await;
+    let mut client = server.client().await;
+    // The interceptor that touches the warmer still runs the bearer check.
+    assert_eq!(client.predict(req.clone()).await.unwrap_err().code(), Code::Unauthenticated);
+    let with = |r| {
+        let mut r = tonic::Request::new(r);
+        r.metadata_mut().insert("authorization", "Bearer a-long-enough-test-token".parse().unwrap());
+        r
+    };
+    let first = client.predict(with(req.clone())).await.unwrap().into_inner();
+    assert!(first.predicted_points > 0.0 && first.predicted_points < 80.0, "{first:?}");
+    // Calls farther apart than the window (the threads sleep in between) and back to back.
+    for i in 0..10 {
+        if i % 2 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let r = client.predict(with(req.clone())).await.unwrap().into_inner();
+        assert_eq!(r.predicted_points, first.predicted_points);
+    }
+    // The threads were woken from sleep by those calls (the counter is updated by them,
+    // asynchronously: poll).
+    let mut wakeups = 0.0;
+    for _ in 0..300 {
+        let m = server.metrics().await;
+        wakeups = m.lines().find_map(|l| l.strip_prefix("nba_keep_awake_wakeups_total ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0);
+        if wakeups > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(wakeups > 0.0, "nba_keep_awake_wakeups_total never rose");
+    // Shutdown stops and joins the threads and still returns Ok.
+    server.stop().await.unwrap();
+}
