@@ -80,10 +80,7 @@ const OTHER_FEATURES: &[(&str, &str)] = &[
     // Version 3.
     ("pts_last", "points in his last played game (NaN if none)"),
     ("min_last", "minutes in his last played game (NaN if none)"),
-    (
-        "team_games_played_10",
-        "of his team's last 10 games (tonight's team, all seasons), the number in which he played for it (0 if none)",
-    ),
+    ("team_games_played_10", "of his team's last 10 games (tonight's team, all seasons), the number in which he played for it (0 if none)"),
 ];
 
 /// The ordered feature list.

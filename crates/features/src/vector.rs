@@ -199,12 +199,7 @@ fn teammates_returning(h: &History, player_id: &str, ctx: &GameContext) -> f64 {
 /// How many of `team_games` (his team's, earlier than tonight) he played for `team`.
 fn games_played_for(played: &[&PlayerGame], team_games: &[TeamGame], team: &str) -> f64 {
     let Some(first) = team_games.first() else { return 0.0 };
-    played
-        .iter()
-        .rev()
-        .take_while(|g| g.date >= first.date)
-        .filter(|g| g.team == team && team_games.iter().any(|t| t.game_id == g.game_id))
-        .count() as f64
+    played.iter().rev().take_while(|g| g.date >= first.date).filter(|g| g.team == team && team_games.iter().any(|t| t.game_id == g.game_id)).count() as f64
 }
 
 /// The feature vector of `player_id` for the game described by `ctx`, in contract order.
