@@ -258,6 +258,15 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
 /// threshold, so each task scores on its thread; 512 x 69 floats is 141 KB, in L2).
 const FUSED_ROWS: usize = 512;
 
+// A task's block (BLOCK) stays borrowed while it is scored: the scorer must not split it
+// over the pool, or another task could run on this thread and borrow it again.
+const _: () = assert!(FUSED_ROWS < nba_model::scorer::PARALLEL_MIN_ROWS);
+
+thread_local! {
+    /// One pool thread's row-major block of FUSED_ROWS rows.
+    static BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
 /// and `model_version`.
 fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
@@ -273,9 +282,13 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
         .par_chunks_mut(FUSED_ROWS)
         .enumerate()
         .try_for_each(|(k, out)| {
-            let mut x = vec![0f32; out.len() * n];
-            cols.fill_rows(k * FUSED_ROWS, &mut x);
-            model.scorer.predict_batch_into(&x, out)
+            BLOCK.with_borrow_mut(|x| {
+                // Reused by each pool thread: a fresh 141 KB buffer per task was a
+                // malloc/free pair (and page faults) 196 times per 100,000-row batch.
+                x.resize(out.len() * n, 0.0);
+                cols.fill_rows(k * FUSED_ROWS, x);
+                model.scorer.predict_batch_into(x, out)
+            })
         })
         .map_err(|e| Status::internal(e.to_string()))?;
     let mut fields: Vec<Arc<Field>> = vec![];
@@ -369,8 +382,22 @@ where
     }
 }
 
-/// Batches of one exchange in flight at once (decoding, scoring, waiting to be sent).
+/// Batches of one exchange scored at once (each on the whole pool), answered in order.
 const PIPELINE: usize = 2;
+
+/// Decoded batches of one exchange waiting for the scorer: at most READ_AHEAD_KIB of
+/// them (by their Arrow data; always at least one batch, however big) and at most
+/// READ_AHEAD batches. Clients send batches of about 2 MB (arrow-rs's encoder splits at
+/// 2 MiB), so this is some 30 ms of scoring ahead on two cores.
+const READ_AHEAD_KIB: usize = 64 * 1024;
+const READ_AHEAD: usize = 64;
+
+/// KiB of `b`'s Arrow data, as counted against READ_AHEAD_KIB (slices count only their
+/// own bytes: a decoded batch's columns share one buffer).
+fn batch_kib(b: &RecordBatch) -> u32 {
+    let bytes: usize = b.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size())).sum();
+    (bytes >> 10).clamp(1, READ_AHEAD_KIB) as u32
+}
 
 fn observe(method: &'static str, started: Instant, ok: bool) {
     crate::grpc::observe(method, started, if ok { tonic::Code::Ok } else { tonic::Code::Unknown });
@@ -476,9 +503,33 @@ impl FlightService for FlightApi {
         let label = if kind == Kind::Requests { REQUESTS } else { FEATURES };
         tokio::spawn(async move {
             let mut ok = true;
-            // Decoding the next batch overlaps scoring this one: up to PIPELINE batches
-            // are in flight, answered in order.
-            let decoded = futures::stream::unfold(batches, |mut b| async move { next_batch(&mut b).await.map(|r| (r, b)) });
+            // Receiving and decoding run in a task of their own, up to READ_AHEAD_KIB
+            // ahead of scoring, so the network and the decoder never wait for the scorer
+            // to free a slot (with the decoder inside the scoring pipeline, the next
+            // batch was only read once a scored one left it, and the pool sat idle while
+            // it arrived). A batch's permit is released once it is scored. Up to PIPELINE
+            // batches are scored at once, answered in order.
+            type Ready = Result<(RecordBatch, tokio::sync::OwnedSemaphorePermit), FlightError>;
+            let (ready_tx, ready_rx) = tokio::sync::mpsc::channel::<Ready>(READ_AHEAD);
+            let budget = Arc::new(tokio::sync::Semaphore::new(READ_AHEAD_KIB));
+            tokio::spawn(async move {
+                let mut batches = batches;
+                while let Some(next) = next_batch(&mut batches).await {
+                    let failed = next.is_err();
+                    let next = match next {
+                        Ok(b) => match budget.clone().acquire_many_owned(batch_kib(&b)).await {
+                            Ok(permit) => Ok((b, permit)),
+                            Err(_) => break,
+                        },
+                        Err(e) => Err(e),
+                    };
+                    // A closed channel: the exchange ended (an error, or the client left).
+                    if ready_tx.send(next).await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let decoded = tokio_stream::wrappers::ReceiverStream::new(ready_rx);
             let mut scored = decoded
                 .map(move |next| {
                     let (p, m) = (predictor.clone(), model.clone());
@@ -486,10 +537,10 @@ impl FlightService for FlightApi {
                         match next {
                             Err(e) => Err(e),
                             // Over the row limit: refused before any work is done on it.
-                            Ok(b) if b.num_rows() > max_batch => {
+                            Ok((b, _)) if b.num_rows() > max_batch => {
                                 Err(FlightError::from(invalid(decode::BatchError::TooManyRows { rows: b.num_rows(), max: max_batch })))
                             }
-                            Ok(b) => {
+                            Ok((b, permit)) => {
                                 let rows = b.num_rows() as u64;
                                 let scored = on_pool(move || match kind {
                                     Kind::Requests => score_requests(&p, &m, &b),
@@ -497,6 +548,7 @@ impl FlightService for FlightApi {
                                 })
                                 .await
                                 .and_then(|r| r);
+                                drop(permit);
                                 if scored.is_ok() {
                                     metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
                                     metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
@@ -535,6 +587,18 @@ impl FlightService for FlightApi {
 mod tests {
     use super::*;
     use arrow_array::BooleanArray;
+
+    /// The read-ahead budget counts a batch's own bytes: a slice of a big column (as a
+    /// decoded batch's columns are, of one message body) counts only its rows.
+    #[test]
+    fn read_ahead_counts_only_a_batch_s_own_bytes() {
+        let col = |rows: usize| Arc::new(Float32Array::from(vec![1.0f32; rows])) as ArrayRef;
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Float32, false), Field::new("b", DataType::Float32, false)]));
+        let whole = RecordBatch::try_new(schema, vec![col(1 << 20), col(1 << 20)]).unwrap();
+        assert_eq!(batch_kib(&whole), 8 * 1024, "2 columns x 1 Mi floats");
+        assert_eq!(batch_kib(&whole.slice(0, 1 << 18)), 2 * 1024, "a quarter of the rows");
+        assert_eq!(batch_kib(&whole.slice(0, 1)), 1, "never 0: every batch takes a permit");
+    }
 
     /// The `flight_batch` fuzz target's first crash, rebuilt: a record batch message whose
     /// buffers point past its (here emptied) body. Arrow's reader panics on it; the exchange

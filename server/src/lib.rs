@@ -17,6 +17,16 @@ pub const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
 /// HTTP/2 flow-control window per connection, in bytes.
 pub const HTTP2_CONNECTION_WINDOW: u32 = 8 << 20;
 
+/// The process allocator of the server (its binary, tests and benchmarks alike): jemalloc
+/// keeps freed pages for reuse (dirty pages decay over seconds), where glibc's malloc gave
+/// every large buffer (a 28 MB Flight batch, its aligned copy, tonic's receive buffer) a
+/// fresh mmap and its page faults: those were 7% of the CPU of a DoExchange run, and
+/// DoExchange went from 0.90/1.02 to 1.05/1.13 M rows/s when glibc was told to keep
+/// freed memory (docs/benchmarks.md, session 5).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod admin;
 pub mod client;
 pub mod config;
