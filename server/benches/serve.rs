@@ -355,12 +355,7 @@ fn main() {
         assert_eq!(warm_errors, 0, "warm-up requests failed (is the model loaded? see the server log above)");
         println!("model {version}: {TREES} trees of depth {DEPTH}; {} distinct requests, features cached", reqs.len());
         for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
-            // A caller waiting on one call at a time is best served by a current-thread
-            // runtime (no hand-off between client threads); both clients are shown.
-            let (lat, e1) = latency_current_thread(call, &addr, &reqs, &infs, calls).await;
-            println!("{name:<10} concurrency 1, current-thread client: {lat}, errors {e1}");
-            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
-            println!("{name:<10} concurrency 1, 2-thread client:       {lat}, errors {e1}");
+            concurrency_1(name, call, &addr, &reqs, &infs, calls, "").await;
             let (rps, n, e2) = throughput(call, &addr, reqs.clone(), infs.clone(), 32, secs).await;
             println!("{name:<10} concurrency 32: {rps:.0} requests/s ({n} in {secs} s), errors {e2}");
         }
@@ -381,10 +376,7 @@ fn main() {
         let (_, warm_errors) = latency(Call::Predict, &addr, &reqs, &infs, reqs.len()).await;
         assert_eq!(warm_errors, 0, "warm-up requests failed on the keep-cpus-awake server");
         for (name, call) in [("Predict", Call::Predict), ("ModelInfer", Call::Infer)] {
-            let (lat, e1) = latency_current_thread(call, &addr, &reqs, &infs, calls).await;
-            println!("{name:<10} concurrency 1, current-thread client, keep-cpus-awake {cores}: {lat}, errors {e1}");
-            let (lat, e1) = latency(call, &addr, &reqs, &infs, calls).await;
-            println!("{name:<10} concurrency 1, 2-thread client,       keep-cpus-awake {cores}: {lat}, errors {e1}");
+            concurrency_1(name, call, &addr, &reqs, &infs, calls, &format!("keep-cpus-awake {cores}")).await;
         }
     });
     let _ = stop_tx.send(());
@@ -440,6 +432,21 @@ async fn wait_ready(admin_addr: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Concurrency-1 latency of `call` from both clients, one line each (`mode`, when not
+/// empty, after the client's name). A caller waiting on one call at a time is best served
+/// by a current-thread runtime (no hand-off between client threads); both are shown.
+async fn concurrency_1(name: &str, call: Call, addr: &str, reqs: &Arc<Vec<PredictRequest>>, infs: &Arc<Vec<ModelInferRequest>>, calls: usize, mode: &str) {
+    let (current, two) = if mode.is_empty() {
+        ("current-thread client:".to_string(), "2-thread client:      ".to_string())
+    } else {
+        (format!("current-thread client, {mode}:"), format!("2-thread client,       {mode}:"))
+    };
+    let (lat, e) = latency_current_thread(call, addr, reqs, infs, calls).await;
+    println!("{name:<10} concurrency 1, {current} {lat}, errors {e}");
+    let (lat, e) = latency(call, addr, reqs, infs, calls).await;
+    println!("{name:<10} concurrency 1, {two} {lat}, errors {e}");
 }
 
 /// [`latency`] from a current-thread runtime of its own (no hand-off between client threads).

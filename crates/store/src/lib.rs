@@ -78,9 +78,15 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
             sql
         }),
         (3, "model registry and served predictions", schema::SERVING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
-        (4, "feature contract v2: player_features_wide regenerated", vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]),
-        (5, "feature contract v3: player_features_wide regenerated", vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]),
+        (4, "feature contract v2: player_features_wide regenerated", features_view_regenerated(db)),
+        (5, "feature contract v3: player_features_wide regenerated", features_view_regenerated(db)),
     ]
+}
+
+/// A new feature contract's migration: `player_features_wide` dropped and created again
+/// with the contract's columns.
+fn features_view_regenerated(db: &str) -> Vec<String> {
+    vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]
 }
 
 /// Values per `has(?, column)` query: keeps queries well under ClickHouse's default
