@@ -165,6 +165,21 @@ impl FeatureColumns {
         self.rows
     }
 
+    /// Each column's values in contract order, a null read as NaN (missing): null-free
+    /// columns (the usual case) borrowed from the batch, the others copied.
+    pub fn values(&self) -> Vec<std::borrow::Cow<'_, [f32]>> {
+        self.cols
+            .iter()
+            .map(|c| {
+                if c.null_count() == 0 {
+                    std::borrow::Cow::Borrowed(&c.values()[..])
+                } else {
+                    std::borrow::Cow::Owned(c.iter().map(|v| v.unwrap_or(f32::NAN)).collect())
+                }
+            })
+            .collect()
+    }
+
     /// Copies rows `first ..` (as many as `out` holds, `out.len()` a multiple of the
     /// width) into `out`, row-major, a null read as NaN (missing). Callers copy a block
     /// at a time and score it while it is in cache.
@@ -352,6 +367,12 @@ mod tests {
         );
         let whole = feature_matrix(&b, &names).unwrap();
         let cols = FeatureColumns::of(&b, &names).unwrap();
+        // The same values column by column.
+        let values = cols.values();
+        for (j, col) in values.iter().enumerate() {
+            let want: Vec<u32> = whole.iter().skip(j).step_by(2).map(|v| v.to_bits()).collect();
+            assert_eq!(col.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "column {j}");
+        }
         for (first, len) in [(0, 300), (130, 170), (5, 1), (127, 129)] {
             let mut part = vec![0f32; len * 2];
             cols.fill_rows(first, &mut part);

@@ -35,7 +35,6 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
@@ -254,43 +253,18 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
     out.finish()
 }
 
-/// Rows copied and scored together by one pool task (under the scorer's own parallel
-/// threshold, so each task scores on its thread; 512 rows of 72 features is 147 KB, in L2).
-const FUSED_ROWS: usize = 512;
-
-// A task's block (BLOCK) stays borrowed while it is scored: the scorer must not split it
-// over the pool, or another task could run on this thread and borrow it again.
-const _: () = assert!(FUSED_ROWS < nba_model::scorer::PARALLEL_MIN_ROWS);
-
-thread_local! {
-    /// One pool thread's row-major block of FUSED_ROWS rows.
-    static BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
 /// and `model_version`.
 fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
     let names = nba_features::feature_names();
     let rows = b.num_rows();
     let cols = decode::FeatureColumns::of(b, &names).map_err(invalid)?;
-    // Spread over the rayon pool: each task copies FUSED_ROWS rows into a row-major
-    // buffer and scores them while they are still in cache, so the batch is never
-    // copied whole (100,000 rows x 72 features is 29 MB) before scoring.
-    let n = names.len();
+    // Scored straight from the batch's columns (a copy only of a column with nulls):
+    // the scorer takes column-major blocks, so the batch is never transposed into rows.
+    let values = cols.values();
+    let values: Vec<&[f32]> = values.iter().map(|c| &c[..]).collect();
     let mut scores = vec![0.0f32; rows];
-    scores
-        .par_chunks_mut(FUSED_ROWS)
-        .enumerate()
-        .try_for_each(|(k, out)| {
-            BLOCK.with_borrow_mut(|x| {
-                // Reused by each pool thread: a fresh 147 KB buffer per task was a
-                // malloc/free pair (and page faults) 196 times per 100,000-row batch.
-                x.resize(out.len() * n, 0.0);
-                cols.fill_rows(k * FUSED_ROWS, x);
-                model.scorer.predict_batch_into(x, out)
-            })
-        })
-        .map_err(|e| Status::internal(e.to_string()))?;
+    model.scorer.predict_columns_into(&values, &mut scores).map_err(|e| Status::internal(e.to_string()))?;
     let mut fields: Vec<Arc<Field>> = vec![];
     let mut cols: Vec<ArrayRef> = vec![];
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {

@@ -33,7 +33,8 @@ mod simd;
 /// Which kernel a [`Scorer`] runs batches with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// AVX-512: 16 rows per register, splits permuted from registers (`scorer/simd.rs`).
+    /// AVX-512 on column-major blocks of 64 rows: top levels compared outright, the
+    /// lower ones one gather per 16 rows (`scorer/simd.rs`).
     Vector,
     /// The portable perfect-tree kernel of this module.
     Scalar,
@@ -260,7 +261,12 @@ impl Scorer {
         let block = |(out, rows): (&mut [f32], &[f32])| {
             #[cfg(target_arch = "x86_64")]
             if let Some(t) = simd.filter(|_| out.len() >= simd::MIN_ROWS) {
-                return t.score_block(base, nf, rows, out);
+                // Transposed into a column-major block, the vector kernel's layout.
+                return column_block(t, base, nf, out, |col, j| {
+                    for (i, v) in col.iter_mut().enumerate() {
+                        *v = rows[i * nf + j];
+                    }
+                });
             }
             for (out, rows) in out.chunks_mut(BLOCK_ROWS).zip(rows.chunks(BLOCK_ROWS * nf)) {
                 with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out))
@@ -274,6 +280,82 @@ impl Scorer {
         }
         Ok(())
     }
+}
+
+impl Scorer {
+    /// Scores rows given column by column, `cols[f]` holding feature `f` of every row
+    /// (NaN where missing), each column `out.len()` long: the layout of an Arrow record
+    /// batch, scored without copying it into rows. Results are bit-identical to
+    /// [`Scorer::predict_batch_into`] on the same rows. Batches of at least
+    /// [`PARALLEL_MIN_ROWS`] rows are split over rayon's thread pool.
+    pub fn predict_columns_into(&self, cols: &[&[f32]], out: &mut [f32]) -> Result<()> {
+        let nf = self.forest.n_features;
+        if cols.len() != nf {
+            return Err(ModelError::Width { expected: nf, got: cols.len() });
+        }
+        if let Some(c) = cols.iter().find(|c| c.len() != out.len()) {
+            return Err(ModelError::Invalid(format!("a column of {} rows for {} outputs", c.len(), out.len())));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = &self.simd {
+            let base = self.forest.base;
+            // A block of the vector kernel's size at a time, each column copied into a
+            // column-major block. Reading the batch's columns in place instead, their
+            // distance apart (a multiple of 4 KiB for batches of 1024k rows) can map them
+            // all to the same few L1 sets.
+            let block = |(k, out): (usize, &mut [f32])| {
+                let first = k * simd::BLOCK;
+                column_block(t, base, nf, out, |col, j| col.copy_from_slice(&cols[j][first..first + col.len()]));
+            };
+            if out.len() >= PARALLEL_MIN_ROWS {
+                use rayon::prelude::*;
+                out.par_chunks_mut(simd::BLOCK).enumerate().for_each(block);
+            } else {
+                out.chunks_mut(simd::BLOCK).enumerate().for_each(block);
+            }
+            return Ok(());
+        }
+        // Other kernels take rows: copy a block of them at a time.
+        const ROWS: usize = 512;
+        let block = |(k, out): (usize, &mut [f32])| {
+            let first = k * ROWS;
+            let mut rows = vec![0f32; out.len() * nf];
+            for (j, c) in cols.iter().enumerate() {
+                for (i, v) in c[first..first + out.len()].iter().enumerate() {
+                    rows[i * nf + j] = *v;
+                }
+            }
+            self.predict_batch_into(&rows, out)
+        };
+        if out.len() >= PARALLEL_MIN_ROWS {
+            use rayon::prelude::*;
+            out.par_chunks_mut(ROWS).enumerate().try_for_each(block)
+        } else {
+            out.chunks_mut(ROWS).enumerate().try_for_each(block)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// Each thread's column-major block for the vector kernel (72 features: 18 KB, in L1).
+    static COLUMN_BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Scores `out.len()` (1 to `simd::BLOCK`) rows with the vector kernel: `fill(col, j)`
+/// writes feature `j` of the rows into `col` (`out.len()` long); the rest of each column
+/// is padded with zeros (finite, so padding never sends a block down the NaN path).
+#[cfg(target_arch = "x86_64")]
+fn column_block(t: &simd::Tables, base: f32, nf: usize, out: &mut [f32], fill: impl Fn(&mut [f32], usize)) {
+    COLUMN_BLOCK.with_borrow_mut(|block| {
+        block.resize(nf * simd::BLOCK, 0.0);
+        let n = out.len();
+        for (j, col) in block.chunks_exact_mut(simd::BLOCK).enumerate() {
+            fill(&mut col[..n], j);
+            col[n..].fill(0.0);
+        }
+        t.score_columns(base, block, out)
+    })
 }
 
 /// Tree `k`'s splits and leaves as fixed-size arrays.
@@ -537,6 +619,11 @@ mod tests {
             let want: Vec<u32> = x.chunks(nf).map(|r| f.predict_row(r).unwrap().to_bits()).collect();
             let got: Vec<u32> = s.predict_batch(&x).unwrap().into_iter().map(f32::to_bits).collect();
             assert_eq!(got, want, "{:?} kernel, batch of {n}, NaN one in {nan_one_in}", s.kernel());
+            let cols: Vec<Vec<f32>> = (0..nf).map(|j| x.iter().skip(j).step_by(nf.max(1)).copied().collect()).collect();
+            let cols: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
+            let mut by_columns = vec![0f32; n];
+            s.predict_columns_into(&cols, &mut by_columns).unwrap();
+            assert_eq!(by_columns.into_iter().map(f32::to_bits).collect::<Vec<_>>(), want, "{:?} kernel, columns, batch of {n}, NaN one in {nan_one_in}", s.kernel());
             for (r, w) in x.chunks(nf).zip(&want).take(300) {
                 assert_eq!(s.predict_row(r).unwrap().to_bits(), *w);
             }
@@ -574,6 +661,10 @@ mod tests {
             let nf = f.n_features;
             let x = rows(3, nf, 100, 10);
             assert_eq!(s.predict_batch(&x).unwrap(), f.predict_batch(&x).unwrap());
+            let cols: Vec<Vec<f32>> = (0..nf).map(|j| x.iter().skip(j).step_by(nf).copied().collect()).collect();
+            let mut by_columns = vec![0f32; 100];
+            s.predict_columns_into(&cols.iter().map(Vec::as_slice).collect::<Vec<_>>(), &mut by_columns).unwrap();
+            assert_eq!(by_columns, f.predict_batch(&x).unwrap());
             assert_eq!(s.predict_row(&x[..nf]).unwrap(), f.predict_row(&x[..nf]).unwrap());
         }
     }
@@ -585,6 +676,9 @@ mod tests {
         assert!(matches!(s.predict_row(&[1.0; 3]), Err(ModelError::Width { expected: 4, got: 3 })));
         assert!(s.predict_batch(&[1.0; 7]).is_err());
         assert!(s.predict_batch_into(&[1.0; 8], &mut [0.0; 3]).is_err());
+        let col = [1.0f32; 3];
+        assert!(matches!(s.predict_columns_into(&[&col[..]; 3], &mut [0.0; 3]), Err(ModelError::Width { expected: 4, got: 3 })));
+        assert!(s.predict_columns_into(&[&col[..], &col, &col, &col[..2]], &mut [0.0; 3]).is_err(), "a short column");
         let mut bad = f;
         bad.nodes[0].feature = 99;
         assert!(Scorer::new(bad).is_err());

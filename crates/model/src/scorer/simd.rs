@@ -1,18 +1,27 @@
-//! The AVX-512 batch kernel: 16 rows per vector register walk one tree together.
+//! The AVX-512 batch kernel: blocks of up to 64 rows, column-major, walk each tree
+//! together.
 //!
 //! The scalar kernel (`rows_kernel` in `scorer.rs`) spends most of its time on two loads
-//! per split and row: the split itself, then the row's feature value. Here a whole level
-//! of a tree is a few registers: levels 0-3 (15 splits) are one 16-lane table, level 4 is
-//! one more and level 5 two more, so each lane's split comes from a register permute
-//! instead of memory; only the feature value is a memory gather, straight from the
-//! caller's row-major rows (no copy). Leaves (up to 64) are permuted from four registers
-//! the same way. Four groups of 16 rows walk each tree in lockstep, so four gathers are
-//! in flight while one waits; rows with a NaN are put in the last groups, and only those
-//! groups pay for the missing-value test. Forests deeper than 6 levels, and CPUs without
+//! per split and row: the split itself, then the row's feature value. Here a block's rows
+//! sit column by column (`feature * 64 + row`), so one 16-lane load holds one feature of
+//! 16 rows:
+//! - the top four levels of a tree (15 splits) are compared outright for every row of
+//!   the block, 16 rows per compare, and each row's path through them is picked out of
+//!   the compare bits with 64-bit word operations (no per-row load at all);
+//! - the levels below (a depth-6 forest has two) walk on 16 rows per register: each
+//!   lane's split comes from a register permute of the tree's level tables, and only the
+//!   row's value is a memory gather; four 16-row groups run in lockstep so their gathers
+//!   overlap;
+//! - leaves (up to 64) are permuted from four registers the same way.
+//!
+//! Why that split: on AMD Zen 4 (these machines) a gather is microcoded, about 9 ns per
+//! 16 rows, while a split compared for 64 rows costs about 2 ns, so comparing a level of
+//! 2^l splits outright wins up to l = 3. Forests deeper than 6 levels, and CPUs without
 //! AVX-512F (checked at run time), use the scalar kernel.
 //!
-//! Measured (`cargo bench -p nba-model --bench scoring`, docs/benchmarks.md): about twice
-//! the scalar kernel's rows per second on the 300-tree depth-6 model.
+//! Measured (`cargo bench -p nba-model --bench scoring`, docs/benchmarks.md): about 1.8
+//! times the scalar kernel's rows per second on the 300-tree depth-6 model; row-major
+//! batches are copied into column-major blocks first, Arrow batches are read as columns.
 //!
 //! The arithmetic is the scalar kernel's: go right iff `!(x < t)`, except that a NaN goes
 //! left when the split's missing flag says so; each row sums its leaves in f64 from the
@@ -94,139 +103,221 @@ impl Tables {
         Some(t)
     }
 
-    /// Scores `out.len()` (1 to [`BLOCK`]) rows of the row-major `rows` (`nf` wide).
-    /// Panics unless [`available`] and the widths agree; every split's feature is below
-    /// `nf` (the forest was validated).
-    pub(super) fn score_block(&self, base: f32, nf: usize, rows: &[f32], out: &mut [f32]) {
+    /// Scores `out.len()` (1 to [`BLOCK`]) rows given column by column: `block` holds
+    /// [`BLOCK`] values per feature, feature `f`'s at `f * BLOCK ..`, the rows first (NaN
+    /// where missing) and finite padding after them. Panics unless [`available`] and
+    /// `block` has a column for every split's feature.
+    ///
+    /// Column input needs no gather: each split is compared, 16 rows per load, for every
+    /// row of the block (`2^depth - 1` compares per tree, against `depth` gathers per
+    /// row), and each row's path is then picked out of those bits with word-wide
+    /// bit operations, 64 rows at a time (see `columns`).
+    pub(super) fn score_columns(&self, base: f32, block: &[f32], out: &mut [f32]) {
         let n = out.len();
-        assert!((1..=BLOCK).contains(&n) && rows.len() == n * nf && available());
-        // Rows with a NaN go last, so they share as few groups as possible: only those
-        // groups take the extra NaN test. The gather reads each lane's row wherever it
-        // is, so nothing is copied; lanes past `n` read row 0 and their sums are dropped.
-        let mut order = [0i32; BLOCK];
-        let clean = super::nan_rows_last(rows, nf, &mut order, |r| r as i32);
+        assert!((1..=BLOCK).contains(&n) && block.len().is_multiple_of(BLOCK) && available());
+        let nf = block.len() / BLOCK;
+        assert!(nf <= super::MAX_FEATURES);
+        assert!(self.depth == 0 || self.feature.iter().all(|&f| (f as usize) < nf), "a split's feature has no column");
+        let nan = block.iter().fold(false, |nan, v| nan | v.is_nan());
+        let k = Columns { t: self, base, block, nf, groups: n.div_ceil(LANES) };
         let mut sums = [0f32; BLOCK];
-        let k = Kernel { t: self, base, nf, rows, order: &order, clean, nan: clean < n, groups: n.div_ceil(LANES) };
-        // SAFETY: AVX-512F is present (asserted above); every gather index is
-        // `order[lane] * nf + feature` with order[lane] < n and feature < nf, so inside
-        // `rows` (asserted length); table loads stay inside each tree's SLOTS entries.
+        // SAFETY: AVX-512F is present (asserted above); every load reads 16 values at
+        // `f * BLOCK + 16 g` for a feature f < nf and g < GROUPS, inside `block`
+        // (asserted length); table loads as in `block`.
         unsafe {
-            match self.depth {
-                0 => k.run::<0>(&mut sums),
-                1 => k.run::<1>(&mut sums),
-                2 => k.run::<2>(&mut sums),
-                3 => k.run::<3>(&mut sums),
-                4 => k.run::<4>(&mut sums),
-                5 => k.run::<5>(&mut sums),
-                _ => k.run::<6>(&mut sums),
+            match (self.depth, nan) {
+                (0, _) => k.run::<0, false>(&mut sums),
+                (1, false) => k.run::<1, false>(&mut sums),
+                (2, false) => k.run::<2, false>(&mut sums),
+                (3, false) => k.run::<3, false>(&mut sums),
+                (4, false) => k.run::<4, false>(&mut sums),
+                (5, false) => k.run::<5, false>(&mut sums),
+                (_, false) => k.run::<6, false>(&mut sums),
+                (1, true) => k.run::<1, true>(&mut sums),
+                (2, true) => k.run::<2, true>(&mut sums),
+                (3, true) => k.run::<3, true>(&mut sums),
+                (4, true) => k.run::<4, true>(&mut sums),
+                (5, true) => k.run::<5, true>(&mut sums),
+                (_, true) => k.run::<6, true>(&mut sums),
             }
         }
-        for (&r, s) in order[..n].iter().zip(sums) {
-            out[r as usize] = s;
-        }
+        out.copy_from_slice(&sums[..n]);
     }
 }
 
-/// One call's arguments, so the depth, NaN and group-count dispatch stays short.
-struct Kernel<'a> {
+/// One column call's arguments.
+struct Columns<'a> {
     t: &'a Tables,
     base: f32,
+    block: &'a [f32],
     nf: usize,
-    rows: &'a [f32],
-    order: &'a [i32; BLOCK],
-    clean: usize,
-    nan: bool,
     groups: usize,
 }
 
-impl Kernel<'_> {
+impl Columns<'_> {
     /// # Safety
-    /// AVX-512F is present and every `order` entry is a row of `rows`.
-    unsafe fn run<const D: u32>(&self, sums: &mut [f32; BLOCK]) {
-        let (t, base, nf, rows, order, clean) = (self.t, self.base, self.nf, self.rows, self.order, self.clean);
+    /// AVX-512F is present; `block` holds `BLOCK` values for every `f < nf`, and every
+    /// split's feature is below `nf`.
+    unsafe fn run<const D: u32, const MAYBE_NAN: bool>(&self, sums: &mut [f32; BLOCK]) {
         // SAFETY: the caller's guarantee, passed on.
         unsafe {
-            match (self.nan, self.groups) {
-                (false, 1) => block::<D, false, 1>(t, base, nf, rows, order, clean, sums),
-                (false, 2) => block::<D, false, 2>(t, base, nf, rows, order, clean, sums),
-                (false, 3) => block::<D, false, 3>(t, base, nf, rows, order, clean, sums),
-                (false, _) => block::<D, false, 4>(t, base, nf, rows, order, clean, sums),
-                (true, 1) => block::<D, true, 1>(t, base, nf, rows, order, clean, sums),
-                (true, 2) => block::<D, true, 2>(t, base, nf, rows, order, clean, sums),
-                (true, 3) => block::<D, true, 3>(t, base, nf, rows, order, clean, sums),
-                (true, _) => block::<D, true, 4>(t, base, nf, rows, order, clean, sums),
+            match self.groups {
+                1 => columns::<D, MAYBE_NAN, 1>(self, sums),
+                2 => columns::<D, MAYBE_NAN, 2>(self, sums),
+                3 => columns::<D, MAYBE_NAN, 3>(self, sums),
+                _ => columns::<D, MAYBE_NAN, 4>(self, sums),
             }
         }
     }
 }
 
+/// Bit `16 g + i` of a row mask is row `16 g + i` of the block (lane `i` of group `g`).
+type RowMask = u64;
+
+/// Levels of each tree the column kernel compares for every row (15 splits); deeper
+/// levels gather each row's value (see `columns`).
+const COMPARED_LEVELS: u32 = 4;
+
+/// The column kernel. For each tree:
+/// 1. every split `h` (heap numbering) of the top [`COMPARED_LEVELS`] levels is compared
+///    for all rows, 16 per load: `right[h]` has a row's bit set when the row would go
+///    right at `h` (`!(x < t)`, a NaN cleared when it goes left there);
+/// 2. level by level, `dir[l]` (the rows going right at level `l`) is picked out of the
+///    level's `right` masks by each row's path so far: pairs of sibling masks are merged
+///    by the last direction (`a ^ ((a ^ b) & d)` takes `b`'s bit where `d` is set), then
+///    pairs of those by the direction before, up to the level's first; each row's heap
+///    index below those levels follows from its `dir` bits;
+/// 3. levels below walk on like `block`'s, one gather per level and 16 rows, from the
+///    column-major block (`feature * BLOCK + row`);
+/// 4. each row's leaf is permuted from the leaf registers as in `block`, and added in
+///    f64 like every other kernel.
+///
+/// Why only the top levels: comparing a split for 64 rows costs about 2 ns here (four
+/// 16-lane compares), a gather of 16 rows about 9 ns, so a level of 2^l splits is worth
+/// comparing outright up to about l = 3 (measured on AMD Zen 4, whose gathers are
+/// microcoded).
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const D: u32, const MAYBE_NAN: bool, const G: usize>(
-    t: &Tables,
-    base: f32,
-    nf: usize,
-    rows: &[f32],
-    order: &[i32; BLOCK],
-    clean: usize,
-    out: &mut [f32; BLOCK],
-) {
-    let x = rows.as_ptr();
+unsafe fn columns<const D: u32, const MAYBE_NAN: bool, const G: usize>(c: &Columns<'_>, out: &mut [f32; BLOCK]) {
+    let t = c.t;
+    let x = c.block.as_ptr();
+    let load = |f: usize, g: usize| {
+        // SAFETY: see `Columns::run`: column `f` holds BLOCK values.
+        unsafe { _mm512_loadu_ps(x.add(f * BLOCK + g * LANES)) }
+    };
+    // Rows where feature f is not NaN (only needed when a column of the block has one).
+    let mut ordered = [RowMask::MAX; super::MAX_FEATURES];
+    if MAYBE_NAN {
+        for (f, o) in ordered[..c.nf].iter_mut().enumerate() {
+            let mut m = 0;
+            for g in 0..G {
+                let x = load(f, g);
+                m |= RowMask::from(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(x, x)) << (g * LANES);
+            }
+            *o = m;
+        }
+    }
+    let top = D.min(COMPARED_LEVELS);
     let one = _mm512_set1_epi32(1);
-    // SAFETY: `order` holds BLOCK >= G * LANES entries.
-    let row_start: [__m512i; G] =
-        std::array::from_fn(|g| _mm512_mullo_epi32(unsafe { _mm512_loadu_si512(order.as_ptr().add(g * LANES).cast()) }, _mm512_set1_epi32(nf as i32)));
-    // Groups holding a row with a NaN (the last ones).
-    let nan_group: [bool; G] = std::array::from_fn(|g| MAYBE_NAN && (g + 1) * LANES > clean);
-    let mut lo = [_mm512_set1_pd(f64::from(base)); G];
+    // Each lane's row in the block, per group.
+    let row: [__m512i; G] = std::array::from_fn(|g| {
+        _mm512_add_epi32(_mm512_set1_epi32((g * LANES) as i32), _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
+    });
+    let mut lo = [_mm512_set1_pd(f64::from(c.base)); G];
     let mut hi = lo;
     let upper_half = _mm512_set1_epi32(32);
     for k in 0..t.leaves.len() / SLOTS {
-        // SAFETY (loads): each tree owns SLOTS = 64 entries of each table; the loads read
-        // 16 entries from offsets 0, 16, 32 and 48.
         let o = k * SLOTS;
-        let load_t = |at: usize| unsafe { _mm512_loadu_ps(t.thr.as_ptr().add(o + at)) };
-        let load_f = |at: usize| unsafe { _mm512_loadu_si512(t.feature.as_ptr().add(o + at).cast()) };
-        let load_m = |at: usize| unsafe { _mm512_loadu_si512(t.missing_left.as_ptr().add(o + at).cast()) };
-        let load_l = |at: usize| unsafe { _mm512_loadu_ps(t.leaves.as_ptr().add(o + at)) };
-        let (t0, f0) = (load_t(0), load_f(0));
-        let (t1, f1) = if D > 4 { (load_t(16), load_f(16)) } else { (t0, f0) };
-        let (t2, t3, f2, f3) = if D > 5 { (load_t(32), load_t(48), load_f(32), load_f(48)) } else { (t0, t0, f0, f0) };
-        let m = if MAYBE_NAN { [load_m(0), load_m(16), load_m(32), load_m(48)] } else { [f0; 4] };
-        let mut h = [one; G];
-        for level in 0..D {
+        // 1. Every split of the top levels, every row.
+        let mut right = [0 as RowMask; 1 << COMPARED_LEVELS];
+        for h in 1..1usize << top {
+            let f = t.feature[o + h] as usize;
+            let tv = _mm512_set1_ps(t.thr[o + h]);
+            let mut r = 0;
             for g in 0..G {
-                let i = h[g];
-                let (tv, fv, mv) = match level {
-                    0..=3 => (_mm512_permutexvar_ps(i, t0), _mm512_permutexvar_epi32(i, f0), m[0]),
-                    4 => (_mm512_permutexvar_ps(i, t1), _mm512_permutexvar_epi32(i, f1), m[1]),
-                    _ => (_mm512_permutex2var_ps(t2, i, t3), _mm512_permutex2var_epi32(f2, i, f3), m[2]),
-                };
-                // SAFETY: see `score_block`.
-                let v = unsafe { _mm512_i32gather_ps::<4>(_mm512_add_epi32(fv, row_start[g]), x) };
-                let mut left = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, tv);
-                if MAYBE_NAN && nan_group[g] {
-                    let miss = match level {
-                        0..=3 => _mm512_permutexvar_epi32(i, mv),
-                        4 => _mm512_permutexvar_epi32(i, mv),
-                        _ => _mm512_permutex2var_epi32(m[2], i, m[3]),
-                    };
-                    left |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v) & _mm512_test_epi32_mask(miss, miss);
+                r |= RowMask::from(_mm512_cmp_ps_mask::<_CMP_NLT_UQ>(load(f, g), tv)) << (g * LANES);
+            }
+            if MAYBE_NAN {
+                // A NaN fails `x < t` so it goes right, unless the split sends it left.
+                r &= ordered[f] | !(t.missing_left[o + h] as i64 as RowMask);
+            }
+            right[h] = r;
+        }
+        // 2. Each row's direction at each of those levels, then its heap index below them.
+        let mut dir = [0 as RowMask; COMPARED_LEVELS as usize];
+        for l in 0..top as usize {
+            let mut v = [0 as RowMask; 1 << (COMPARED_LEVELS - 1)];
+            let mut w = 1 << l;
+            v[..w].copy_from_slice(&right[w..2 * w]);
+            let mut by = l;
+            while w > 1 {
+                by -= 1;
+                let d = dir[by];
+                for j in 0..w / 2 {
+                    v[j] = v[2 * j] ^ ((v[2 * j] ^ v[2 * j + 1]) & d);
                 }
-                let twice = _mm512_add_epi32(i, i);
-                h[g] = _mm512_mask_add_epi32(twice, !left, twice, one);
+                w /= 2;
+            }
+            dir[l] = v[0];
+        }
+        let mut h: [__m512i; G] = std::array::from_fn(|g| {
+            let mut h = _mm512_set1_epi32(1 << top);
+            for (l, d) in dir.iter().enumerate().take(top as usize) {
+                let bit = (d >> (g * LANES)) as u16;
+                h = _mm512_mask_add_epi32(h, bit, h, _mm512_set1_epi32(1 << (top as usize - 1 - l)));
+            }
+            h
+        });
+        // 3. The levels below, a gather each.
+        if D > COMPARED_LEVELS {
+            // SAFETY (loads): each tree owns SLOTS = 64 entries of each table; the loads
+            // read 16 entries from offsets 16, 32 and 48.
+            let load_t = |at: usize| unsafe { _mm512_loadu_ps(t.thr.as_ptr().add(o + at)) };
+            let load_f = |at: usize| unsafe { _mm512_loadu_si512(t.feature.as_ptr().add(o + at).cast()) };
+            let load_m = |at: usize| unsafe { _mm512_loadu_si512(t.missing_left.as_ptr().add(o + at).cast()) };
+            let (t1, f1) = (load_t(16), load_f(16));
+            let (t2, t3, f2, f3) = if D > 5 { (load_t(32), load_t(48), load_f(32), load_f(48)) } else { (t1, t1, f1, f1) };
+            let m = if MAYBE_NAN { [load_m(16), load_m(32), load_m(48)] } else { [f1; 3] };
+            for level in COMPARED_LEVELS..D {
+                for g in 0..G {
+                    let i = h[g];
+                    let (tv, fv) = match level {
+                        4 => (_mm512_permutexvar_ps(i, t1), _mm512_permutexvar_epi32(i, f1)),
+                        _ => (_mm512_permutex2var_ps(t2, i, t3), _mm512_permutex2var_epi32(f2, i, f3)),
+                    };
+                    let at = _mm512_add_epi32(_mm512_slli_epi32::<{ BLOCK.trailing_zeros() }>(fv), row[g]);
+                    // SAFETY: `at` is `feature * BLOCK + row` with feature < nf and
+                    // row < BLOCK: inside `block` (see `Columns::run`).
+                    let v = unsafe { _mm512_i32gather_ps::<4>(at, x) };
+                    let mut left = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, tv);
+                    if MAYBE_NAN {
+                        let miss = match level {
+                            4 => _mm512_permutexvar_epi32(i, m[0]),
+                            _ => _mm512_permutex2var_epi32(m[1], i, m[2]),
+                        };
+                        left |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v) & _mm512_test_epi32_mask(miss, miss);
+                    }
+                    let twice = _mm512_add_epi32(i, i);
+                    h[g] = _mm512_mask_add_epi32(twice, !left, twice, one);
+                }
             }
         }
+        // 4. Leaves.
+        let load_l = |at: usize| {
+            // SAFETY: each tree owns SLOTS = 64 leaf entries; loads read 16 from 0..=48.
+            unsafe { _mm512_loadu_ps(t.leaves.as_ptr().add(o + at)) }
+        };
         let l0 = load_l(0);
         let l1 = if D > 4 { load_l(16) } else { l0 };
         let (l2, l3) = if D > 5 { (load_l(32), load_l(48)) } else { (l0, l0) };
         for g in 0..G {
+            let h = h[g];
             let leaf = match D {
-                0..=4 => _mm512_permutexvar_ps(h[g], l0),
-                5 => _mm512_permutex2var_ps(l0, h[g], l1),
+                0..=4 => _mm512_permutexvar_ps(h, l0),
+                5 => _mm512_permutex2var_ps(l0, h, l1),
                 _ => _mm512_mask_blend_ps(
-                    _mm512_test_epi32_mask(h[g], upper_half),
-                    _mm512_permutex2var_ps(l0, h[g], l1),
-                    _mm512_permutex2var_ps(l2, h[g], l3),
+                    _mm512_test_epi32_mask(h, upper_half),
+                    _mm512_permutex2var_ps(l0, h, l1),
+                    _mm512_permutex2var_ps(l2, h, l3),
                 ),
             };
             lo[g] = _mm512_add_pd(lo[g], _mm512_cvtps_pd(_mm512_castps512_ps256(leaf)));
