@@ -176,6 +176,21 @@ fn main() {
         }
         println!("batch  10000, {kernel:<7} kernel, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
     }
+    // Small batches (a V2 ModelInfer of a few rows): where the vector kernel starts to pay.
+    for n in [1usize, 2, 4, 8, 12, 16, 32] {
+        let per_batch = |s: &nba_model::Scorer| {
+            let mut out = vec![0.0f32; n];
+            let reps = 20_000 / n;
+            let t = Instant::now();
+            for k in 0..reps {
+                let at = (k * n) % (100_000 - n);
+                s.predict_batch_into(&x[at * FEATURES..(at + n) * FEATURES], &mut out).expect("predict");
+                black_box(&out);
+            }
+            t.elapsed().as_secs_f64() * 1e6 / reps as f64
+        };
+        println!("batch {n:>6}, Scorer::new {:.1} us per batch (the vector kernel from 10 rows), Scorer::scalar {:.1} us", per_batch(&scorer), per_batch(&scalar));
+    }
     // The same rows as columns (an Arrow batch's layout, as Flight's DoExchange scores
     // them): ten batches of 10,000 rows, each FEATURES columns.
     let columns = |x: &[f32]| -> Vec<Vec<Vec<f32>>> {

@@ -297,7 +297,7 @@ impl Scorer {
             return Err(ModelError::Invalid(format!("a column of {} rows for {} outputs", c.len(), out.len())));
         }
         #[cfg(target_arch = "x86_64")]
-        if let Some(t) = &self.simd {
+        if let Some(t) = self.simd.as_ref().filter(|_| out.len() >= simd::MIN_ROWS) {
             let base = self.forest.base;
             // A block of the vector kernel's size at a time, each column copied into a
             // column-major block. Reading the batch's columns in place instead, their
@@ -434,7 +434,7 @@ fn rows_kernel<const N: usize, const MAYBE_NAN: bool, const L: usize>(p: &Perfec
 fn block_kernel<const N: usize>(p: &Perfect, base: f32, nf: usize, rows: &[f32], out: &mut [f32]) {
     let n = out.len();
     let mut order = [0usize; BLOCK_ROWS];
-    let clean = nan_rows_last(rows, nf, &mut order, |r| r);
+    let clean = nan_rows_last(rows, nf, &mut order);
     let mut bufs = [[0.0; MAX_FEATURES]; BLOCK_ROWS];
     for (buf, &r) in bufs.iter_mut().zip(&order[..n]) {
         buf[..nf].copy_from_slice(&rows[r * nf..][..nf]);
@@ -447,17 +447,17 @@ fn block_kernel<const N: usize>(p: &Perfect, base: f32, nf: usize, rows: &[f32],
     }
 }
 
-/// Orders the rows of the row-major `rows` (`nf` wide) into `order` (as `index(row)`):
-/// rows without NaN first, in order, then those with one. Returns how many have none.
-/// Both kernels score the two kinds apart: only rows with a NaN pay for its test.
-fn nan_rows_last<T>(rows: &[f32], nf: usize, order: &mut [T], index: impl Fn(usize) -> T) -> usize {
+/// Orders the rows of the row-major `rows` (`nf` wide) into `order`: rows without NaN
+/// first, in order, then those with one. Returns how many have none. Only rows with a
+/// NaN pay for its test.
+fn nan_rows_last(rows: &[f32], nf: usize, order: &mut [usize]) -> usize {
     let (mut clean, mut dirty) = (0, rows.len() / nf);
     for (r, row) in rows.chunks_exact(nf).enumerate() {
         if row.iter().any(|x| x.is_nan()) {
             dirty -= 1;
-            order[dirty] = index(r);
+            order[dirty] = r;
         } else {
-            order[clean] = index(r);
+            order[clean] = r;
             clean += 1;
         }
     }
@@ -613,7 +613,7 @@ mod tests {
         // Every block/lane remainder, the parallel path, and blocks mixing rows with and
         // without NaN in every proportion.
         for (n, nan_one_in) in
-            [1usize, 3, 8, 9, 16, 17, 40, 63, 64, 65, 100, 200, PARALLEL_MIN_ROWS + 13].into_iter().flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
+            [1usize, 3, 8, 9, 10, 16, 17, 40, 63, 64, 65, 100, 200, PARALLEL_MIN_ROWS + 13].into_iter().flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
         {
             let x = rows(seed + n as u64, nf, n, nan_one_in);
             let want: Vec<u32> = x.chunks(nf).map(|r| f.predict_row(r).unwrap().to_bits()).collect();

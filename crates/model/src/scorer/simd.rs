@@ -45,9 +45,10 @@ pub(super) const GROUPS: usize = 4;
 pub(super) const BLOCK: usize = GROUPS * LANES;
 
 /// Fewest rows worth a call: a group of 16 lanes costs the same however few of its lanes
-/// hold rows, and below about 10 rows the scalar kernel is faster (one row: about 2 us
-/// scalar, 16 us as a vector group).
-pub(super) const MIN_ROWS: usize = LANES;
+/// hold rows, so below about 10 rows the scalar kernel is faster (measured, 300 trees of
+/// depth 6: one row 3.5 us scalar against 22 us as a vector group; 8 rows 19 against
+/// 24 us; 12 rows 29 against 24 us; `cargo bench -p nba-model --bench scoring`).
+pub(super) const MIN_ROWS: usize = 10;
 
 /// Entries per tree in each table: 63 splits (+1 padding) or 64 leaves.
 const SLOTS: usize = 64;
@@ -123,22 +124,12 @@ impl Tables {
         let mut sums = [0f32; BLOCK];
         // SAFETY: AVX-512F is present (asserted above); every load reads 16 values at
         // `f * BLOCK + 16 g` for a feature f < nf and g < GROUPS, inside `block`
-        // (asserted length); table loads as in `block`.
+        // (asserted length); table loads stay inside each tree's SLOTS entries.
         unsafe {
-            match (self.depth, nan) {
-                (0, _) => k.run::<0, false>(&mut sums),
-                (1, false) => k.run::<1, false>(&mut sums),
-                (2, false) => k.run::<2, false>(&mut sums),
-                (3, false) => k.run::<3, false>(&mut sums),
-                (4, false) => k.run::<4, false>(&mut sums),
-                (5, false) => k.run::<5, false>(&mut sums),
-                (_, false) => k.run::<6, false>(&mut sums),
-                (1, true) => k.run::<1, true>(&mut sums),
-                (2, true) => k.run::<2, true>(&mut sums),
-                (3, true) => k.run::<3, true>(&mut sums),
-                (4, true) => k.run::<4, true>(&mut sums),
-                (5, true) => k.run::<5, true>(&mut sums),
-                (_, true) => k.run::<6, true>(&mut sums),
+            if nan {
+                k.run::<true>(self.depth, &mut sums);
+            } else {
+                k.run::<false>(self.depth, &mut sums);
             }
         }
         out.copy_from_slice(&sums[..n]);
@@ -158,7 +149,24 @@ impl Columns<'_> {
     /// # Safety
     /// AVX-512F is present; `block` holds `BLOCK` values for every `f < nf`, and every
     /// split's feature is below `nf`.
-    unsafe fn run<const D: u32, const MAYBE_NAN: bool>(&self, sums: &mut [f32; BLOCK]) {
+    unsafe fn run<const MAYBE_NAN: bool>(&self, depth: u32, sums: &mut [f32; BLOCK]) {
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe {
+            match depth {
+                0 => self.groups::<0, MAYBE_NAN>(sums),
+                1 => self.groups::<1, MAYBE_NAN>(sums),
+                2 => self.groups::<2, MAYBE_NAN>(sums),
+                3 => self.groups::<3, MAYBE_NAN>(sums),
+                4 => self.groups::<4, MAYBE_NAN>(sums),
+                5 => self.groups::<5, MAYBE_NAN>(sums),
+                _ => self.groups::<6, MAYBE_NAN>(sums),
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`Columns::run`].
+    unsafe fn groups<const D: u32, const MAYBE_NAN: bool>(&self, sums: &mut [f32; BLOCK]) {
         // SAFETY: the caller's guarantee, passed on.
         unsafe {
             match self.groups {
@@ -187,9 +195,9 @@ const COMPARED_LEVELS: u32 = 4;
 ///    by the last direction (`a ^ ((a ^ b) & d)` takes `b`'s bit where `d` is set), then
 ///    pairs of those by the direction before, up to the level's first; each row's heap
 ///    index below those levels follows from its `dir` bits;
-/// 3. levels below walk on like `block`'s, one gather per level and 16 rows, from the
+/// 3. the levels below walk on 16 rows per register, one gather per level, from the
 ///    column-major block (`feature * BLOCK + row`);
-/// 4. each row's leaf is permuted from the leaf registers as in `block`, and added in
+/// 4. each row's leaf is permuted from the tree's leaf registers, and added in
 ///    f64 like every other kernel.
 ///
 /// Why only the top levels: comparing a split for 64 rows costs about 2 ns here (four
