@@ -28,11 +28,13 @@ use nba_server::proto::inference::grpc_inference_service_client::GrpcInferenceSe
 use nba_server::proto::inference::model_infer_request::InferInputTensor;
 use nba_server::proto::predict::PredictRequest;
 use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
-use nba_store::{Store, StoreConfig};
+use nba_store::Store;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+
+mod common;
 
 const TREES: usize = 300;
 const DEPTH: u32 = 6;
@@ -49,28 +51,6 @@ struct Row {
     opponent: String,
     is_home: u8,
     features: Vec<f32>,
-}
-
-async fn season_store() -> Store {
-    let mut cfg = StoreConfig::new(nba_testkit::clickhouse_url(), env_or("NBA_BENCH_DATABASE", "bench_serve"));
-    cfg.attempts = 2;
-    let store = Store::new(cfg).unwrap();
-    store.migrate().await.unwrap();
-    let n = store.scalar_u64("count", "SELECT count() FROM player_features").await.unwrap();
-    if n == 0 {
-        eprintln!("bench: loading season 2023-24 into {}", store.database());
-        let opts = nba_ingest::load::LoadOptions {
-            paths: vec![nba_testkit::season_archive(2024)],
-            batch_pages: 200,
-            workers: 2,
-            dry_run: false,
-            progress: false,
-            dates: None,
-        };
-        nba_ingest::load::load(Some(&store), &opts).await.unwrap();
-        nba_ingest::build::build(&store, &Default::default()).await.unwrap();
-    }
-    store
 }
 
 /// Complete depth-6 trees splitting on real feature values of `rows`.
@@ -329,7 +309,7 @@ fn main() {
     let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (store, rows, version) = client_rt.block_on(async {
-        let store = season_store().await;
+        let store = common::season_store("bench").await;
         let rows: Vec<Row> = store
             .client()
             .query(

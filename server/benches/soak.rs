@@ -28,13 +28,15 @@ use clap::Parser;
 use nba_registry::Registry;
 use nba_server::proto::predict::PredictRequest;
 use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
-use nba_store::{Store, StoreConfig};
+use nba_store::Store;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+
+mod common;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -95,28 +97,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn season_store() -> Store {
-    let database: String = env_or("NBA_BENCH_DATABASE", "bench_serve".to_string());
-    let mut cfg = StoreConfig::new(nba_testkit::clickhouse_url(), database);
-    cfg.attempts = 2;
-    let store = Store::new(cfg).unwrap();
-    store.migrate().await.unwrap();
-    if store.scalar_u64("count", "SELECT count() FROM player_features").await.unwrap() == 0 {
-        eprintln!("soak: loading season 2023-24 into {}", store.database());
-        let opts = nba_ingest::load::LoadOptions {
-            paths: vec![nba_testkit::season_archive(2024)],
-            batch_pages: 200,
-            workers: 2,
-            dry_run: false,
-            progress: false,
-            dates: None,
-        };
-        nba_ingest::load::load(Some(&store), &opts).await.unwrap();
-        nba_ingest::build::build(&store, &Default::default()).await.unwrap();
-    }
-    store
 }
 
 /// A registry whose current version is a model the trainer trained on the season.
@@ -376,7 +356,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let failed = rt.block_on(async {
-        let store = season_store().await;
+        let store = common::season_store("soak").await;
         let version = registry(&store, dir.path()).await;
         let reqs = Arc::new(requests(&store).await);
         let mut server = Server::start(&store, dir.path(), max_concurrency, dir.path().join("server.log"));
