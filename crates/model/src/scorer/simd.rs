@@ -60,6 +60,9 @@ const SLOTS: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Tables {
     depth: u32,
+    /// Fewest columns a block needs: every split's feature (padding included) is below
+    /// it; 0 for a forest without splits.
+    columns: usize,
     thr: Vec<f32>,
     feature: Vec<i32>,
     /// -1 where a NaN goes left, else 0.
@@ -82,6 +85,7 @@ impl Tables {
         let trees = p.leaves.len() / p.n;
         let mut t = Tables {
             depth,
+            columns: 0,
             thr: vec![0.0; trees * SLOTS],
             feature: vec![0; trees * SLOTS],
             missing_left: vec![0; trees * SLOTS],
@@ -101,24 +105,25 @@ impl Tables {
                 t.leaves[k * SLOTS + ((p.n + r) & leaf_mask)] = p.leaves[k * p.n + r];
             }
         }
+        if depth > 0 {
+            t.columns = t.feature.iter().map(|&f| f as usize + 1).max().unwrap_or(0);
+        }
         Some(t)
     }
 
     /// Scores `out.len()` (1 to [`BLOCK`]) rows given column by column: `block` holds
     /// [`BLOCK`] values per feature, feature `f`'s at `f * BLOCK ..`, the rows first (NaN
     /// where missing) and finite padding after them. Panics unless [`available`] and
-    /// `block` has a column for every split's feature.
-    ///
-    /// Column input needs no gather: each split is compared, 16 rows per load, for every
-    /// row of the block (`2^depth - 1` compares per tree, against `depth` gathers per
-    /// row), and each row's path is then picked out of those bits with word-wide
-    /// bit operations, 64 rows at a time (see `columns`).
+    /// `block` has a column for every split's feature. How the block is walked: see
+    /// `columns`.
     pub(super) fn score_columns(&self, base: f32, block: &[f32], out: &mut [f32]) {
         let n = out.len();
         assert!((1..=BLOCK).contains(&n) && block.len().is_multiple_of(BLOCK) && available());
         let nf = block.len() / BLOCK;
         assert!(nf <= super::MAX_FEATURES);
-        assert!(self.depth == 0 || self.feature.iter().all(|&f| (f as usize) < nf), "a split's feature has no column");
+        // Checked against the bound computed once per forest: a scan of the whole
+        // feature table here cost one pass over 300 x 64 entries per 64-row block.
+        assert!(nf >= self.columns, "a split's feature has no column");
         let nan = block.iter().fold(false, |nan, v| nan | v.is_nan());
         let k = Columns { t: self, base, block, nf, groups: n.div_ceil(LANES) };
         let mut sums = [0f32; BLOCK];
