@@ -258,31 +258,26 @@ impl Scorer {
         };
         #[cfg(not(target_arch = "x86_64"))]
         let chunk = BLOCK_ROWS;
-        let block = |(out, rows): (&mut [f32], &[f32])| {
+        let block = |k: usize, out: &mut [f32]| {
+            let rows = &rows[k * chunk * nf..][..out.len() * nf];
             #[cfg(target_arch = "x86_64")]
             if let Some(t) = simd.filter(|_| out.len() >= simd::MIN_ROWS) {
                 // Transposed into a column-major block, the vector kernel's layout.
-                return column_block(t, base, nf, out, |col, j| {
+                column_block(t, base, nf, out, |col, j| {
                     for (i, v) in col.iter_mut().enumerate() {
                         *v = rows[i * nf + j];
                     }
                 });
+                return Ok(());
             }
             for (out, rows) in out.chunks_mut(BLOCK_ROWS).zip(rows.chunks(BLOCK_ROWS * nf)) {
                 with_n!(p.n, N => block_kernel::<N>(p, base, nf, rows, out))
             }
+            Ok(())
         };
-        if out.len() >= PARALLEL_MIN_ROWS {
-            use rayon::prelude::*;
-            out.par_chunks_mut(chunk).zip(rows.par_chunks(chunk * nf)).for_each(block);
-        } else {
-            out.chunks_mut(chunk).zip(rows.chunks(chunk * nf)).for_each(block);
-        }
-        Ok(())
+        for_each_chunk(out, chunk, block)
     }
-}
 
-impl Scorer {
     /// Scores rows given column by column, `cols[f]` holding feature `f` of every row
     /// (NaN where missing), each column `out.len()` long: the layout of an Arrow record
     /// batch, scored without copying it into rows. Results are bit-identical to
@@ -303,21 +298,15 @@ impl Scorer {
             // column-major block. Reading the batch's columns in place instead, their
             // distance apart (a multiple of 4 KiB for batches of 1024k rows) can map them
             // all to the same few L1 sets.
-            let block = |(k, out): (usize, &mut [f32])| {
+            return for_each_chunk(out, simd::BLOCK, |k, out| {
                 let first = k * simd::BLOCK;
                 column_block(t, base, nf, out, |col, j| col.copy_from_slice(&cols[j][first..first + col.len()]));
-            };
-            if out.len() >= PARALLEL_MIN_ROWS {
-                use rayon::prelude::*;
-                out.par_chunks_mut(simd::BLOCK).enumerate().for_each(block);
-            } else {
-                out.chunks_mut(simd::BLOCK).enumerate().for_each(block);
-            }
-            return Ok(());
+                Ok(())
+            });
         }
         // Other kernels take rows: copy a block of them at a time.
         const ROWS: usize = 512;
-        let block = |(k, out): (usize, &mut [f32])| {
+        for_each_chunk(out, ROWS, |k, out| {
             let first = k * ROWS;
             let mut rows = vec![0f32; out.len() * nf];
             for (j, c) in cols.iter().enumerate() {
@@ -326,13 +315,18 @@ impl Scorer {
                 }
             }
             self.predict_batch_into(&rows, out)
-        };
-        if out.len() >= PARALLEL_MIN_ROWS {
-            use rayon::prelude::*;
-            out.par_chunks_mut(ROWS).enumerate().try_for_each(block)
-        } else {
-            out.chunks_mut(ROWS).enumerate().try_for_each(block)
-        }
+        })
+    }
+}
+
+/// Runs `score(k, piece)` on each `chunk`-row piece of `out` (`k` counting pieces), over
+/// rayon's thread pool when `out` has at least [`PARALLEL_MIN_ROWS`] rows.
+fn for_each_chunk(out: &mut [f32], chunk: usize, score: impl Fn(usize, &mut [f32]) -> Result<()> + Sync + Send) -> Result<()> {
+    if out.len() >= PARALLEL_MIN_ROWS {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk).enumerate().try_for_each(|(k, out)| score(k, out))
+    } else {
+        out.chunks_mut(chunk).enumerate().try_for_each(|(k, out)| score(k, out))
     }
 }
 
