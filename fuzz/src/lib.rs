@@ -137,9 +137,13 @@ fn check_batch(b: &arrow_array::RecordBatch, names: &[String]) {
     if b.num_rows() > MAX_FLIGHT_BATCH {
         return;
     }
-    if let Ok(x) = decode::feature_matrix(b, names) {
-        assert_eq!(x.len(), b.num_rows() * names.len());
-        assert!(x.iter().all(|v| !v.is_infinite()));
+    if let Ok(cols) = decode::FeatureColumns::of(b, names) {
+        let values = cols.values();
+        assert_eq!(values.len(), names.len());
+        for c in &values {
+            assert_eq!(c.len(), b.num_rows());
+            assert!(c.iter().all(|v| !v.is_infinite()));
+        }
     }
     if let Ok(columns) = decode::RequestColumns::read(b) {
         assert_eq!(columns.len(), b.num_rows());

@@ -127,22 +127,12 @@ impl RequestColumns {
     }
 }
 
-/// The feature matrix of a `["features"]` batch: rows × the contract's columns (found by
-/// name, in contract order), row-major, a null read as NaN (missing). An infinite value is
-/// refused: NaN means missing, infinity is not a feature value.
-pub fn feature_matrix(b: &RecordBatch, names: &[String]) -> Result<Vec<f32>, BatchError> {
-    let cols = FeatureColumns::of(b, names)?;
-    let mut x = vec![0f32; cols.rows() * names.len()];
-    cols.fill_rows(0, &mut x);
-    Ok(x)
-}
-
-/// The contract's columns of a `["features"]` batch, checked (present, Float32 after a
-/// cast, no infinite value), ready to be copied into row-major blocks.
+/// The contract's columns of a `["features"]` batch (found by name, in contract order),
+/// checked: present, Float32 after a cast, no infinite value (NaN means missing,
+/// infinity is not a feature value).
 #[derive(Debug)]
 pub struct FeatureColumns {
     cols: Vec<Float32Array>,
-    rows: usize,
 }
 
 impl FeatureColumns {
@@ -158,11 +148,7 @@ impl FeatureColumns {
                 }
             }
         }
-        Ok(FeatureColumns { cols, rows })
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
+        Ok(FeatureColumns { cols })
     }
 
     /// Each column's values in contract order, a null read as NaN (missing): null-free
@@ -178,33 +164,6 @@ impl FeatureColumns {
                 }
             })
             .collect()
-    }
-
-    /// Copies rows `first ..` (as many as `out` holds, `out.len()` a multiple of the
-    /// width) into `out`, row-major, a null read as NaN (missing). Callers copy a block
-    /// at a time and score it while it is in cache.
-    pub fn fill_rows(&self, first: usize, out: &mut [f32]) {
-        let n = self.cols.len();
-        if n == 0 {
-            return;
-        }
-        // 128 rows at a time, so the rows being written stay in L1 (column by column
-        // over a whole batch, every write touched a new cache line).
-        const BLOCK: usize = 128;
-        for (block, out) in out.chunks_mut(BLOCK * n).enumerate() {
-            let from = first + block * BLOCK;
-            let len = out.len() / n;
-            for (j, c) in self.cols.iter().enumerate() {
-                for (i, v) in c.values()[from..from + len].iter().enumerate() {
-                    out[i * n + j] = *v;
-                }
-                if c.null_count() > 0 {
-                    for i in (0..len).filter(|&i| c.is_null(from + i)) {
-                        out[i * n + j] = f32::NAN;
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -326,17 +285,17 @@ mod tests {
             vec![Field::new("a", DataType::Float64, true), Field::new("b", DataType::Utf8, true)],
             vec![Arc::new(Float64Array::from(vec![1.0])), Arc::new(StringArray::from(vec!["abc"]))],
         );
-        let e = feature_matrix(&b, &names).unwrap_err().to_string();
+        let e = FeatureColumns::of(&b, &names).unwrap_err().to_string();
         assert!(e.starts_with("column \"b\" of type Utf8 cannot be read as Float32"), "{e}");
         let b = batch(
             vec![Field::new("a", DataType::Float64, true), Field::new("b", DataType::Float32, true)],
             vec![Arc::new(Float64Array::from(vec![Some(1.0), None])), Arc::new(Float32Array::from(vec![Some(2.0), Some(f32::NEG_INFINITY)]))],
         );
-        assert_eq!(feature_matrix(&b, &names).unwrap_err().to_string(), "row 1: feature \"b\" is infinite");
+        assert_eq!(FeatureColumns::of(&b, &names).unwrap_err().to_string(), "row 1: feature \"b\" is infinite");
     }
 
     #[test]
-    fn feature_matrix_is_row_major_with_nan_for_null() {
+    fn feature_columns_are_in_contract_order_with_nan_for_null() {
         let names = vec!["a".to_string(), "b".to_string()];
         let b = batch(
             vec![Field::new("b", DataType::Float32, true), Field::new("a", DataType::Int64, true), Field::new("key", DataType::Utf8, true)],
@@ -346,15 +305,16 @@ mod tests {
                 Arc::new(StringArray::from(vec!["k1", "k2"])),
             ],
         );
-        let x = feature_matrix(&b, &names).unwrap();
-        assert_eq!(&x[..3], &[1.0, 2.0, 3.0]);
-        assert!(x[3].is_nan());
+        let cols = FeatureColumns::of(&b, &names).unwrap();
+        let x = cols.values();
+        assert_eq!(&x[0][..], &[1.0, 3.0]);
+        assert_eq!(x[1][0], 2.0);
+        assert!(x[1][1].is_nan());
     }
 
-    /// Blocks copied from any first row equal the same rows of the whole matrix (across
-    /// the 128-row copy blocks), and an infinity hidden in a null slot is not a value.
+    /// A null reads as NaN, and an infinity hidden in a null slot is not a value.
     #[test]
-    fn feature_columns_fill_any_block_and_ignore_null_slots() {
+    fn feature_columns_read_nulls_as_nan_and_ignore_null_slots() {
         let names = vec!["a".to_string(), "b".to_string()];
         let n = 300;
         let a: Vec<Option<f32>> = (0..n).map(|i| (i % 7 != 0).then_some(i as f32)).collect();
@@ -365,22 +325,22 @@ mod tests {
             vec![Field::new("a", DataType::Float32, true), Field::new("b", DataType::Float32, true)],
             vec![Arc::new(Float32Array::from(a)), Arc::new(Float32Array::new(b_values.into(), nulls))],
         );
-        let whole = feature_matrix(&b, &names).unwrap();
         let cols = FeatureColumns::of(&b, &names).unwrap();
-        // The same values column by column.
         let values = cols.values();
-        for (j, col) in values.iter().enumerate() {
-            let want: Vec<u32> = whole.iter().skip(j).step_by(2).map(|v| v.to_bits()).collect();
-            assert_eq!(col.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "column {j}");
-        }
-        for (first, len) in [(0, 300), (130, 170), (5, 1), (127, 129)] {
-            let mut part = vec![0f32; len * 2];
-            cols.fill_rows(first, &mut part);
-            let want = &whole[first * 2..(first + len) * 2];
-            assert_eq!(part.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "rows {first}+{len}");
-        }
-        assert!(whole[0].is_nan() && whole[1].is_nan(), "row 0: null a, null b (holding inf)");
-        assert_eq!((whole[2], whole[3]), (1.0, -1.0));
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let want_a: Vec<f32> = (0..n).map(|i| if i % 7 == 0 { f32::NAN } else { i as f32 }).collect();
+        let want_b: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { f32::NAN } else { -(i as f32) }).collect();
+        assert_eq!(bits(&values[0]), bits(&want_a), "column a");
+        assert_eq!(bits(&values[1]), bits(&want_b), "column b");
+        assert!(values[0][0].is_nan() && values[1][0].is_nan(), "row 0: null a, null b (holding inf)");
+        assert_eq!((values[0][1], values[1][1]), (1.0, -1.0));
+        assert!(matches!(values[0], std::borrow::Cow::Owned(_)), "a column with nulls is copied");
+        let clean = batch(vec![Field::new("a", DataType::Float32, false), Field::new("b", DataType::Float32, false)], vec![
+            Arc::new(Float32Array::from(vec![1.0f32, 2.0])),
+            Arc::new(Float32Array::from(vec![3.0f32, 4.0])),
+        ]);
+        let cols = FeatureColumns::of(&clean, &names).unwrap();
+        assert!(cols.values().iter().all(|c| matches!(c, std::borrow::Cow::Borrowed(_))), "null-free columns are read in place");
     }
 
     #[test]
