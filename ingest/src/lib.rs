@@ -210,13 +210,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The feature contract as a Markdown table (docs/features.md is this output).
 pub fn contract_markdown() -> String {
     let mut out = format!(
-        "Contract version {}, hash `{}`, {} features, in this order:\n\n| # | feature | definition |\n| --- | --- | --- |\n",
+        "Contract version {}, hash `{}`, {} features, in this order. Timing: *pre-game* features come from earlier games and the \
+         schedule; *request-time* features read the game's official inactive lists, which a caller supplies on game day.\n\n\
+         | # | feature | group | timing | definition |\n| --- | --- | --- | --- | --- |\n",
         nba_features::FEATURE_VERSION,
         nba_features::contract_hash(),
         nba_features::N_FEATURES
     );
     for (i, f) in nba_features::features().iter().enumerate() {
-        out.push_str(&format!("| {} | `{}` | {} |\n", i + 1, f.name, f.definition));
+        out.push_str(&format!("| {} | `{}` | {} | {} | {} |\n", i + 1, f.name, f.group.label(), f.timing.label(), f.definition));
     }
     out
 }
