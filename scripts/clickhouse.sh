@@ -263,6 +263,19 @@ EOF
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <!-- TEST ONLY: a user with a password, so tests can log in the way a deployment
+             does (CLICKHOUSE_USER + CLICKHOUSE_PASSWORD_FILE). The password is public
+             (crates/testkit PASSWORD_USER); this server listens on loopback only.
+             18.16 has no CREATE USER, hence here. All databases, like default. -->
+        <nba_secret>
+            <password>nba-test-password</password>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </nba_secret>
     </users>
 
     <quotas>
