@@ -10,6 +10,7 @@ use crate::validate;
 use chrono::NaiveDate;
 use nba_store::Store;
 use nba_store::rows::BackfillCheckpointRow;
+use nba_store::schema::{self, Table};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -64,20 +65,11 @@ pub fn backfill_id(from: NaiveDate, to: NaiveDate, days: u32, paths: &[PathBuf])
     hex::encode(&h.finalize()[..8])
 }
 
+/// Runs the backfill's chunks that have no checkpoint yet, in date order.
 pub async fn backfill(store: &Store, opts: &BackfillOptions, today: NaiveDate) -> anyhow::Result<BackfillSummary> {
     anyhow::ensure!(opts.from <= opts.to, "--from {} is after --to {}", opts.from, opts.to);
     let id = backfill_id(opts.from, opts.to, opts.chunk_days, &opts.load.paths);
-    #[derive(clickhouse::Row, serde::Deserialize)]
-    struct Done {
-        #[serde(with = "clickhouse::serde::chrono::date")]
-        chunk_from: NaiveDate,
-    }
-    let done: HashSet<NaiveDate> = store
-        .select::<Done>("read checkpoints", &format!("SELECT chunk_from FROM backfill_checkpoints FINAL WHERE backfill_id = '{id}'"))
-        .await?
-        .into_iter()
-        .map(|d| d.chunk_from)
-        .collect();
+    let done = finished_chunks(store, &id).await?;
     let all = chunks(opts.from, opts.to, opts.chunk_days);
     let mut summary = BackfillSummary { chunks: all.len(), ..Default::default() };
     let bar = crate::progress::chunk_bar(opts.load.progress, all.len() as u64);
@@ -98,20 +90,18 @@ pub async fn backfill(store: &Store, opts: &BackfillOptions, today: NaiveDate) -
         let mut built = build::build(store, &BuildOptions::default()).await?;
         // A chunk resumed after a crash may have its pages loaded but its features not
         // (the load finished, the build did not): then rebuild the chunk's range.
-        let range = format!("game_date >= toDate('{from}') AND game_date <= toDate('{to}')");
-        let box_rows = store.scalar_u64("count chunk rows", &format!("SELECT count() FROM player_boxscores WHERE {range}")).await?;
-        let feature_rows = store.scalar_u64("count chunk features", &format!("SELECT count() FROM player_features WHERE {range}")).await?;
+        let box_rows = rows_dated(store, &schema::PLAYER_BOXSCORES, from, to).await?;
+        let feature_rows = rows_dated(store, &schema::PLAYER_FEATURES, from, to).await?;
         if feature_rows != box_rows {
             tracing::info!(%from, %to, box_rows, feature_rows, "chunk features incomplete; rebuilding its range");
             built = build::build(store, &BuildOptions { from: Some(from), to: Some(to), full: false }).await?;
         }
         summary.feature_rows += built.feature_rows;
-        let report = validate::validate(store, Some(from), Some(to), today).await?;
-        validate::record(store, &report).await?;
-        let passed = report.critical_failures() == 0;
+        let outcome = validate::validate(store, Some(from), Some(to), today).await?;
+        validate::record(store, &outcome).await?;
+        let passed = outcome.critical_failures() == 0;
         if !passed {
-            let failed: Vec<&str> =
-                report.results.iter().filter(|r| !r.passed && r.severity == validate::Severity::Critical).map(|r| r.name.as_str()).collect();
+            let failed = outcome.critical_failure_names();
             tracing::warn!(%from, %to, checks = %failed.join(", "), "chunk failed validation");
             summary.failed_validation.push((from, to, failed.join(", ")));
         }
@@ -132,6 +122,25 @@ pub async fn backfill(store: &Store, opts: &BackfillOptions, today: NaiveDate) -
     }
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// The first days of the chunks of backfill `id` that have a checkpoint.
+async fn finished_chunks(store: &Store, id: &str) -> anyhow::Result<HashSet<NaiveDate>> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Checkpoint {
+        #[serde(with = "clickhouse::serde::chrono::date")]
+        chunk_from: NaiveDate,
+    }
+    let sql = "SELECT chunk_from FROM backfill_checkpoints FINAL WHERE backfill_id = ?";
+    let done: Vec<Checkpoint> = store.retry("read checkpoints", || store.client().query(sql).bind(id).fetch_all()).await?;
+    Ok(done.into_iter().map(|c| c.chunk_from).collect())
+}
+
+/// Rows of `table` dated `from..=to`.
+async fn rows_dated(store: &Store, table: &Table, from: NaiveDate, to: NaiveDate) -> anyhow::Result<u64> {
+    let sql = format!("SELECT count() FROM `{}` WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
+    let (from, to) = (from.to_string(), to.to_string());
+    Ok(store.retry(&format!("count {} rows of the chunk", table.name), || store.client().query(&sql).bind(&from).bind(&to).fetch_one()).await?)
 }
 
 #[cfg(test)]
