@@ -61,18 +61,18 @@ impl std::fmt::Display for BuildSummary {
 }
 
 /// Everything the build reads from the raw tables.
-pub struct Raw {
+pub struct RawRows {
     pub players: Vec<PlayerBoxscoreRow>,
     pub teams: Vec<TeamBoxscoreRow>,
     pub inactives: Vec<InactiveRow>,
 }
 
-impl Raw {
-    pub async fn read(store: &Store) -> anyhow::Result<Raw> {
+impl RawRows {
+    pub async fn read(store: &Store) -> anyhow::Result<RawRows> {
         let players = store.select::<PlayerBoxscoreRow>("read player_boxscores", "SELECT ?fields FROM player_boxscores FINAL").await?;
         let teams = store.select::<TeamBoxscoreRow>("read team_boxscores", "SELECT ?fields FROM team_boxscores FINAL").await?;
         let inactives = store.select::<InactiveRow>("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
-        Ok(Raw { players, teams, inactives })
+        Ok(RawRows { players, teams, inactives })
     }
 
     /// Inactive lists by (game, team).
@@ -86,17 +86,17 @@ impl Raw {
 }
 
 /// Summaries and history computed from raw rows, in memory.
-pub struct Computed {
+pub struct ComputedSummaries {
     pub players: Vec<nba_store::rows::PlayerGameSummaryRow>,
     pub teams: Vec<nba_store::rows::TeamGameSummaryRow>,
     pub history: History,
 }
 
-pub fn compute_summaries(raw: &Raw, version: u64) -> Computed {
+pub fn compute_summaries(raw: &RawRows, version: u64) -> ComputedSummaries {
     let teams = summaries::team_summaries(&raw.teams, &raw.players, version);
     let players = summaries::player_summaries(&raw.players, &raw.teams, version);
     let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
-    Computed { players, teams, history }
+    ComputedSummaries { players, teams, history }
 }
 
 /// The pre-game context of a player's row.
@@ -142,18 +142,8 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     let started_at = chrono::Utc::now();
     let version = u64::try_from(started_at.timestamp_millis()).unwrap_or(0);
     let previous = store.scalar_u64("read last build watermark", "SELECT toUInt64(max(watermark)) FROM build_runs WHERE mode != 'range'").await?;
-    let raw = Raw::read(store).await.context("reading the raw tables")?;
-    let newest_version =
-        raw.players.iter().map(|r| r.version).chain(raw.teams.iter().map(|r| r.version)).chain(raw.inactives.iter().map(|r| r.version)).max().unwrap_or(0);
-    let changed: HashSet<&str> = raw
-        .players
-        .iter()
-        .filter(|r| r.version > previous)
-        .map(|r| r.game_id.as_str())
-        .chain(raw.teams.iter().filter(|r| r.version > previous).map(|r| r.game_id.as_str()))
-        .chain(raw.inactives.iter().filter(|r| r.version > previous).map(|r| r.game_id.as_str()))
-        .collect();
-    let date_of: HashMap<&str, NaiveDate> = raw.teams.iter().map(|t| (t.game_id.as_str(), t.game_date)).collect();
+    let raw = RawRows::read(store).await.context("reading the raw tables")?;
+    let changes = Changes::since(&raw, previous);
     let (Some(first_date), Some(last_date)) = (raw.teams.iter().map(|t| t.game_date).min(), raw.teams.iter().map(|t| t.game_date).max()) else {
         // Nothing loaded yet (or a backfill chunk without games): nothing to build.
         tracing::warn!(database = store.database(), "the raw tables are empty: nothing to build (run `nba-ingest load` first)");
@@ -163,12 +153,7 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     // Rows written under another feature contract (an upgrade added or changed a
     // feature) are stale everywhere, so the nightly incremental build rebuilds them all
     // instead of leaving a table that mixes two contracts.
-    let stale = store
-        .scalar_u64(
-            "count feature rows of another contract",
-            &format!("SELECT count() FROM player_features WHERE contract_hash != '{}'", nba_features::contract_hash()),
-        )
-        .await?;
+    let stale = feature_rows_of_other_contracts(store).await?;
     let mode = if opts.from.is_some() || opts.to.is_some() {
         "range"
     } else if opts.full || previous == 0 || stale > 0 {
@@ -182,8 +167,8 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     let from = match (mode, opts.from) {
         (_, Some(d)) => d,
         ("full" | "range", None) => first_date,
-        _ => match changed.iter().filter_map(|g| date_of.get(g)).min() {
-            Some(d) => *d,
+        _ => match changes.earliest_date {
+            Some(d) => d,
             None => {
                 tracing::info!(watermark = previous, "no raw rows changed since the last build");
                 return Ok(BuildSummary { mode, seconds: started.elapsed().as_secs_f64(), ..Default::default() });
@@ -192,48 +177,121 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
     };
     let to = opts.to.unwrap_or(last_date);
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-    let in_range = |d: NaiveDate| d >= from && d <= to;
-    tracing::info!(mode, %from, %to, changed = changed.len(), "building");
+    tracing::info!(mode, %from, %to, changed = changes.games, "building");
 
-    let computed = compute_summaries(&raw, version);
-    let inactive = raw.inactive_lists();
-    let player_rows: Vec<_> = computed.players.iter().filter(|r| in_range(r.game_date)).cloned().collect();
-    let team_rows: Vec<_> = computed.teams.iter().filter(|r| in_range(r.game_date)).cloned().collect();
-    let feature_rows: Vec<PlayerFeaturesRow> =
-        raw.players.iter().filter(|p| in_range(p.game_date)).map(|p| features_row(p, &computed.history, &inactive, version)).collect();
-    let games: HashSet<&str> = team_rows.iter().map(|t| t.game_id.as_str()).collect();
-
-    for table in [&schema::PLAYER_GAME_SUMMARY, &schema::TEAM_GAME_SUMMARY, &schema::PLAYER_FEATURES] {
-        store.delete_dates(table, from, to).await?;
-    }
-    for chunk in player_rows.chunks(INSERT_CHUNK) {
-        store.insert(chunk).await?;
-    }
-    for chunk in team_rows.chunks(INSERT_CHUNK) {
-        store.insert(chunk).await?;
-    }
-    for chunk in feature_rows.chunks(INSERT_CHUNK) {
-        store.insert(chunk).await?;
-    }
+    let rows = BuiltRows::of_range(&raw, version, from, to);
+    rows.replace_range(store, from, to).await?;
     let summary = BuildSummary {
         mode,
         range: Some((from, to)),
-        changed_games: changed.len(),
-        games: games.len() as u64,
-        player_summary_rows: player_rows.len() as u64,
-        team_summary_rows: team_rows.len() as u64,
-        feature_rows: feature_rows.len() as u64,
+        changed_games: changes.games,
+        games: rows.games(),
+        player_summary_rows: rows.players.len() as u64,
+        team_summary_rows: rows.teams.len() as u64,
+        feature_rows: rows.features.len() as u64,
         seconds: started.elapsed().as_secs_f64(),
     };
     // Last: the watermark moves only once everything above is written. A range build
     // does not move it (it may not cover every changed game).
+    let watermark = if mode == "range" { previous } else { changes.newest_version };
+    record_run(store, &summary, started_at, watermark, (from, to)).await?;
+    Ok(summary)
+}
+
+/// What changed in the raw tables since the last build's watermark.
+struct Changes {
+    /// The newest version of any raw row: the next watermark.
+    newest_version: u64,
+    /// Games with a raw row newer than the watermark.
+    games: usize,
+    /// The earliest date of such a game.
+    earliest_date: Option<NaiveDate>,
+}
+
+impl Changes {
+    fn since(raw: &RawRows, watermark: u64) -> Changes {
+        let versions = raw.players.iter().map(|r| (r.version, r.game_id.as_str()));
+        let versions = versions.chain(raw.teams.iter().map(|r| (r.version, r.game_id.as_str())));
+        let versions = versions.chain(raw.inactives.iter().map(|r| (r.version, r.game_id.as_str())));
+        let mut newest_version = 0;
+        let mut changed = HashSet::new();
+        for (version, game_id) in versions {
+            newest_version = newest_version.max(version);
+            if version > watermark {
+                changed.insert(game_id);
+            }
+        }
+        let date_of: HashMap<&str, NaiveDate> = raw.teams.iter().map(|t| (t.game_id.as_str(), t.game_date)).collect();
+        let earliest_date = changed.iter().filter_map(|g| date_of.get(g)).min().copied();
+        Changes { newest_version, games: changed.len(), earliest_date }
+    }
+}
+
+/// `player_features` rows written under another feature contract than this build's.
+async fn feature_rows_of_other_contracts(store: &Store) -> anyhow::Result<u64> {
+    let hash = nba_features::contract_hash();
+    let sql = "SELECT count() FROM player_features WHERE contract_hash != ?";
+    Ok(store.retry("count feature rows of another contract", || store.client().query(sql).bind(&hash).fetch_one()).await?)
+}
+
+/// The rows a build writes for one date range.
+struct BuiltRows {
+    players: Vec<nba_store::rows::PlayerGameSummaryRow>,
+    teams: Vec<nba_store::rows::TeamGameSummaryRow>,
+    features: Vec<PlayerFeaturesRow>,
+}
+
+impl BuiltRows {
+    /// Summaries and features are computed from the whole history (a game's features read
+    /// every earlier game), then cut to `from..=to`.
+    fn of_range(raw: &RawRows, version: u64, from: NaiveDate, to: NaiveDate) -> BuiltRows {
+        let in_range = |d: NaiveDate| d >= from && d <= to;
+        let summaries = compute_summaries(raw, version);
+        let inactive = raw.inactive_lists();
+        BuiltRows {
+            players: summaries.players.iter().filter(|r| in_range(r.game_date)).cloned().collect(),
+            teams: summaries.teams.iter().filter(|r| in_range(r.game_date)).cloned().collect(),
+            features: raw.players.iter().filter(|p| in_range(p.game_date)).map(|p| features_row(p, &summaries.history, &inactive, version)).collect(),
+        }
+    }
+
+    fn games(&self) -> u64 {
+        self.teams.iter().map(|t| t.game_id.as_str()).collect::<HashSet<_>>().len() as u64
+    }
+
+    /// Deletes the range's rows (waiting for each delete) and inserts these.
+    async fn replace_range(&self, store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<()> {
+        for table in [&schema::PLAYER_GAME_SUMMARY, &schema::TEAM_GAME_SUMMARY, &schema::PLAYER_FEATURES] {
+            store.delete_dates(table, from, to).await?;
+        }
+        for chunk in self.players.chunks(INSERT_CHUNK) {
+            store.insert(chunk).await?;
+        }
+        for chunk in self.teams.chunks(INSERT_CHUNK) {
+            store.insert(chunk).await?;
+        }
+        for chunk in self.features.chunks(INSERT_CHUNK) {
+            store.insert(chunk).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The `build_runs` row of a finished build.
+async fn record_run(
+    store: &Store,
+    summary: &BuildSummary,
+    started_at: chrono::DateTime<chrono::Utc>,
+    watermark: u64,
+    (from, to): (NaiveDate, NaiveDate),
+) -> anyhow::Result<()> {
     store
         .insert(&[BuildRunRow {
             run_id: format!("{}-{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id()),
-            mode: mode.to_string(),
+            mode: summary.mode.to_string(),
             started_at,
             finished_at: chrono::Utc::now(),
-            watermark: if mode == "range" { previous } else { newest_version },
+            watermark,
             from_date: from,
             to_date: to,
             games: summary.games,
@@ -244,5 +302,5 @@ pub async fn build(store: &Store, opts: &BuildOptions) -> anyhow::Result<BuildSu
             contract_hash: nba_features::contract_hash(),
         }])
         .await?;
-    Ok(summary)
+    Ok(())
 }

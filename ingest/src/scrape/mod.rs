@@ -120,7 +120,7 @@ pub async fn scrape(db: Option<&Store>, opts: &ScrapeOptions) -> anyhow::Result<
     let fetcher = Fetcher::new(opts.fetch.clone())?;
     let base = opts.base_url.trim_end_matches('/');
     let run_id = format!("scrape-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
-    let mut run = Run { store: &store, fetcher: &fetcher, opts, summary: ScrapeSummary::default(), ledger: Vec::new(), run_id };
+    let mut run = ScrapeRun { store: &store, fetcher: &fetcher, opts, summary: ScrapeSummary::default(), ledger: Vec::new(), run_id };
 
     let months = schedule_targets(base, opts.from, opts.to);
     let bar = progress_bar(opts.progress, months.len() as u64);
@@ -172,7 +172,9 @@ pub async fn scrape(db: Option<&Store>, opts: &ScrapeOptions) -> anyhow::Result<
     Ok(run.summary)
 }
 
-struct Run<'a> {
+/// One scrape in progress: where pages go, how they are fetched, what happened so far
+/// and the ledger rows of rejected pages, written at the end.
+struct ScrapeRun<'a> {
     store: &'a PageStore,
     fetcher: &'a Fetcher,
     opts: &'a ScrapeOptions,
@@ -181,7 +183,7 @@ struct Run<'a> {
     run_id: String,
 }
 
-impl Run<'_> {
+impl ScrapeRun<'_> {
     /// Fetches, checks and stores one page; returns its body when the store now holds a
     /// good copy (fetched or confirmed by a 304).
     async fn get(&mut self, t: &Target, stored: bool) -> anyhow::Result<Option<Vec<u8>>> {

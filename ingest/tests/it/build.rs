@@ -3,7 +3,7 @@
 
 use crate::util::*;
 use nba_features::{History, N_FEATURES};
-use nba_ingest::build::{self, BuildOptions, Raw};
+use nba_ingest::build::{self, BuildOptions, RawRows};
 use nba_store::Store;
 use nba_store::rows::{PlayerFeaturesRow, PlayerGameSummaryRow, TeamGameSummaryRow};
 use std::collections::HashMap;
@@ -74,7 +74,7 @@ async fn every_player_game_gets_summaries_and_features() {
 async fn server_path_gives_bit_identical_vectors() {
     let store = season_store().await;
     let history = store.history().await.unwrap();
-    let raw = Raw::read(store).await.unwrap();
+    let raw = RawRows::read(store).await.unwrap();
     let inactive = raw.inactive_lists();
     let stored: HashMap<(String, String), PlayerFeaturesRow> =
         stored_features(store).await.into_iter().map(|r| ((r.game_id.clone(), r.player_id.clone()), r)).collect();
@@ -95,7 +95,7 @@ async fn server_path_gives_bit_identical_vectors() {
 #[tokio::test]
 async fn features_use_only_earlier_games() {
     let store = season_store().await;
-    let raw = Raw::read(store).await.unwrap();
+    let raw = RawRows::read(store).await.unwrap();
     let inactive = raw.inactive_lists();
     let computed = build::compute_summaries(&raw, 1);
     let stored: HashMap<(String, String), Vec<f32>> = stored_features(store).await.into_iter().map(|r| ((r.game_id, r.player_id), r.features)).collect();

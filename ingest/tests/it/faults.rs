@@ -1,4 +1,4 @@
-//! Database faults (issue #8, part 3): ClickHouse is SIGKILLed in the middle of `load`,
+//! Database faults: ClickHouse is SIGKILLed in the middle of `load`,
 //! `build` and `backfill`, the command is shown to have failed, the server is restarted
 //! on the same data, the command is rerun, and the final tables must equal those of an
 //! uninterrupted run of the same command: same row count and same checksum of every
