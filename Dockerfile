@@ -7,7 +7,7 @@
 #
 # The three binaries are compiled once (one cargo invocation, shared dependencies); each
 # runtime stage copies only its binary onto debian:bookworm-slim (the builder is
-# bookworm too, so glibc matches). No protoc is needed: server/build.rs compiles the
+# bookworm too, so glibc matches). No protoc is needed: crates/api/build.rs compiles the
 # .proto files with protox (pure Rust). Images run as uid/gid 10001 and need no writable
 # root filesystem (the manifests mount /tmp as an emptyDir).
 # The tags are pinned; bump them deliberately (Rust >= the workspace's rust-version).

@@ -2,22 +2,16 @@
 //! through the same steps the real code takes, so that a panic, a sanitizer report, a
 //! timeout or an allocation over `-rss_limit_mb` found here is a bug in the real code.
 //!
-//! The loader's archive reader (`ingest/src/load/source.rs`) and the server's client-input
-//! decoders (`server/src/decode.rs`) are compiled here from their own source files with
-//! `#[path]`: both are self-contained on purpose, and this keeps tonic, tract and the
-//! ClickHouse client (most of the two crates' build time) out of the instrumented build.
-//! The page parsers come from `nba-pages` itself.
+//! The page parsers and the archive reader come from `nba-pages`, the server's client-input
+//! decoders from `nba-api` built without its `grpc` feature: the same code the loader and
+//! the server run, while tonic, tract and the ClickHouse client (most of the binaries'
+//! build time) stay out of the instrumented build.
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use nba_api::decode;
+use nba_pages::archive;
 use nba_pages::checks::{self, GameResult};
 use nba_pages::{Page, PageKind};
-
-#[allow(dead_code)]
-#[path = "../../ingest/src/load/source.rs"]
-pub mod source;
-
-#[path = "../../server/src/decode.rs"]
-pub mod decode;
 
 /// `nba-server`'s default `--max-flight-batch`: larger batches are refused before decoding
 /// their columns.
@@ -57,15 +51,15 @@ pub fn schedule(data: &[u8]) {
 pub fn archive(data: &[u8]) {
     let Some((&how, bytes)) = data.split_first() else { return };
     let kind = match how % 4 {
-        0 => source::InputKind::Tar,
-        1 => source::InputKind::TarGz,
-        2 => source::InputKind::TarZst,
-        _ => source::InputKind::Html,
+        0 => archive::InputKind::Tar,
+        1 => archive::InputKind::TarGz,
+        2 => archive::InputKind::TarZst,
+        _ => archive::InputKind::Html,
     };
-    source::read_input(bytes, kind, "fuzz.input", &mut |item| {
+    archive::read_input(bytes, kind, "fuzz.input", &mut |item| {
         if let Ok(content) = &item.content {
-            assert!(content.len() as u64 <= source::MAX_PAGE_BYTES, "{} bytes read for {}", content.len(), item.path);
-            assert!(!source::climbs_out(&item.path), "member {:?} was not refused", item.path);
+            assert!(content.len() as u64 <= archive::MAX_PAGE_BYTES, "{} bytes read for {}", content.len(), item.path);
+            assert!(!archive::climbs_out(&item.path), "member {:?} was not refused", item.path);
             if let Some(kind) = PageKind::of_path(&item.path) {
                 let _ = nba_pages::parse_page(&kind, content);
             }

@@ -21,13 +21,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clap::Parser;
+use nba_api::proto::inference::ModelInferRequest;
+use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
+use nba_api::proto::inference::model_infer_request::InferInputTensor;
+use nba_api::proto::predict::PredictRequest;
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_model::{Forest, Mode, Node};
 use nba_registry::{MANIFEST_FILE, MODEL_FILE, Registry};
-use nba_server::proto::inference::ModelInferRequest;
-use nba_server::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
-use nba_server::proto::inference::model_infer_request::InferInputTensor;
-use nba_server::proto::predict::PredictRequest;
-use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_store::Store;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

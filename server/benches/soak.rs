@@ -25,9 +25,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clap::Parser;
+use nba_api::proto::predict::PredictRequest;
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_registry::Registry;
-use nba_server::proto::predict::PredictRequest;
-use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_store::Store;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};

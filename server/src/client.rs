@@ -2,9 +2,9 @@
 //! for operators checking a deployment by hand.
 
 use crate::config::ClientArgs;
-use crate::proto::predict::prediction_service_client::PredictionServiceClient;
-use crate::proto::predict::{Call, PredictRequest};
 use anyhow::{Context, bail};
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
+use nba_api::proto::predict::{Call, PredictRequest};
 
 /// Parses `PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE]`.
 pub fn parse_request(s: &str) -> anyhow::Result<PredictRequest> {

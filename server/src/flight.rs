@@ -16,11 +16,9 @@
 //! Batches are scored on the rayon pool (bounded by the cores), never on the runtime's
 //! I/O threads, and a whole stream uses the model that was served when it started.
 
-use crate::decode;
 use crate::error::ServeError;
 use crate::model::LoadedModel;
 use crate::predict::Predictor;
-use crate::proto::predict::{Call, PlayerList, PredictRequest};
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_flight::decode::FlightRecordBatchStream;
@@ -35,6 +33,8 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
+use nba_api::decode;
+use nba_api::proto::predict::{Call, PlayerList, PredictRequest};
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status, Streaming};

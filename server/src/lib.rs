@@ -5,7 +5,7 @@
 //! - [`model`]: loading, checking and hot-swapping registry versions;
 //! - [`grpc`]: the `nba.predict.v1` and KServe V2 services, auth, per-call metrics;
 //! - [`flight`]: Arrow Flight batch scoring and daily slates;
-//! - [`decode`]: client input that arrives as data (Flight batches, V2 tensors), fuzzed;
+//! - `nba_api::decode`: client input that arrives as data (Flight batches, V2 tensors), fuzzed;
 //! - [`admin`]: `/metrics`, `/live`, `/ready`, `POST /admin/reload`;
 //! - [`predlog`]: every prediction appended to ClickHouse off the request path;
 //! - [`warm`]: the opt-in `--keep-cpus-awake` mode (idle CPUs spin while requests arrive);
@@ -30,7 +30,6 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub mod admin;
 pub mod client;
 pub mod config;
-pub mod decode;
 pub mod error;
 pub mod features;
 pub mod flight;
@@ -38,7 +37,6 @@ pub mod grpc;
 pub mod model;
 pub mod predict;
 pub mod predlog;
-pub mod proto;
 pub mod telemetry;
 pub mod warm;
 
@@ -50,9 +48,9 @@ use crate::grpc::predict::PredictApi;
 use crate::model::ModelSlot;
 use crate::predict::Predictor;
 use crate::predlog::PredictionLog;
-use crate::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
-use crate::proto::predict::prediction_service_server::PredictionServiceServer;
 use anyhow::Context;
+use nba_api::proto::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+use nba_api::proto::predict::prediction_service_server::PredictionServiceServer;
 use nba_registry::Registry;
 use nba_store::{Store, StoreConfig};
 use std::future::Future;
@@ -229,12 +227,12 @@ pub async fn run(
         auth,
     );
     let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(nba_api::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("reflection service")?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(nba_api::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("reflection service")?;

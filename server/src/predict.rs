@@ -5,7 +5,7 @@ use crate::error::ServeError;
 use crate::features::{FeatureQuery, FeatureStore, Features};
 use crate::model::{LoadedModel, ModelSlot};
 use crate::predlog::PredictionLog;
-use crate::proto::predict::{Call, FeatureContribution, PredictRequest, PredictResponse};
+use nba_api::proto::predict::{Call, FeatureContribution, PredictRequest, PredictResponse};
 use std::sync::Arc;
 
 /// Calls need this probability of going over (or under) ...

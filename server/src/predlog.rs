@@ -5,8 +5,8 @@
 //! (`nba_prediction_log_dropped_total`): logging never slows or fails a prediction.
 
 use crate::features::Features;
-use crate::proto::predict::{Call, PredictResponse};
 use chrono::{NaiveDate, Utc};
+use nba_api::proto::predict::{Call, PredictResponse};
 use nba_store::Store;
 use nba_store::rows::PredictionRow;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use crate::error::PageError;
 use crate::html::{self, Inline, Row};
-use crate::model::{Advanced, BoxScore, Counting, Inactive, PlayerLine, PlayerStatus, SeasonType, TeamBox};
+use crate::parsed::{Advanced, BoxScore, Counting, Inactive, PlayerLine, PlayerStatus, SeasonType, TeamBox};
 use crate::season;
 use chrono::NaiveDate;
 use memchr::memmem;

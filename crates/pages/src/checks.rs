@@ -1,7 +1,7 @@
 //! Data-quality checks run while parsing. A page that fails one is still loaded; the
 //! findings go to the `data_quality_issues` table and the load summary.
 
-use crate::model::{BoxScore, Counting, PlayerStatus, ScheduledGame, SeasonType};
+use crate::parsed::{BoxScore, Counting, PlayerStatus, ScheduledGame, SeasonType};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -56,13 +56,7 @@ pub fn check_box_score(game: &BoxScore) -> Vec<QualityIssue> {
         }
         for (i, (name, total)) in team.totals.fields().iter().enumerate() {
             if sum[i] != u32::from(*total) {
-                out.push(issue(
-                    "team_totals_sum",
-                    Severity::Error,
-                    &team.team,
-                    "",
-                    format!("players' {name} add up to {}, Team Totals say {total}", sum[i]),
-                ));
+                out.push(issue("team_totals_sum", Severity::Error, &team.team, "", format!("players' {name} add up to {}, Team Totals say {total}", sum[i])));
             }
         }
         // pts = 2*fgm + fg3m + ftm, for every player and the team.
@@ -162,22 +156,14 @@ impl From<&ScheduledGame> for GameResult {
 }
 
 /// Names of the cross-file checks, so the loader can replace their earlier findings.
-pub const SCHEDULE_CHECKS: [&str; 4] =
-    ["schedule_final_score", "schedule_teams", "schedule_season_type", "schedule_overtimes"];
+pub const SCHEDULE_CHECKS: [&str; 4] = ["schedule_final_score", "schedule_teams", "schedule_season_type", "schedule_overtimes"];
 
 /// Cross-file check: the box score's final score, teams, type and overtimes agree with
 /// the schedule row. The box score is authoritative.
 pub fn check_against_schedule(game: &GameResult, scheduled: &GameResult) -> Vec<QualityIssue> {
     let mut out = Vec::new();
     let mut push = |check, severity, message| {
-        out.push(QualityIssue {
-            game_id: game.game_id.clone(),
-            check,
-            severity,
-            team: String::new(),
-            player_id: String::new(),
-            message,
-        })
+        out.push(QualityIssue { game_id: game.game_id.clone(), check, severity, team: String::new(), player_id: String::new(), message })
     };
     if (scheduled.away_pts, scheduled.home_pts) != (game.away_pts, game.home_pts) {
         push(
@@ -193,25 +179,14 @@ pub fn check_against_schedule(game: &GameResult, scheduled: &GameResult) -> Vec<
         push(
             SCHEDULE_CHECKS[1],
             Severity::Error,
-            format!(
-                "box score is {} at {}, schedule says {} at {}",
-                game.away_team, game.home_team, scheduled.away_team, scheduled.home_team
-            ),
+            format!("box score is {} at {}, schedule says {} at {}", game.away_team, game.home_team, scheduled.away_team, scheduled.home_team),
         );
     }
     if scheduled.season_type != game.season_type {
-        push(
-            SCHEDULE_CHECKS[2],
-            Severity::Warning,
-            format!("box score title says {}, schedule calendar says {}", game.season_type, scheduled.season_type),
-        );
+        push(SCHEDULE_CHECKS[2], Severity::Warning, format!("box score title says {}, schedule calendar says {}", game.season_type, scheduled.season_type));
     }
     if scheduled.overtimes != game.overtimes {
-        push(
-            SCHEDULE_CHECKS[3],
-            Severity::Warning,
-            format!("line score has {} overtimes, schedule says {}", game.overtimes, scheduled.overtimes),
-        );
+        push(SCHEDULE_CHECKS[3], Severity::Warning, format!("line score has {} overtimes, schedule says {}", game.overtimes, scheduled.overtimes));
     }
     out
 }

@@ -15,15 +15,16 @@
 //! the end of a row, the open section or the table, closes the open cell; cells outside a
 //! `<tr>` get an implied row; `<thead>` rows are skipped, and tokenizing starts at `<tbody>`.
 //!
-//! Why not a DOM: this replaced `scraper` (html5ever plus a DOM) per table, and the loader
-//! spent three quarters of its time there. On the table slices of the 2023-24 archive
-//! (86 MB), `scraper`'s `parse_fragment` took 1.9 s, html5ever's tokenizer alone 1.5 s, and
-//! html5gum's 0.47 s. The results on all 8,528 pages of the seven seasons are identical to
-//! the DOM-based reader's. On deliberately broken markup they can differ where a tree
-//! builder would restructure the document: tables nested in a table, formatting elements
-//! (`<strong>`, `<b>`...) left open across their parent's end and re-opened by the tree
-//! builder, block elements inside the inactive line or the `<h1>`; and a damaged `<thead>`
-//! no longer spills into the body, as the header is not read at all.
+//! Why no DOM: parsing is most of the loader's time, and building a tree for each table
+//! costs several times what tokenizing it does. On the table slices of the 2023-24
+//! archive (86 MB), `scraper`'s `parse_fragment` (html5ever plus a DOM) takes 1.9 s,
+//! html5ever's tokenizer alone 1.5 s, and html5gum's 0.47 s. The results on all 8,528
+//! pages of the seven seasons are identical to a DOM-based reader's. On deliberately broken
+//! markup they can differ where a tree builder would restructure the document: tables
+//! nested in a table, formatting elements (`<strong>`, `<b>`...) left open across their
+//! parent's end and re-opened by the tree builder, block elements inside the inactive line
+//! or the `<h1>`; and a damaged `<thead>` cannot spill into the body, as the header is not
+//! read at all.
 
 use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
 use html5gum::{Emitter, ForwardingEmitter, Span, Tokenizer};
@@ -91,7 +92,7 @@ pub fn ids_between_each<const N: usize>(page: &str, shared: &str, prefixes: [&st
 }
 
 /// Distinct values in order of first appearance. The set makes each addition O(1): a
-/// hostile page can hold a million distinct ids, and a search of the list per id was
+/// hostile page can hold a million distinct ids, and a search of the list per id would be
 /// quadratic (minutes of CPU for one page).
 #[derive(Default)]
 struct Distinct {

@@ -3,19 +3,22 @@
 //!
 //! Entry point: [`parse_page`], which tells the two kinds apart by file name, checks the
 //! bytes are UTF-8 HTML and returns a typed [`Page`] or a [`PageError`] saying what is wrong.
-//! [`checks`] holds the data-quality rules run on a parsed page.
+//! [`parsed`] holds the typed results, [`checks`] the data-quality rules run on a parsed
+//! page, and [`archive`] reads the files pages arrive in (season archives, folders, single
+//! pages) as the loader and the fuzz targets do.
 
+pub mod archive;
 pub mod boxscore;
 pub mod checks;
 pub mod error;
 pub mod html;
-pub mod model;
+pub mod parsed;
 pub mod schedule;
 pub mod season;
 
 pub use checks::{QualityIssue, Severity};
 pub use error::PageError;
-pub use model::*;
+pub use parsed::*;
 
 /// What a file holds, from its name alone.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,14 +3,13 @@
 use crate::boxscore::parse_game_id;
 use crate::error::PageError;
 use crate::html;
-use crate::model::{Schedule, ScheduledGame, SeasonType};
+use crate::parsed::{Schedule, ScheduledGame, SeasonType};
 use crate::season;
 use chrono::NaiveDate;
 use memchr::memmem;
 
 /// Month names as schedule page names spell them, January first.
-pub const MONTHS: [&str; 12] =
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+pub const MONTHS: [&str; 12] = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 
 /// Splits `NBA_2024_games-october.html` into (2024, "october").
 pub fn parse_schedule_name(file_name: &str) -> Option<(u16, String)> {
@@ -47,8 +46,7 @@ pub fn schedule_season_type(season: u16, date: NaiveDate, remarks: &str) -> Seas
 }
 
 pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError> {
-    let (season, month) =
-        parse_schedule_name(file_name).ok_or_else(|| PageError::UnknownPageName(file_name.to_string()))?;
+    let (season, month) = parse_schedule_name(file_name).ok_or_else(|| PageError::UnknownPageName(file_name.to_string()))?;
     if page.trim().is_empty() {
         return Err(PageError::Empty);
     }
@@ -62,10 +60,7 @@ pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError
             continue;
         }
         let bad = |what: String| PageError::BadScheduleRow { index, what };
-        let game_id = row
-            .cell("date_game")
-            .and_then(|c| c.csk.map(str::to_string))
-            .ok_or_else(|| bad("no game id (csk) on the date cell".into()))?;
+        let game_id = row.cell("date_game").and_then(|c| c.csk.map(str::to_string)).ok_or_else(|| bad("no game id (csk) on the date cell".into()))?;
         let (game_date, home_code) = parse_game_id(&game_id).map_err(|e| bad(e.to_string()))?;
         let team_code = |stat: &str| -> Result<String, PageError> {
             // csk is "LAL.202310240DEN"; the link is "/teams/LAL/2024.html".
@@ -92,9 +87,8 @@ pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError
         };
         let away_pts = points("visitor_pts")?;
         let home_pts = points("home_pts")?;
-        let overtimes = parse_overtimes(row.get("overtimes").unwrap_or("")).ok_or_else(|| {
-            bad(format!("overtimes cell {:?} is not like OT or 2OT", row.get("overtimes").unwrap_or("")))
-        })?;
+        let overtimes = parse_overtimes(row.get("overtimes").unwrap_or(""))
+            .ok_or_else(|| bad(format!("overtimes cell {:?} is not like OT or 2OT", row.get("overtimes").unwrap_or(""))))?;
         let attendance_raw = row.get("attendance").unwrap_or("").replace(',', "");
         let attendance = if attendance_raw.trim().is_empty() {
             None
@@ -104,10 +98,7 @@ pub fn parse_schedule(file_name: &str, page: &str) -> Result<Schedule, PageError
         let remarks = row.get("game_remarks").unwrap_or("").to_string();
         games.push(ScheduledGame {
             season_type: schedule_season_type(season, game_date, &remarks),
-            has_box_score: row
-                .cell("box_score_text")
-                .and_then(|c| c.href)
-                .is_some_and(|h| h.ends_with(&format!("/{game_id}.html"))),
+            has_box_score: row.cell("box_score_text").and_then(|c| c.href).is_some_and(|h| h.ends_with(&format!("/{game_id}.html"))),
             game_id,
             game_date,
             season,

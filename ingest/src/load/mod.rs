@@ -1,6 +1,6 @@
 //! `nba-ingest load`: pages → ClickHouse raw tables, idempotently.
 //!
-//! Pipeline: one thread streams the inputs ([`source`]), worker threads hash and parse
+//! Pipeline: one thread streams the inputs ([`archive`]), worker threads hash and parse
 //! pages (skipping any whose content the ledger already holds), and the async writer
 //! groups parsed pages into batches. Per batch it first removes rows an earlier version of
 //! the same pages left behind (a changed page, or a run that died before writing its ledger
@@ -9,11 +9,10 @@
 //! only then writes the ledger entries, so a rerun after any failure finishes the job
 //! without duplicates and without losing a cross-check finding.
 
-pub mod source;
-
 use crate::progress::Progress;
 use anyhow::Context;
 use chrono::NaiveDate;
+use nba_pages::archive;
 use nba_pages::checks::{self, QualityIssue};
 use nba_pages::{BoxScore, Page, PageKind, Schedule};
 use nba_store::rows::{GameRow, GameRows, IngestFileRow, QualityIssueRow};
@@ -140,7 +139,7 @@ enum Outcome {
     Schedule(Schedule),
 }
 
-fn parse_item(item: source::SourceItem, ledger: &HashMap<String, String>, dates: Option<(NaiveDate, NaiveDate)>) -> Parsed {
+fn parse_item(item: archive::SourceItem, ledger: &HashMap<String, String>, dates: Option<(NaiveDate, NaiveDate)>) -> Parsed {
     let kind = PageKind::of_path(&item.path);
     if let (Some((from, to)), Some((first, last))) = (dates, kind.as_ref().and_then(page_days))
         && (last < from || first > to)
@@ -188,7 +187,7 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         None => HashMap::new(),
     };
     let ledger = Arc::new(ledger);
-    let mut inputs = source::expand(&opts.paths);
+    let mut inputs = archive::expand(&opts.paths);
     if let Some(range) = opts.dates {
         inputs.files.retain(|(path, _)| archive_may_overlap(path, range));
     }
@@ -211,7 +210,7 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
 
     let consumed = Arc::new(AtomicU64::new(0));
     let progress = Progress::new(opts.progress, inputs.total_bytes(), consumed.clone());
-    let (item_tx, item_rx) = crossbeam_channel::bounded::<source::SourceItem>(64);
+    let (item_tx, item_rx) = crossbeam_channel::bounded::<archive::SourceItem>(64);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Parsed>(256);
     let inputs = Arc::new(inputs);
     let reader = {
@@ -219,7 +218,7 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         let consumed = consumed.clone();
         std::thread::Builder::new()
             .name("load-reader".into())
-            .spawn(move || source::read_all(&inputs, &consumed, |item| item_tx.send(item).is_ok()))
+            .spawn(move || archive::read_all(&inputs, &consumed, |item| item_tx.send(item).is_ok()))
             .context("starting the reader thread")?
     };
     let mut workers = Vec::new();

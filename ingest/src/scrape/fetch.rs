@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 /// Largest body accepted: real pages are under 0.6 MB (same bound as `load`).
-const MAX_BODY_BYTES: usize = crate::load::source::MAX_PAGE_BYTES as usize;
+const MAX_BODY_BYTES: usize = nba_pages::archive::MAX_PAGE_BYTES as usize;
 /// Longest `Retry-After` we wait for; a server asking for more is treated as refusing.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 

@@ -2,13 +2,13 @@
 //! V2 clients can score raw FP32 feature rows (contract order) without our own API.
 
 use super::finish;
-use crate::decode;
 use crate::error::ServeError;
 use crate::predict::Predictor;
-use crate::proto::inference::grpc_inference_service_server::GrpcInferenceService;
-use crate::proto::inference::model_infer_response::InferOutputTensor;
-use crate::proto::inference::model_metadata_response::TensorMetadata;
-use crate::proto::inference::*;
+use nba_api::decode;
+use nba_api::proto::inference::grpc_inference_service_server::GrpcInferenceService;
+use nba_api::proto::inference::model_infer_response::InferOutputTensor;
+use nba_api::proto::inference::model_metadata_response::TensorMetadata;
+use nba_api::proto::inference::*;
 use nba_features::N_FEATURES;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,8 +3,8 @@
 use super::finish;
 use crate::error::ServeError;
 use crate::predict::Predictor;
-use crate::proto::predict::prediction_service_server::PredictionService;
-use crate::proto::predict::{
+use nba_api::proto::predict::prediction_service_server::PredictionService;
+use nba_api::proto::predict::{
     BatchError, ExplainResponse, GetModelRequest, GetModelResponse, Metric, PredictBatchItem, PredictBatchRequest, PredictBatchResponse, PredictRequest,
     PredictResponse, predict_batch_item,
 };

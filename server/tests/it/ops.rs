@@ -2,13 +2,13 @@
 //! shutdown, bearer tokens, size limits and the prediction log.
 
 use crate::util::*;
+use nba_api::proto::predict::PredictBatchRequest;
 use nba_registry::{MANIFEST_FILE, MODEL_FILE};
-use nba_server::proto::predict::PredictBatchRequest;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tonic::Code;
 
-async fn some_request() -> nba_server::proto::predict::PredictRequest {
+async fn some_request() -> nba_api::proto::predict::PredictRequest {
     #[derive(clickhouse::Row, serde::Deserialize)]
     struct G {
         player_id: String,
@@ -224,7 +224,7 @@ async fn graceful_shutdown_completes_in_flight_calls_then_refuses_new_ones() {
     let grpc = server.grpc.clone();
     server.stop().await.expect("run returns Ok after draining");
     // The listener is closed: new connections fail.
-    assert!(nba_server::proto::predict::prediction_service_client::PredictionServiceClient::connect(grpc).await.is_err());
+    assert!(nba_api::proto::predict::prediction_service_client::PredictionServiceClient::connect(grpc).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +250,7 @@ async fn bearer_token_batch_and_size_limits() {
     let e = client.predict_batch(with("a-long-enough-test-token", PredictBatchRequest { requests: vec![req.clone(); 4] })).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     let mut big = req.clone();
-    big.team_inactive = Some(nba_server::proto::predict::PlayerList { player_ids: vec!["x".repeat(30); 100] });
+    big.team_inactive = Some(nba_api::proto::predict::PlayerList { player_ids: vec!["x".repeat(30); 100] });
     let e = client.predict(with("a-long-enough-test-token", big)).await.unwrap_err();
     assert!(matches!(e.code(), Code::OutOfRange | Code::ResourceExhausted), "{e:?}");
     // The admin reload needs the token too.
@@ -313,7 +313,7 @@ async fn overload_beyond_the_concurrency_limit_is_shed_not_queued() {
         .collect();
     let mut calls = vec![];
     for _ in 0..8 {
-        let mut c = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch.clone());
+        let mut c = nba_api::proto::predict::prediction_service_client::PredictionServiceClient::new(ch.clone());
         let b = batch.clone();
         calls.push(tokio::spawn(async move { c.predict_batch(PredictBatchRequest { requests: b }).await.map(|_| ()) }));
     }
@@ -355,12 +355,12 @@ async fn tls_serves_with_a_certificate_and_refuses_plaintext() {
         .ca_certificate(tonic::transport::Certificate::from_pem(std::fs::read(&cert).unwrap()))
         .domain_name("localhost");
     let ch = tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{port}")).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
-    let mut client = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
+    let mut client = nba_api::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
     client.predict(some_request().await).await.unwrap();
     // A plaintext client gets no answer.
     let plain = tonic::transport::Endpoint::from_shared(server.grpc.clone()).unwrap().connect().await;
     if let Ok(ch) = plain {
-        let mut c = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
+        let mut c = nba_api::proto::predict::prediction_service_client::PredictionServiceClient::new(ch);
         assert!(c.predict(some_request().await).await.is_err());
     }
     server.stop().await.unwrap();
@@ -402,7 +402,7 @@ async fn secrets_never_reach_logs_or_error_messages() {
     }
     // The wrong password keeps ClickHouse out; calls with and without tokens fail.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let mut client = nba_server::proto::predict::prediction_service_client::PredictionServiceClient::new(channel(&grpc.unwrap()).await);
+    let mut client = nba_api::proto::predict::prediction_service_client::PredictionServiceClient::new(channel(&grpc.unwrap()).await);
     let mut messages = vec![];
     for auth in [None, Some("Bearer wrong-token-of-length"), Some(&*format!("Bearer {token}"))] {
         let mut r = tonic::Request::new(some_request().await);

@@ -2,12 +2,12 @@
 //! file's, every error code, batches, the V2 protocol, health, reflection and metrics.
 
 use crate::util::*;
+use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
+use nba_api::proto::inference::model_infer_request::InferInputTensor;
+use nba_api::proto::inference::*;
+use nba_api::proto::predict::{Call, GetModelRequest, PlayerList, PredictBatchRequest, predict_batch_item};
 use nba_model::onnx::OnnxModel;
 use nba_registry::Registry;
-use nba_server::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
-use nba_server::proto::inference::model_infer_request::InferInputTensor;
-use nba_server::proto::inference::*;
-use nba_server::proto::predict::{Call, GetModelRequest, PlayerList, PredictBatchRequest, predict_batch_item};
 use tonic::Code;
 
 #[derive(Debug, clickhouse::Row, serde::Deserialize)]

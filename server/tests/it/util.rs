@@ -2,11 +2,11 @@
 //! server on ephemeral ports, and a TCP proxy to ClickHouse that a test can cut.
 
 use clap::Parser;
+use nba_api::proto::predict::PredictRequest;
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_ingest::load::LoadOptions;
 use nba_registry::Registry;
 use nba_server::config::{Cli, Command, ServeConfig};
-use nba_server::proto::predict::PredictRequest;
-use nba_server::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_store::{Store, StoreConfig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,14 +1,12 @@
 //! Decoders of client input that arrives as data rather than as protobuf fields: Arrow
 //! Flight record batches (`DoExchange` `["requests"]` and `["features"]`) and KServe V2
 //! tensors (`ModelInfer`). Each turns what a client sent into plain values, or an error
-//! naming the column, row or field at fault; scoring is left to the callers
-//! ([`crate::flight`], [`crate::grpc::inference`]), which map the errors to
-//! `INVALID_ARGUMENT`.
+//! naming the column, row or field at fault; scoring is left to the callers (nba-server's
+//! `flight` and `grpc::inference` modules), which map the errors to `INVALID_ARGUMENT`.
 //!
-//! This file is self-contained on purpose (std, arrow, `nba-features`, thiserror; no
-//! `crate::` paths): the fuzz targets in `fuzz/` compile this very file with `#[path]`, so
-//! the code fuzzed is the code served while the fuzz build stays free of tonic, tract and
-//! the ClickHouse client (see docs/reliability.md).
+//! Only std, arrow, `nba-features` and thiserror are used here, never tonic: the fuzz
+//! targets in `fuzz/` call these very functions without building the gRPC stack (see
+//! docs/reliability.md).
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType};
@@ -335,10 +333,10 @@ mod tests {
         assert!(values[0][0].is_nan() && values[1][0].is_nan(), "row 0: null a, null b (holding inf)");
         assert_eq!((values[0][1], values[1][1]), (1.0, -1.0));
         assert!(matches!(values[0], std::borrow::Cow::Owned(_)), "a column with nulls is copied");
-        let clean = batch(vec![Field::new("a", DataType::Float32, false), Field::new("b", DataType::Float32, false)], vec![
-            Arc::new(Float32Array::from(vec![1.0f32, 2.0])),
-            Arc::new(Float32Array::from(vec![3.0f32, 4.0])),
-        ]);
+        let clean = batch(
+            vec![Field::new("a", DataType::Float32, false), Field::new("b", DataType::Float32, false)],
+            vec![Arc::new(Float32Array::from(vec![1.0f32, 2.0])), Arc::new(Float32Array::from(vec![3.0f32, 4.0]))],
+        );
         let cols = FeatureColumns::of(&clean, &names).unwrap();
         assert!(cols.values().iter().all(|c| matches!(c, std::borrow::Cow::Borrowed(_))), "null-free columns are read in place");
     }

@@ -1,14 +1,16 @@
 //! Code generated from `proto/` by `build.rs`: the `nba.predict.v1` API, the Open
-//! Inference Protocol (`inference`), and the descriptor set served by reflection.
+//! Inference Protocol (`inference`), and the descriptor set served by reflection. The
+//! service traits (`*_server`) and clients (`*_client`) exist with the `grpc` feature only;
+//! the messages always.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
 pub mod predict {
-    tonic::include_proto!("nba.predict.v1");
+    include!(concat!(env!("OUT_DIR"), "/nba.predict.v1.rs"));
 }
 
 pub mod inference {
-    tonic::include_proto!("inference");
+    include!(concat!(env!("OUT_DIR"), "/inference.rs"));
 }
 
 /// Encoded `FileDescriptorSet` of every proto file (for gRPC server reflection).

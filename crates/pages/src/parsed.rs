@@ -27,9 +27,7 @@ impl SeasonType {
     }
 
     pub fn parse(label: &str) -> Option<Self> {
-        [Self::RegularSeason, Self::PlayIn, Self::Playoffs, Self::IstFinal]
-            .into_iter()
-            .find(|t| t.as_str() == label)
+        [Self::RegularSeason, Self::PlayIn, Self::Playoffs, Self::IstFinal].into_iter().find(|t| t.as_str() == label)
     }
 }
 
@@ -63,9 +61,7 @@ impl PlayerStatus {
 
     /// The page's `reason` cell text, e.g. "Did Not Play".
     pub fn from_reason(reason: &str) -> Option<Self> {
-        [Self::DidNotPlay, Self::DidNotDress, Self::NotWithTeam, Self::PlayerSuspended]
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(reason.trim()))
+        [Self::DidNotPlay, Self::DidNotDress, Self::NotWithTeam, Self::PlayerSuspended].into_iter().find(|s| s.as_str().eq_ignore_ascii_case(reason.trim()))
     }
 }
 

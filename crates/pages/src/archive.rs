@@ -1,10 +1,11 @@
-//! Input sources for `load`: season archives (`.tar.zst`, `.tar.gz`, `.tar`, streamed,
-//! never unpacked to disk), folders (walked for pages and archives) and single `.html`
-//! files. Each yields [`SourceItem`]s in a stable order; a member that cannot be read
-//! becomes an item carrying the error, so the ledger records it and the run goes on.
+//! Input files as `nba-ingest load` reads them: season archives (`.tar.zst`, `.tar.gz`,
+//! `.tar`, streamed, never unpacked to disk), folders (walked for pages and archives) and
+//! single `.html` files. Each yields [`SourceItem`]s in a stable order; a member that
+//! cannot be read becomes an item carrying the error, so the ledger records it and the run
+//! goes on.
 //!
-//! Self-contained on purpose (std, tar, flate2, zstd; no `crate::` paths): the `archive`
-//! fuzz target in `fuzz/` compiles this very file with `#[path]`.
+//! It lives beside the parsers, not in `nba-ingest`, so that the `archive` fuzz target
+//! reads files exactly as `load` does without building the loader's ClickHouse client.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
