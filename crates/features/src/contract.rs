@@ -170,8 +170,7 @@ impl Window {
             Window::Last(n) => (format!("{prefix}_avg_{n}"), format!("mean {what} over the last {n} played games (fewer if fewer; NaN if none)")),
             Window::Season => (format!("{prefix}_avg_season"), format!("mean {what} over this season's played games so far (NaN if none)")),
         };
-        // Usage enters usage_spike_score, which reads the inactive list, but the rolling
-        // usage itself comes from earlier games only.
+        // A window mean reads only his earlier games: player form, known before game day.
         Feature { name, definition, group: Group::PlayerForm, timing: Timing::PreGame, value: Value::Rolling(stat, self) }
     }
 }
@@ -463,7 +462,7 @@ static FEATURES: LazyLock<Vec<Feature>> = LazyLock::new(|| {
     rolling.chain(singles).collect()
 });
 
-/// The ordered feature list.
+/// The declared features, in contract (vector) order.
 pub fn features() -> &'static [Feature] {
     &FEATURES
 }
