@@ -45,7 +45,10 @@ Conventions shared by the three binaries:
 - Secrets are read from files (`CLICKHOUSE_PASSWORD_FILE`, `NBA_AUTH_TOKEN_FILE`), never
   printed; in Kubernetes the files are mounted Secrets and every other variable comes
   from the ConfigMap `nba-config` (`k8s/base/config/nba.env`, overlays merge into it).
-- Logs: `RUST_LOG` (e.g. `info`, `nba_server=debug`) overrides the default level.
+- ClickHouse and logging flags are the same in the three binaries (`nba-store`'s
+  `ClickHouseArgs`, `nba-logging`'s `LogArgs`). Log level: `-v`/`-vv`, else
+  `--log-level`/`NBA_LOG`, else `RUST_LOG` (e.g. `info,nba_server=debug`), else `info`;
+  `--log-format text|json` (`NBA_LOG_FORMAT`); colour only on a terminal.
 - Exit codes: `nba-ingest` 0 success, 1 finished with rejected files / failed pages / a
   critical validation failure, 2 error; `nba-trainer` 0 ok, 3 trained but the promotion
   gate refused, 2 error; `nba-server` 0 after a clean shutdown, 2 error.

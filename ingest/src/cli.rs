@@ -2,6 +2,8 @@
 //! environment, validated before any work starts.
 
 use clap::{Args, Parser, Subcommand};
+use nba_logging::LogArgs;
+use nba_store::ClickHouseArgs;
 use std::path::PathBuf;
 
 /// Loads scraped basketball-reference pages into ClickHouse.
@@ -18,28 +20,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every subcommand takes (before or after its name).
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// ClickHouse HTTP URL.
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123", global = true)]
-    pub clickhouse_url: String,
-    /// ClickHouse database of the platform.
-    #[arg(long, env = "NBA_DATABASE", default_value = "nba", global = true)]
-    pub database: String,
-    /// ClickHouse user (default: the server's default user).
-    #[arg(long, env = "CLICKHOUSE_USER", global = true)]
-    pub clickhouse_user: Option<String>,
-    /// File holding the ClickHouse password (preferred over CLICKHOUSE_PASSWORD; the
-    /// password is never logged).
-    #[arg(long, env = "CLICKHOUSE_PASSWORD_FILE", global = true)]
-    pub clickhouse_password_file: Option<PathBuf>,
-    /// Attempts per ClickHouse call before giving up (with doubling backoff from 0.5 s).
-    #[arg(long, env = "NBA_CLICKHOUSE_ATTEMPTS", default_value_t = 5, global = true,
-          value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub clickhouse_attempts: u32,
-    /// Debug logs (-v), trace logs (-vv). RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Progress bar: auto (on a terminal), always, never.
     #[arg(long, env = "NBA_PROGRESS", default_value = "auto", global = true)]
     pub progress: ProgressMode,
@@ -213,4 +200,28 @@ pub struct LoadArgs {
     /// Parse and check the pages and print the summary, without ClickHouse.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_is_a_valid_clap_command() {
+        // clap checks a subcommand (unique ids, for instance) only when it is run.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_shared_flags_are_accepted_before_and_after_the_subcommand() {
+        let after = Cli::try_parse_from(["nba-ingest", "status", "--clickhouse-attempts", "2", "-v", "--database", "x"]).unwrap();
+        let before = Cli::try_parse_from(["nba-ingest", "--clickhouse-attempts", "2", "-v", "--database", "x", "status"]).unwrap();
+        for cli in [after, before] {
+            assert_eq!((cli.global.clickhouse.attempts, cli.global.log.verbose, cli.global.clickhouse.database.as_str()), (2, 1, "x"));
+        }
+        let scrape = Cli::try_parse_from(["nba-ingest", "scrape", "--store", "s", "--attempts", "7", "--clickhouse-attempts", "3"]).unwrap();
+        let Command::Scrape(args) = scrape.command else { panic!("not scrape") };
+        assert_eq!((args.attempts, scrape.global.clickhouse.attempts), (7, 3), "--attempts is the scraper's, not ClickHouse's");
+    }
 }

@@ -20,25 +20,12 @@ pub mod validate;
 
 use anyhow::Context;
 use cli::{Cli, Command, GlobalArgs, ProgressMode};
-use nba_store::{Store, StoreConfig};
+use nba_store::Store;
 use std::process::ExitCode;
 
-/// Builds the store from the global flags; the password only from a file or the
-/// environment.
+/// The store the global flags name, through the constructor every binary shares.
 pub fn store_from_args(g: &GlobalArgs) -> anyhow::Result<Store> {
-    let mut config = StoreConfig::new(g.clickhouse_url.clone(), g.database.clone());
-    config.user = g.clickhouse_user.clone();
-    config.attempts = g.clickhouse_attempts;
-    config.password = match &g.clickhouse_password_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the ClickHouse password file {}", path.display()))?
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        ),
-        None => std::env::var("CLICKHOUSE_PASSWORD").ok(),
-    };
-    Ok(Store::new(config)?)
+    Ok(g.clickhouse.connect()?)
 }
 
 /// Runs one command; returns the process exit code.

@@ -2,6 +2,8 @@
 //! environment (the Kubernetes manifests set them there), validated before a port is bound.
 
 use clap::{Args, Parser, Subcommand};
+use nba_logging::LogArgs;
+use nba_store::{ClickHouseArgs, StoreConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +12,8 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "nba-server", version, about, long_about)]
 pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -35,19 +39,8 @@ pub struct ServeConfig {
     /// Model registry root (the trainer's --registry).
     #[arg(long, env = "NBA_REGISTRY", default_value = "registry")]
     pub registry: PathBuf,
-    /// ClickHouse HTTP URL.
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
-    pub clickhouse_url: String,
-    /// ClickHouse database of the platform.
-    #[arg(long, env = "NBA_DATABASE", default_value = "nba")]
-    pub database: String,
-    /// ClickHouse user (default: the server's default user).
-    #[arg(long, env = "CLICKHOUSE_USER")]
-    pub clickhouse_user: Option<String>,
-    /// File holding the ClickHouse password (CLICKHOUSE_PASSWORD is read when this is not
-    /// set). Never logged.
-    #[arg(long, env = "CLICKHOUSE_PASSWORD_FILE")]
-    pub clickhouse_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
     /// Seconds between checks of the registry's `current` pointer (0: only on
     /// POST /admin/reload).
     #[arg(long, env = "NBA_MODEL_POLL_SECS", default_value_t = 5)]
@@ -108,15 +101,6 @@ pub struct ServeConfig {
     /// spinning before they sleep, microseconds.
     #[arg(long, env = "NBA_KEEP_AWAKE_WINDOW_US", default_value_t = 2000)]
     pub keep_awake_window_us: u64,
-    /// Log format: text or json.
-    #[arg(long, env = "NBA_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -139,28 +123,29 @@ pub enum ConfigError {
     Invalid(String),
     #[error("reading {path}: {source}")]
     Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    ClickHouse(#[from] nba_store::ConfigError),
 }
 
-/// Secrets read from files or the environment, never printed.
-#[derive(Clone, Default)]
+/// What [`ServeConfig::validate`] read from files or the environment: the ClickHouse
+/// connection with its password, and the bearer token. Never printed (`Debug` redacts).
+#[derive(Clone)]
 pub struct Secrets {
-    pub clickhouse_password: Option<String>,
+    pub clickhouse: StoreConfig,
     pub auth_token: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets")
-            .field("clickhouse_password", &self.clickhouse_password.as_ref().map(|_| "<redacted>"))
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
-            .finish()
+        f.debug_struct("Secrets").field("clickhouse", &self.clickhouse).field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>")).finish()
     }
 }
 
-fn read_secret(file: Option<&PathBuf>, env: &str) -> Result<Option<String>, ConfigError> {
+/// The bearer token: from the file if one is named, else from `NBA_AUTH_TOKEN`.
+fn read_auth_token(file: Option<&PathBuf>) -> Result<Option<String>, ConfigError> {
     let value = match file {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.display().to_string(), source })?),
-        None => std::env::var(env).ok(),
+        None => std::env::var("NBA_AUTH_TOKEN").ok(),
     };
     Ok(value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
 }
@@ -172,12 +157,7 @@ impl ServeConfig {
         if self.listen == self.admin_listen && self.listen.port() != 0 {
             return bad(format!("--listen and --admin-listen are both {}", self.listen));
         }
-        if !self.clickhouse_url.starts_with("http://") && !self.clickhouse_url.starts_with("https://") {
-            return bad(format!("--clickhouse-url must be an http(s) URL, got {:?}", self.clickhouse_url));
-        }
-        if self.database.is_empty() || !self.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return bad(format!("--database {:?} must be letters, digits and underscores", self.database));
-        }
+        self.clickhouse.validate()?;
         if self.feature_cache_entries == 0 || self.max_batch == 0 || self.max_concurrency == 0 || self.max_request_bytes < 1024 {
             return bad("--feature-cache-entries, --max-batch and --max-concurrency must be positive; --max-request-bytes at least 1024".into());
         }
@@ -198,10 +178,7 @@ impl ServeConfig {
                 return bad(format!("TLS file {} does not exist", p.display()));
             }
         }
-        let secrets = Secrets {
-            clickhouse_password: read_secret(self.clickhouse_password_file.as_ref(), "CLICKHOUSE_PASSWORD")?,
-            auth_token: read_secret(self.auth_token_file.as_ref(), "NBA_AUTH_TOKEN")?,
-        };
+        let secrets = Secrets { clickhouse: self.clickhouse.store_config()?, auth_token: read_auth_token(self.auth_token_file.as_ref())? };
         if let Some(t) = &secrets.auth_token
             && t.len() < 16
         {
@@ -231,6 +208,11 @@ mod tests {
             Command::Serve(c) => *c,
             Command::Predict(_) => unreachable!(),
         }
+    }
+
+    #[test]
+    fn every_subcommand_is_a_valid_clap_command() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]
@@ -271,5 +253,19 @@ mod tests {
         assert!(!format!("{s:?}").contains("s3cret"));
         std::fs::write(&f, "short").unwrap();
         assert!(c.validate().is_err(), "a short token is refused");
+    }
+
+    #[test]
+    fn the_clickhouse_password_is_read_once_at_validation_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ch-password");
+        std::fs::write(&f, "ch-SECRET-pw\n").unwrap();
+        let c = parse(&["--clickhouse-user", "nba", "--clickhouse-password-file", f.to_str().unwrap(), "--clickhouse-attempts", "2"]);
+        let s = c.validate().unwrap();
+        assert_eq!((s.clickhouse.user.as_deref(), s.clickhouse.password.as_deref(), s.clickhouse.attempts), (Some("nba"), Some("ch-SECRET-pw"), 2));
+        assert!(!format!("{s:?} {c:?}").contains("SECRET"));
+        std::fs::write(&f, "").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("empty") && e.contains("ch-password"), "an empty password file is refused before binding: {e}");
     }
 }

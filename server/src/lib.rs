@@ -96,13 +96,11 @@ impl Shared {
     }
 }
 
-fn store_config(cfg: &ServeConfig, secrets: &Secrets) -> StoreConfig {
-    let mut sc = StoreConfig::new(cfg.clickhouse_url.clone(), cfg.database.clone());
-    sc.user = cfg.clickhouse_user.clone();
-    sc.password = secrets.clickhouse_password.clone();
-    // A request path never waits on ClickHouse; background refreshes retry on their
-    // next tick, so a short retry is enough here.
-    sc.attempts = 2;
+/// The connection `validate` checked (attempts from `--clickhouse-attempts`), with a
+/// shorter first pause than the batch jobs': a request path never waits on ClickHouse,
+/// and background refreshes retry on their next tick anyway.
+fn store_config(secrets: &Secrets) -> StoreConfig {
+    let mut sc = secrets.clickhouse.clone();
     sc.backoff = Duration::from_millis(200);
     sc
 }
@@ -120,7 +118,7 @@ pub async fn run(
     let _ = telemetry::prometheus();
     let grpc_addr = grpc_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
-    let store = Store::new(store_config(&cfg, &secrets)).context("ClickHouse client")?;
+    let store = Store::new(store_config(&secrets)).context("ClickHouse client")?;
     let models = Arc::new(ModelSlot::new(Registry::new(&cfg.registry)));
     let features = Arc::new(FeatureStore::new(store.clone(), cfg.feature_cache_entries));
     let (log, log_task) = match cfg.prediction_log {
@@ -146,8 +144,8 @@ pub async fn run(
         grpc = %grpc_addr,
         admin = %admin_addr,
         registry = %cfg.registry.display(),
-        clickhouse = %cfg.clickhouse_url,
-        database = %cfg.database,
+        clickhouse = %cfg.clickhouse.url,
+        database = %cfg.clickhouse.database,
         tls = cfg.tls_cert.is_some(),
         auth = secrets.auth_token.is_some(),
         prediction_log = cfg.prediction_log,

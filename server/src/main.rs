@@ -5,6 +5,7 @@ use nba_server::config::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    cli.log.init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -15,7 +16,6 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(cfg) => {
-                nba_server::telemetry::init_logs(cfg.log_format);
                 // Everything checkable is checked before a port is bound.
                 let secrets = cfg.validate()?;
                 let grpc = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("binding gRPC {}: {e}", cfg.listen))?;

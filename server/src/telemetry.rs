@@ -1,7 +1,7 @@
-//! Logs (tracing, text or JSON) and the Prometheus recorder. The recorder is process-wide
-//! (the `metrics` facade has one global), so it is installed once and its handle shared.
+//! The Prometheus recorder. It is process-wide (the `metrics` facade has one global), so
+//! it is installed once and its handle shared. (Logs are set up by `nba-logging`, as in
+//! the other binaries.)
 
-use crate::config::LogFormat;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 
@@ -58,16 +58,4 @@ fn describe() {
     describe_counter!("nba_prediction_log_dropped_total", "predictions not logged (queue full, ClickHouse failing)");
     describe_counter!("nba_keep_awake_wakeups_total", "times a --keep-cpus-awake thread was woken from sleep to spin again");
     describe_gauge!("nba_ready", "1 when the server is ready (model and features loaded, not shutting down)");
-}
-
-/// Installs the log subscriber (RUST_LOG overrides the default `info`).
-pub fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: log files and collectors get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }

@@ -1,8 +1,11 @@
-//! Command line: every flag has an environment variable.
+//! The command line of `nba-trainer`: every flag has an environment variable; the
+//! ClickHouse connection and logging flags are the ones all three binaries share.
 
 use crate::data::Period;
 use crate::gbm::Objective;
 use clap::{Args, Parser, Subcommand};
+use nba_logging::LogArgs;
+use nba_store::ClickHouseArgs;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -11,6 +14,8 @@ pub struct Cli {
     /// Registry root (holds models/<version>/ and the current pointer).
     #[arg(long, env = "NBA_REGISTRY", default_value = "registry", global = true)]
     pub registry: PathBuf,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,12 +32,12 @@ pub enum Command {
     Promote {
         version: String,
         #[command(flatten)]
-        clickhouse: ClickHouseArgs,
+        clickhouse: ClickHouseTarget,
     },
     /// Make the previously current version current again.
     Rollback {
         #[command(flatten)]
-        clickhouse: ClickHouseArgs,
+        clickhouse: ClickHouseTarget,
     },
     /// Write the split's rows (features, targets, scored-row mask) as raw little-endian
     /// arrays for outside tools (scripts/xgb_compare.py).
@@ -45,16 +50,12 @@ pub enum Command {
     },
 }
 
-/// Where the data is read and the registry mirrored (`model_registry`).
+/// The ClickHouse the rows are read from, and whether registry events are also written
+/// to its `model_registry` table.
 #[derive(Debug, Clone, Args)]
-pub struct ClickHouseArgs {
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
-    pub clickhouse_url: String,
-    #[arg(long, env = "NBA_DATABASE", default_value = "nba")]
-    pub database: String,
-    /// Attempts for each ClickHouse operation.
-    #[arg(long, env = "NBA_CLICKHOUSE_ATTEMPTS", default_value_t = 3)]
-    pub clickhouse_attempts: u32,
+pub struct ClickHouseTarget {
+    #[command(flatten)]
+    pub connection: ClickHouseArgs,
     /// Do not mirror registry events into the `model_registry` table.
     #[arg(long, env = "NBA_NO_MIRROR", default_value_t = false)]
     pub no_mirror: bool,
@@ -63,7 +64,7 @@ pub struct ClickHouseArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    pub clickhouse: ClickHouseArgs,
+    pub clickhouse: ClickHouseTarget,
     /// Training period: seasons (2018-2022, 2024) or dates (2023-10-01..2024-01-31).
     #[arg(long = "train", env = "NBA_TRAIN_PERIOD", default_value = "2018-2022")]
     pub train_period: Period,
@@ -135,4 +136,24 @@ pub struct TrainArgs {
     /// Show a progress bar while training (when stderr is a terminal).
     #[arg(long, env = "NBA_PROGRESS", default_value = "auto")]
     pub progress: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_is_a_valid_clap_command() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_trainer_takes_the_shared_clickhouse_login() {
+        let cli = Cli::try_parse_from(["nba-trainer", "rollback", "--clickhouse-user", "nba", "--clickhouse-password-file", "/run/pw", "--no-mirror"]).unwrap();
+        let Command::Rollback { clickhouse } = cli.command else { panic!("not rollback") };
+        assert_eq!(clickhouse.connection.user.as_deref(), Some("nba"));
+        assert_eq!(clickhouse.connection.password_file.as_deref(), Some(std::path::Path::new("/run/pw")));
+        assert!(clickhouse.no_mirror);
+    }
 }

@@ -6,14 +6,14 @@
 //!   its conversion to a [`nba_model::Forest`];
 //! - [`eval`]: metrics, scored rows, baselines, breakdowns;
 //! - [`manifest`], [`registry`]: what is written and where; [`report`]: `report.md` and
-//!   its SVG plots beside the model; [`mirror`]: registry events into ClickHouse;
+//!   its SVG plots beside the model; [`registry_table`]: registry events into ClickHouse;
 //! - [`run`]: the commands, used by the thin `main.rs`.
 
 pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod gbm;
-pub mod mirror;
+pub mod registry_table;
 pub mod report;
 pub mod train;
 

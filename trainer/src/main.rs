@@ -8,11 +8,8 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NBA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = nba_trainer::Cli::parse();
+    cli.log.init();
     let code = match nba_trainer::run(cli).await {
         Ok(code) => code,
         Err(e) => {

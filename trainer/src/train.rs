@@ -10,7 +10,7 @@ use crate::data::{self, FeatureRow, Period};
 use crate::eval::{self, Cols, Evaluation};
 use crate::manifest::{Canary, FeatureGain, HyperParams, Manifest, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
 use crate::registry::Registry;
-use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, mirror, report};
+use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, registry_table, report};
 use chrono::Datelike;
 use nba_model::onnx::{OnnxModel, to_onnx_bytes};
 use sha2::{Digest, Sha256};
@@ -107,10 +107,12 @@ fn source_commit() -> Option<String> {
 
 /// Played rows and their split, checked.
 pub async fn load(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
-    let store = mirror::store(&args.clickhouse).map_err(TrainError::Store)?;
+    let store = args.clickhouse.connection.connect().map_err(|e| TrainError::Store(e.to_string()))?;
+    // A server that refuses the login says why here, before any reading.
+    store.ping().await.map_err(|e| TrainError::Store(e.with_causes()))?;
     let rows = data::read_played(&store).await?;
     if rows.is_empty() {
-        return Err(TrainError::Data(format!("no played rows in {}.player_features", args.clickhouse.database)));
+        return Err(TrainError::Data(format!("no played rows in {}.player_features", args.clickhouse.connection.database)));
     }
     let split = data::split(&rows, args.train_period, args.valid_period, args.test_period, args.min_rows.max(1))?;
     Ok((rows, split))
@@ -246,7 +248,7 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         version: format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sha[..8]),
         created_at: now.to_rfc3339(),
         source_commit: source_commit(),
-        database: args.clickhouse.database.clone(),
+        database: args.clickhouse.connection.database.clone(),
         split: SplitInfo {
             train: part_info(&rows, &split.train, args.train_period),
             validation: part_info(&rows, &split.valid, args.valid_period),
@@ -276,14 +278,14 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
         registry.promote(&manifest.version)?;
     }
     let mut events =
-        vec![mirror::event(&manifest, mirror::CREATED, &format!("test MAE {:.4} on {} scored rows", manifest.metrics.scored.model.mae, scored.len()))];
+        vec![registry_table::event(&manifest, registry_table::CREATED, &format!("test MAE {:.4} on {} scored rows", manifest.metrics.scored.model.mae, scored.len()))];
     if promoted {
-        events.push(mirror::event(&manifest, mirror::PROMOTED, "train --promote: gate passed"));
+        events.push(registry_table::event(&manifest, registry_table::PROMOTED, "train --promote: gate passed"));
     }
     if let Some(why) = &refused {
-        events.push(mirror::event(&manifest, mirror::REFUSED, why));
+        events.push(registry_table::event(&manifest, registry_table::REFUSED, why));
     }
-    let mirror_error = mirror::record(&args.clickhouse, &events).await.err();
+    let mirror_error = registry_table::record(&args.clickhouse, &events).await.err();
     Ok(Outcome { manifest, promoted, refused, mirror_error })
 }
 
@@ -349,7 +351,7 @@ pub async fn export_rows(args: &TrainArgs, out: &Path) -> Result<serde_json::Val
         parts.insert(name.into(), serde_json::json!({ "rows": ix.len() }));
     }
     let meta = serde_json::json!({
-        "database": args.clickhouse.database,
+        "database": args.clickhouse.connection.database,
         "n_features": nba_features::N_FEATURES,
         "feature_names": nba_features::feature_names(),
         "contract_hash": nba_features::contract_hash(),
@@ -470,15 +472,15 @@ pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
             let c = registry.promote(&version)?;
             println!("current: {}", c.version);
             let m = registry.manifest(&c.version)?;
-            Ok(mirror_exit(mirror::record(&clickhouse, &[mirror::event(&m, mirror::PROMOTED, "promote command")]).await))
+            Ok(mirror_exit(registry_table::record(&clickhouse, &[registry_table::event(&m, registry_table::PROMOTED, "promote command")]).await))
         }
         Command::Rollback { clickhouse } => {
             let before = registry.current()?.map(|c| c.version).unwrap_or_default();
             let c = registry.rollback()?;
             println!("current: {}", c.version);
             let m = registry.manifest(&c.version)?;
-            let event = mirror::event(&m, mirror::ROLLED_BACK, &format!("rollback from {before}"));
-            Ok(mirror_exit(mirror::record(&clickhouse, &[event]).await))
+            let event = registry_table::event(&m, registry_table::ROLLED_BACK, &format!("rollback from {before}"));
+            Ok(mirror_exit(registry_table::record(&clickhouse, &[event]).await))
         }
         Command::ExportRows { out, args } => {
             let meta = export_rows(&args, &out).await?;

@@ -1,14 +1,18 @@
 //! ClickHouse storage for the platform: the schema ([`schema`]), row structs beside it
-//! ([`rows`]), migrations, and a small client wrapper that retries transient failures
-//! with backoff and says clearly which server and database it could not reach.
+//! ([`rows`]), migrations, the connection settings every binary shares ([`config`]), and
+//! a small client wrapper that retries transient failures with backoff and says clearly
+//! which server and database it could not reach.
 //!
 //! The `clickhouse` crate is used with schema validation off and values bound with
 //! `bind()`, because the development and CI server is Debian's ClickHouse 18.16, which
 //! lacks the metadata queries validation needs; `tests/store.rs` instead proves each row
 //! struct against its table on a real server.
 
+pub mod config;
 pub mod rows;
 pub mod schema;
+
+pub use config::{ClickHouseArgs, ConfigError};
 
 use chrono::NaiveDate;
 use clickhouse::Client;
@@ -19,7 +23,8 @@ use schema::Table;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-/// Where the store lives. Credentials come from env or file at the edges, never from logs.
+/// Where the store lives, resolved: binaries build it with [`ClickHouseArgs::store_config`]
+/// (which reads the password), tests directly. The password is redacted in `Debug`.
 #[derive(Clone)]
 pub struct StoreConfig {
     pub url: String,
@@ -46,8 +51,20 @@ impl std::fmt::Debug for StoreConfig {
 
 impl StoreConfig {
     pub fn new(url: impl Into<String>, database: impl Into<String>) -> Self {
-        StoreConfig { url: url.into(), database: database.into(), user: None, password: None, attempts: 5, backoff: Duration::from_millis(500) }
+        StoreConfig {
+            url: url.into(),
+            database: database.into(),
+            user: None,
+            password: None,
+            attempts: config::DEFAULT_ATTEMPTS,
+            backoff: Duration::from_millis(500),
+        }
     }
+}
+
+/// A database name ClickHouse takes without quoting: ASCII letters, digits, underscores.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +81,22 @@ pub enum StoreError {
     BadDatabaseName(String),
     #[error("mutation on {table} did not finish within {seconds} s")]
     MutationTimeout { table: String, seconds: u64 },
+}
+
+impl StoreError {
+    /// The message followed by its causes (`...: bad response: Code: 193 ... Wrong
+    /// password for user ...`), for callers that keep errors as text and would otherwise
+    /// drop the server's own explanation.
+    pub fn with_causes(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            out.push_str(": ");
+            out.push_str(&c.to_string());
+            cause = c.source();
+        }
+        out
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -120,7 +153,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(config: StoreConfig) -> Result<Self> {
-        if config.database.is_empty() || !config.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !is_plain_name(&config.database) {
             return Err(StoreError::BadDatabaseName(config.database));
         }
         Ok(Store::connect(config))

@@ -34,6 +34,16 @@ pub const DATA_DIR_ENV: &str = "NBA_DATA_DIR";
 /// e.g. `http://127.0.0.1:8123`; when set, no server is started.
 pub const CLICKHOUSE_URL_ENV: &str = "CLICKHOUSE_URL";
 
+/// A ClickHouse user with a password, which `scripts/clickhouse.sh` writes into the users
+/// config of every server it starts, for tests that log in the way a deployment does
+/// (`CLICKHOUSE_USER` and `CLICKHOUSE_PASSWORD_FILE`). Test-only: its password is public
+/// and the script's servers listen on loopback only. A server started before the script
+/// had this user lacks it until restarted (the config is written on start).
+pub const PASSWORD_USER: &str = "nba_secret";
+
+/// The password of [`PASSWORD_USER`].
+pub const PASSWORD_USER_PASSWORD: &str = "nba-test-password";
+
 /// The workspace root (the folder of the root `Cargo.toml`).
 ///
 /// Found from this crate's `CARGO_MANIFEST_DIR` (`<root>/crates/testkit`), which is
@@ -343,6 +353,21 @@ mod tests {
         );
         // Guards against the filter matching nothing, which would pass vacuously.
         assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
+    }
+
+    #[test]
+    fn the_password_user_is_the_one_the_script_writes() {
+        let script = std::fs::read_to_string(workspace_root().join("scripts/clickhouse.sh"))
+            .expect("scripts/clickhouse.sh");
+        let user = script
+            .split(&format!("<{PASSWORD_USER}>"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("</{PASSWORD_USER}>")).next())
+            .unwrap_or_else(|| panic!("no <{PASSWORD_USER}> user in scripts/clickhouse.sh"));
+        assert!(
+            user.contains(&format!("<password>{PASSWORD_USER_PASSWORD}</password>")),
+            "{user}"
+        );
     }
 
     #[test]

@@ -7,5 +7,6 @@
 
 mod errors;
 mod faults;
+mod password_user;
 mod train;
 mod util;

@@ -7,22 +7,14 @@
 //! reported on stderr and the command exits with [`crate::EXIT_MIRROR_FAILED`] so a job
 //! can alert. Events lost that way are not replayed.
 
-use crate::cli::ClickHouseArgs;
+use crate::cli::ClickHouseTarget;
 use crate::manifest::Manifest;
 use nba_store::rows::ModelRegistryRow;
-use nba_store::{Store, StoreConfig};
 
 pub const CREATED: &str = "created";
 pub const PROMOTED: &str = "promoted";
 pub const ROLLED_BACK: &str = "rolled_back";
 pub const REFUSED: &str = "refused";
-
-/// The store the arguments name.
-pub fn store(ch: &ClickHouseArgs) -> Result<Store, String> {
-    let mut config = StoreConfig::new(&ch.clickhouse_url, &ch.database);
-    config.attempts = ch.clickhouse_attempts.max(1);
-    Store::new(config).map_err(|e| e.to_string())
-}
 
 /// One event row of a version.
 pub fn event(m: &Manifest, event: &str, message: &str) -> ModelRegistryRow {
@@ -55,13 +47,17 @@ pub fn event(m: &Manifest, event: &str, message: &str) -> ModelRegistryRow {
 }
 
 /// Inserts the events; `Err` says what failed (for stderr).
-pub async fn record(ch: &ClickHouseArgs, rows: &[ModelRegistryRow]) -> Result<(), String> {
-    if ch.no_mirror || rows.is_empty() {
+pub async fn record(target: &ClickHouseTarget, rows: &[ModelRegistryRow]) -> Result<(), String> {
+    if target.no_mirror || rows.is_empty() {
         return Ok(());
     }
-    let store = store(ch)?;
-    store
-        .insert(rows)
-        .await
-        .map_err(|e| format!("mirroring {} registry event(s) into {}.model_registry: {e} (run `nba-ingest migrate` for the table)", rows.len(), ch.database))
+    let store = target.connection.connect().map_err(|e| e.to_string())?;
+    store.insert(rows).await.map_err(|e| {
+        format!(
+            "mirroring {} registry event(s) into {}.model_registry: {} (run `nba-ingest migrate` for the table)",
+            rows.len(),
+            target.connection.database,
+            e.with_causes()
+        )
+    })
 }
