@@ -9,6 +9,10 @@
 //! only then writes the ledger entries, so a rerun after any failure finishes the job
 //! without duplicates and without losing a cross-check finding.
 
+pub mod summary;
+
+pub use summary::{LoadSummary, Rejection};
+
 use crate::progress::Progress;
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -22,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What `load` should do.
 #[derive(Debug, Clone)]
@@ -39,6 +43,18 @@ pub struct LoadOptions {
     /// Only pages of games dated within this range (schedule pages: months overlapping
     /// it); other pages are skipped without a ledger entry. Used by `backfill`.
     pub dates: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl LoadOptions {
+    /// Pages per write batch unless told otherwise: one INSERT per table per batch.
+    pub const DEFAULT_BATCH_PAGES: usize = 500;
+
+    /// A load that writes: batches of [`Self::DEFAULT_BATCH_PAGES`] pages, one parser
+    /// thread per core, all dates.
+    pub fn new(paths: Vec<PathBuf>, progress: bool) -> Self {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoadOptions { paths, batch_pages: Self::DEFAULT_BATCH_PAGES, workers, dry_run: false, progress, dates: None }
+    }
 }
 
 /// The days a page covers: a box score its game day, a schedule page its month.
@@ -86,51 +102,16 @@ impl FileStatus {
     }
 }
 
-/// A rejected file and why.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub name: String,
-    pub source: String,
-    pub reason: String,
-}
-
-/// What a run did, printed at the end and returned to callers and tests.
-#[derive(Debug, Default, Clone)]
-pub struct LoadSummary {
-    pub files_seen: u64,
-    pub loaded: u64,
-    pub unchanged: u64,
-    pub rejected: Vec<Rejection>,
-    /// Rows written per table.
-    pub rows: BTreeMap<&'static str, u64>,
-    /// Data-quality findings per check name.
-    pub quality: BTreeMap<String, u64>,
-    /// Uncompressed page bytes handled, and input bytes read from disk.
-    pub html_bytes: u64,
-    pub input_bytes: u64,
-    pub elapsed: Duration,
-    pub box_scores: u64,
-    pub schedule_pages: u64,
-    /// Pages outside the requested dates.
-    pub skipped: u64,
-}
-
-impl LoadSummary {
-    pub fn rows_total(&self) -> u64 {
-        self.rows.values().sum()
-    }
-}
-
 /// One input after hashing and parsing.
 struct Parsed {
     name: String,
     source: String,
     sha256: String,
     size: u64,
-    outcome: Outcome,
+    outcome: PageOutcome,
 }
 
-enum Outcome {
+enum PageOutcome {
     /// Outside the requested dates: not this run's business, no ledger entry.
     Skipped,
     Unchanged,
@@ -144,28 +125,28 @@ fn parse_item(item: archive::SourceItem, ledger: &HashMap<String, String>, dates
     if let (Some((from, to)), Some((first, last))) = (dates, kind.as_ref().and_then(page_days))
         && (last < from || first > to)
     {
-        return Parsed { name: String::new(), source: item.source, sha256: String::new(), size: 0, outcome: Outcome::Skipped };
+        return Parsed { name: String::new(), source: item.source, sha256: String::new(), size: 0, outcome: PageOutcome::Skipped };
     }
     let name = kind.as_ref().map(PageKind::ledger_name).unwrap_or_else(|| item.path.clone());
     let source = if item.source == item.path { item.source } else { format!("{}:{}", item.source, item.path) };
     let bytes = match item.content {
         Ok(b) => b,
         Err(reason) => {
-            return Parsed { name, source, sha256: String::new(), size: 0, outcome: Outcome::Rejected(reason) };
+            return Parsed { name, source, sha256: String::new(), size: 0, outcome: PageOutcome::Rejected(reason) };
         }
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let outcome = match kind {
-        None => Outcome::Rejected(nba_pages::PageError::UnknownPageName(item.path).to_string()),
-        Some(_) if ledger.get(&name) == Some(&sha256) => Outcome::Unchanged,
+        None => PageOutcome::Rejected(nba_pages::PageError::UnknownPageName(item.path).to_string()),
+        Some(_) if ledger.get(&name) == Some(&sha256) => PageOutcome::Unchanged,
         Some(kind) => match nba_pages::parse_page(&kind, &bytes) {
             Ok(Page::BoxScore(game)) => {
                 let issues = checks::check_box_score(&game);
-                Outcome::BoxScore(game, issues)
+                PageOutcome::BoxScore(game, issues)
             }
-            Ok(Page::Schedule(s)) => Outcome::Schedule(s),
-            Err(e) => Outcome::Rejected(e.to_string()),
+            Ok(Page::Schedule(s)) => PageOutcome::Schedule(s),
+            Err(e) => PageOutcome::Rejected(e.to_string()),
         },
     };
     Parsed { name, source, sha256, size, outcome }
@@ -186,14 +167,12 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
         }
         None => HashMap::new(),
     };
-    let ledger = Arc::new(ledger);
     let mut inputs = archive::expand(&opts.paths);
     if let Some(range) = opts.dates {
         inputs.files.retain(|(path, _)| archive_may_overlap(path, range));
     }
     let mut summary = LoadSummary::default();
     let mut batcher = Batcher { run_id, pending: Vec::new(), ledger_rows: Vec::new(), seen: HashMap::new() };
-
     for (path, reason) in &inputs.errors {
         summary.files_seen += 1;
         summary.rejected.push(Rejection { name: path.clone(), source: path.clone(), reason: reason.clone() });
@@ -203,78 +182,13 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
     // The writer runs beside the parsers: while one batch is being written, the next is
     // parsed. Capacity 1 bounds memory to about two batches.
     let (batch_tx, batch_rx) = tokio::sync::mpsc::channel::<Batch>(1);
-    let writer = store.map(|store| {
-        let store = store.clone();
-        tokio::spawn(write_batches(store, version, batch_rx))
-    });
-
+    let writer = store.map(|store| tokio::spawn(write_batches(store.clone(), version, batch_rx)));
     let consumed = Arc::new(AtomicU64::new(0));
     let progress = Progress::new(opts.progress, inputs.total_bytes(), consumed.clone());
-    let (item_tx, item_rx) = crossbeam_channel::bounded::<archive::SourceItem>(64);
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Parsed>(256);
-    let inputs = Arc::new(inputs);
-    let reader = {
-        let inputs = inputs.clone();
-        let consumed = consumed.clone();
-        std::thread::Builder::new()
-            .name("load-reader".into())
-            .spawn(move || archive::read_all(&inputs, &consumed, |item| item_tx.send(item).is_ok()))
-            .context("starting the reader thread")?
-    };
-    let mut workers = Vec::new();
-    for i in 0..opts.workers.max(1) {
-        let rx = item_rx.clone();
-        let tx = out_tx.clone();
-        let ledger = ledger.clone();
-        let dates = opts.dates;
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("load-parse-{i}"))
-                .spawn(move || {
-                    for item in rx {
-                        if tx.blocking_send(parse_item(item, &ledger, dates)).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .context("starting a parser thread")?,
-        );
-    }
-    drop(item_rx);
-    drop(out_tx);
-
-    let send = |batch: Batch| {
-        let tx = &batch_tx;
-        let dry = writer.is_none();
-        async move {
-            // A closed channel means the writer failed; its error is reported below.
-            if !dry { tx.send(batch).await.is_ok() } else { true }
-        }
-    };
-    while let Some(parsed) = out_rx.recv().await {
-        if matches!(parsed.outcome, Outcome::Skipped) {
-            summary.skipped += 1;
-            continue;
-        }
-        summary.files_seen += 1;
-        summary.html_bytes += parsed.size;
-        progress.page(parsed.size);
-        let must_flush_first = batcher.accept(parsed, &mut summary, opts.dry_run);
-        if must_flush_first.is_some() || batcher.pending.len() >= opts.batch_pages.max(1) {
-            let keep = must_flush_first.map(|p| vec![p]).unwrap_or_default();
-            if !send(batcher.take(keep)).await {
-                break;
-            }
-        }
-    }
-    let ok = send(batcher.take(Vec::new())).await;
-    drop(batch_tx);
-    // On error, dropping the receiver stops the threads at their next send.
-    drop(out_rx);
-    let _ = reader.join();
-    for w in workers {
-        let _ = w.join();
-    }
+    let mut threads = ParseThreads::start(inputs, Arc::new(ledger), opts, &consumed)?;
+    let to_writer = writer.is_some().then_some(batch_tx);
+    batch_parsed_pages(&mut threads.parsed, &mut batcher, &mut summary, &progress, opts, to_writer).await;
+    threads.join();
     progress.finish();
     if let Some(writer) = writer {
         let (rows, cross_checked) = writer.await.context("the writer task panicked")??;
@@ -285,12 +199,99 @@ pub async fn load(store: Option<&Store>, opts: &LoadOptions) -> anyhow::Result<L
             *summary.quality.entry(check).or_default() += n;
         }
     }
-    if !ok {
-        tracing::debug!("the writer stopped early");
-    }
     summary.input_bytes = consumed.load(std::sync::atomic::Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The thread reading the inputs and the threads hashing and parsing what it read; the
+/// parsed pages arrive on `parsed`.
+struct ParseThreads {
+    reader: std::thread::JoinHandle<()>,
+    parsers: Vec<std::thread::JoinHandle<()>>,
+    parsed: tokio::sync::mpsc::Receiver<Parsed>,
+}
+
+impl ParseThreads {
+    fn start(inputs: archive::Inputs, ledger: Arc<HashMap<String, String>>, opts: &LoadOptions, consumed: &Arc<AtomicU64>) -> anyhow::Result<Self> {
+        let (item_tx, item_rx) = crossbeam_channel::bounded::<archive::SourceItem>(64);
+        let (parsed_tx, parsed) = tokio::sync::mpsc::channel::<Parsed>(256);
+        let reader = {
+            let consumed = consumed.clone();
+            std::thread::Builder::new()
+                .name("load-reader".into())
+                .spawn(move || archive::read_all(&inputs, &consumed, |item| item_tx.send(item).is_ok()))
+                .context("starting the reader thread")?
+        };
+        let mut parsers = Vec::new();
+        for i in 0..opts.workers.max(1) {
+            let (items, parsed_tx, ledger, dates) = (item_rx.clone(), parsed_tx.clone(), ledger.clone(), opts.dates);
+            let parser = std::thread::Builder::new()
+                .name(format!("load-parse-{i}"))
+                .spawn(move || {
+                    for item in items {
+                        if parsed_tx.blocking_send(parse_item(item, &ledger, dates)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .context("starting a parser thread")?;
+            parsers.push(parser);
+        }
+        Ok(ParseThreads { reader, parsers, parsed })
+    }
+
+    /// Waits for the threads. Closing `parsed` first stops them at their next send when
+    /// the run ended early.
+    fn join(self) {
+        drop(self.parsed);
+        let _ = self.reader.join();
+        for parser in self.parsers {
+            let _ = parser.join();
+        }
+    }
+}
+
+/// Counts parsed pages into the summary and groups them into batches for the writer
+/// (`None` in a dry run). Stops early when the writer has failed; its error is reported
+/// when it is joined.
+async fn batch_parsed_pages(
+    parsed: &mut tokio::sync::mpsc::Receiver<Parsed>,
+    batcher: &mut Batcher,
+    summary: &mut LoadSummary,
+    progress: &Progress,
+    opts: &LoadOptions,
+    writer: Option<tokio::sync::mpsc::Sender<Batch>>,
+) {
+    let send = |batch: Batch| {
+        let writer = &writer;
+        // A closed channel means the writer failed.
+        async move {
+            match writer {
+                Some(tx) => tx.send(batch).await.is_ok(),
+                None => true,
+            }
+        }
+    };
+    while let Some(parsed) = parsed.recv().await {
+        if matches!(parsed.outcome, PageOutcome::Skipped) {
+            summary.skipped += 1;
+            continue;
+        }
+        summary.files_seen += 1;
+        summary.html_bytes += parsed.size;
+        progress.page(parsed.size);
+        let must_flush_first = batcher.accept(parsed, summary, opts.dry_run);
+        if must_flush_first.is_some() || batcher.pending.len() >= opts.batch_pages.max(1) {
+            let keep = must_flush_first.map(|p| vec![p]).unwrap_or_default();
+            if !send(batcher.take(keep)).await {
+                break;
+            }
+        }
+    }
+    if !send(batcher.take(Vec::new())).await {
+        tracing::debug!("the writer stopped early");
+    }
 }
 
 pub async fn check_schema(store: &Store) -> anyhow::Result<()> {
@@ -338,28 +339,28 @@ impl Batcher {
         let duplicate_in_run = self.seen.get(&parsed.name).map(|sha| sha == &parsed.sha256);
         match (&parsed.outcome, duplicate_in_run) {
             // Filtered out before the batcher; nothing to record.
-            (Outcome::Skipped, _) => None,
-            (Outcome::Rejected(reason), _) => {
+            (PageOutcome::Skipped, _) => None,
+            (PageOutcome::Rejected(reason), _) => {
                 tracing::warn!(file = %parsed.source, %reason, "rejected");
                 summary.rejected.push(Rejection { name: parsed.name.clone(), source: parsed.source.clone(), reason: reason.clone() });
                 self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Rejected, reason, 0);
                 None
             }
-            (Outcome::Unchanged, _) | (_, Some(true)) => {
+            (PageOutcome::Unchanged, _) | (_, Some(true)) => {
                 summary.unchanged += 1;
                 self.ledger(&parsed.name, &parsed.source, &parsed.sha256, parsed.size, FileStatus::Unchanged, "", 0);
                 None
             }
-            (Outcome::BoxScore(..) | Outcome::Schedule(_), dup) => {
+            (PageOutcome::BoxScore(..) | PageOutcome::Schedule(_), dup) => {
                 self.seen.insert(parsed.name.clone(), parsed.sha256.clone());
                 match &parsed.outcome {
-                    Outcome::BoxScore(_, issues) => {
+                    PageOutcome::BoxScore(_, issues) => {
                         summary.box_scores += 1;
                         for i in issues {
                             *summary.quality.entry(i.check.to_string()).or_default() += 1;
                         }
                     }
-                    Outcome::Schedule(_) => summary.schedule_pages += 1,
+                    PageOutcome::Schedule(_) => summary.schedule_pages += 1,
                     _ => {}
                 }
                 summary.loaded += 1;
@@ -422,7 +423,7 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, (written, cross_
     let mut per_file_rows = Vec::with_capacity(pending.len());
     for p in &pending {
         match &p.outcome {
-            Outcome::BoxScore(game, found) => {
+            PageOutcome::BoxScore(game, found) => {
                 game_ids.push(game.game_id.clone());
                 affected.insert(game.game_id.clone());
                 let rows = GameRows::from_box_score(game, version);
@@ -432,7 +433,7 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, (written, cross_
                 all.inactives.extend(rows.inactives);
                 issues.extend(found.iter().map(|i| QualityIssueRow::new(i, game.game_date, &p.name, now, version)));
             }
-            Outcome::Schedule(s) => {
+            PageOutcome::Schedule(s) => {
                 schedule_names.push(p.name.clone());
                 affected.extend(s.games.iter().map(|g| g.game_id.clone()));
                 per_file_rows.push(s.games.len() as u64);
@@ -476,7 +477,8 @@ async fn write_batch(store: &Store, version: u64, batch: Batch, (written, cross_
     //    from an earlier batch or run). Done per batch and before the ledger rather than
     //    once at the end of the run: a run that died after its last ledger row but before
     //    an end-of-run cross-check would leave every page "unchanged" for the rerun, which
-    //    would then never check them (found by the SIGKILL fault test).
+    //    would then never check them (`tests/it/faults.rs` kills ClickHouse mid-load to
+    //    prove it).
     let findings = cross_check(store, &affected, version).await?;
     for f in &findings {
         *cross_checked.entry(f.check_name.clone()).or_default() += 1;

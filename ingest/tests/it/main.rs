@@ -10,6 +10,6 @@ mod build;
 mod faults;
 mod hostile;
 mod load;
-mod ops;
+mod operations;
 mod scrape;
 mod util;

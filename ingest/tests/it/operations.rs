@@ -70,16 +70,16 @@ async fn wait_mutations(store: &Store) {
 #[tokio::test]
 async fn validate_passes_on_a_full_season() {
     let store = crate::build::season_store().await;
-    let report = validate::validate(store, None, None, day("2024-03-21")).await.unwrap();
-    assert_eq!(report.critical_failures(), 0, "{}", report.render());
-    let coverage = report.get("coverage_box_scores").unwrap();
+    let outcome = validate::validate(store, None, None, day("2024-03-21")).await.unwrap();
+    assert_eq!(outcome.critical_failures(), 0, "{}", outcome.render());
+    let coverage = outcome.get("coverage_box_scores").unwrap();
     assert!((coverage.value - 1023.0 / 1033.0).abs() < 1e-9, "{coverage:?}");
     // Ten played games have no page in the archive: a warning, with examples.
-    let complete = report.get("coverage_box_scores_complete").unwrap();
+    let complete = outcome.get("coverage_box_scores_complete").unwrap();
     assert!(!complete.passed && complete.value == 10.0 && complete.message.contains("202310250CHO"), "{complete:?}");
-    assert!(report.get("freshness_vs_schedule").unwrap().passed);
-    assert!(report.results.iter().filter(|r| r.name.starts_with("range:") || r.name.starts_with("nan_rate:")).all(|r| r.passed), "{}", report.render());
-    assert_eq!(report.results.iter().filter(|r| r.name.starts_with("range:")).count(), nba_features::N_FEATURES);
+    assert!(outcome.get("freshness_vs_schedule").unwrap().passed);
+    assert!(outcome.results.iter().filter(|r| r.name.starts_with("range:") || r.name.starts_with("nan_rate:")).all(|r| r.passed), "{}", outcome.render());
+    assert_eq!(outcome.results.iter().filter(|r| r.name.starts_with("range:")).count(), nba_features::N_FEATURES);
 }
 
 #[tokio::test]
@@ -133,7 +133,7 @@ async fn status_and_monitoring_queries_run() {
     assert!(stdout.contains("per season") && stdout.contains("2024") && stdout.contains("last build"), "{stdout}");
     let never = stdout.lines().find(|l| l.starts_with("last validation")).unwrap();
     assert!(never.ends_with("never"), "{never}");
-    for (name, _) in nba_ingest::ops::QUERIES {
+    for (name, _) in nba_ingest::monitoring::QUERIES {
         let out = run_cli(store.database(), url, &["query", name, "--format", "TSVWithNames"]);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -1,5 +1,5 @@
-//! Operator commands: `query` (the monitoring queries in `sql/monitoring`, embedded in the
-//! binary) and `status` (one screen to read every morning).
+//! Monitoring for operators: `query` runs the monitoring queries of `sql/monitoring`
+//! (embedded in the binary), `status` prints one screen to read every morning.
 
 use anyhow::Context;
 use nba_store::Store;
@@ -15,6 +15,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("model_drift", include_str!("../../sql/monitoring/model_drift.sql")),
 ];
 
+/// The SQL of the monitoring query called `name`.
 pub fn query_sql(name: &str) -> Option<&'static str> {
     QUERIES.iter().find(|(n, _)| *n == name).map(|(_, sql)| *sql)
 }
