@@ -1,4 +1,4 @@
-//! Soak and overload benchmark (issue #8, part 5): `scripts/soak.sh`, or
+//! Soak and overload benchmark: `scripts/soak.sh`, or
 //! `cargo bench -p nba-server --bench soak`.
 //!
 //! The server is a separate `nba-server serve` process (the release binary of this very

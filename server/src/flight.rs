@@ -17,8 +17,8 @@
 //! I/O threads, and a whole stream uses the model that was served when it started.
 
 use crate::error::ServeError;
-use crate::model::LoadedModel;
 use crate::predict::Predictor;
+use crate::served_model::LoadedModel;
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_flight::decode::FlightRecordBatchStream;
@@ -37,10 +37,15 @@ use nba_api::decode;
 use nba_api::proto::predict::{Call, PlayerList, PredictRequest};
 use std::sync::Arc;
 use std::time::Instant;
-use tonic::{Request, Response, Status, Streaming};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status, Streaming};
 
+/// Descriptor path of the exchange that answers request rows.
 pub const REQUESTS: &str = "requests";
+/// Descriptor path of the exchange that scores raw feature columns.
 pub const FEATURES: &str = "features";
+/// Ticket prefix of a day's slate: `slate/YYYY-MM-DD`.
 pub const SLATE_PREFIX: &str = "slate/";
 
 #[derive(Clone)]
@@ -49,19 +54,35 @@ pub struct FlightApi {
     pub max_batch: usize,
 }
 
+/// What a `DoExchange` stream carries, named by its descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum ExchangeInput {
     Requests,
     Features,
 }
 
-impl Kind {
-    fn of(d: &FlightDescriptor) -> Result<Kind, Status> {
+impl ExchangeInput {
+    fn of(d: &FlightDescriptor) -> Result<ExchangeInput, ServeError> {
         let key = if d.path.is_empty() { String::from_utf8_lossy(&d.cmd).into_owned() } else { d.path.join("/") };
         match key.as_str() {
-            REQUESTS => Ok(Kind::Requests),
-            FEATURES => Ok(Kind::Features),
-            other => Err(Status::invalid_argument(format!("descriptor {other:?}: use path [\"{REQUESTS}\"] or [\"{FEATURES}\"]"))),
+            REQUESTS => Ok(ExchangeInput::Requests),
+            FEATURES => Ok(ExchangeInput::Features),
+            other => Err(ServeError::InvalidInput(format!("descriptor {other:?}: use path [\"{REQUESTS}\"] or [\"{FEATURES}\"]"))),
+        }
+    }
+
+    /// The `kind` label of the exchange's metrics.
+    fn label(self) -> &'static str {
+        match self {
+            ExchangeInput::Requests => REQUESTS,
+            ExchangeInput::Features => FEATURES,
+        }
+    }
+
+    fn schema(self) -> Schema {
+        match self {
+            ExchangeInput::Requests => requests_schema(),
+            ExchangeInput::Features => features_schema(),
         }
     }
 }
@@ -103,12 +124,12 @@ pub fn predictions_schema() -> Schema {
     ])
 }
 
-fn schema_result(s: &Schema) -> Result<SchemaResult, Status> {
-    SchemaAsIpc::new(s, &Default::default()).try_into().map_err(|e: arrow_schema::ArrowError| Status::internal(e.to_string()))
+fn schema_result(s: &Schema) -> Result<SchemaResult, ServeError> {
+    Ok(SchemaAsIpc::new(s, &Default::default()).try_into()?)
 }
 
-fn info(s: &Schema, descriptor: FlightDescriptor, ticket: Option<String>) -> Result<FlightInfo, Status> {
-    let mut i = FlightInfo::new().try_with_schema(s).map_err(|e| Status::internal(e.to_string()))?.with_descriptor(descriptor);
+fn info(s: &Schema, descriptor: FlightDescriptor, ticket: Option<String>) -> Result<FlightInfo, ServeError> {
+    let mut i = FlightInfo::new().try_with_schema(s)?.with_descriptor(descriptor);
     if let Some(t) = ticket {
         i = i.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(t)));
     }
@@ -116,15 +137,16 @@ fn info(s: &Schema, descriptor: FlightDescriptor, ticket: Option<String>) -> Res
 }
 
 /// Runs CPU work on the rayon pool and awaits it without blocking a runtime thread.
-async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServeError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.await.map_err(|_| Status::internal("scoring task ended without an answer"))
+    rx.await.map_err(|_| ServeError::Internal("scoring task ended without an answer".into()))
 }
 
-struct Out {
+/// The columns of a `predictions_schema` batch, filled row by row.
+struct PredictionRows {
     player_id: StringBuilder,
     game_date: StringBuilder,
     team: StringBuilder,
@@ -141,9 +163,9 @@ struct Out {
     error: StringBuilder,
 }
 
-impl Out {
-    fn new() -> Out {
-        Out {
+impl PredictionRows {
+    fn new() -> PredictionRows {
+        PredictionRows {
             player_id: StringBuilder::new(),
             game_date: StringBuilder::new(),
             team: StringBuilder::new(),
@@ -162,7 +184,7 @@ impl Out {
     }
 
     /// One row: the request's keys and either the answer or the error.
-    fn push(&mut self, req: Option<&PredictRequest>, model: &LoadedModel, answer: Result<crate::predict::Scored, String>) {
+    fn push(&mut self, req: Option<&PredictRequest>, model: &LoadedModel, answer: Result<crate::predict::Scored, ServeError>) {
         self.player_id.append_option(req.map(|r| r.player_id.as_str()));
         self.game_date.append_option(req.map(|r| r.game_date.as_str()));
         self.opponent.append_option(req.map(|r| r.opponent.as_str()));
@@ -190,12 +212,13 @@ impl Out {
                     b.append_null();
                 }
                 self.call.append_null();
-                self.error.append_value(e);
+                // The row's status as a client would get it from `Predict`: code, then message.
+                self.error.append_value(format!("{}: {e}", crate::grpc::code_name(e.code())));
             }
         }
     }
 
-    fn finish(mut self) -> Result<RecordBatch, Status> {
+    fn finish(mut self) -> Result<RecordBatch, ServeError> {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.player_id.finish()),
             Arc::new(self.game_date.finish()),
@@ -212,28 +235,19 @@ impl Out {
             Arc::new(self.version.finish()),
             Arc::new(self.error.finish()),
         ];
-        RecordBatch::try_new(Arc::new(predictions_schema()), cols).map_err(|e| Status::internal(e.to_string()))
+        Ok(RecordBatch::try_new(Arc::new(predictions_schema()), cols)?)
     }
 }
 
-/// A batch that cannot be read is the client's mistake: `INVALID_ARGUMENT` with the reason.
-fn invalid(e: decode::BatchError) -> Status {
-    Status::invalid_argument(e.to_string())
-}
-
-fn error_text(e: &ServeError) -> String {
-    format!("{}: {e}", crate::grpc::code_name(e.code()))
-}
-
 /// Scores a `["requests"]` batch; a bad row is answered with its error.
-fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> Result<RecordBatch, Status> {
-    let columns = decode::RequestColumns::read(b).map_err(invalid)?;
-    let mut out = Out::new();
+fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> Result<RecordBatch, ServeError> {
+    let columns = decode::RequestColumns::read(b)?;
+    let mut out = PredictionRows::new();
     for i in 0..columns.len() {
         let row = match columns.row(i) {
             Ok(row) => row,
             Err(e) => {
-                out.push(None, model, Err(format!("INVALID_ARGUMENT: {e}")));
+                out.push(None, model, Err(ServeError::InvalidInput(e)));
                 continue;
             }
         };
@@ -247,7 +261,7 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
             team_inactive: None,
             opponent_inactive: None,
         };
-        let answer = p.predict_with(model, &req, "Flight").map_err(|e| error_text(&e));
+        let answer = p.predict_with(model, &req, "Flight");
         out.push(Some(&req), model, answer);
     }
     out.finish()
@@ -255,16 +269,16 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
 
 /// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
 /// and `model_version`.
-fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, Status> {
+fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, ServeError> {
     let names = nba_features::feature_names();
     let rows = b.num_rows();
-    let cols = decode::FeatureColumns::of(b, &names).map_err(invalid)?;
+    let cols = decode::FeatureColumns::of(b, &names)?;
     // Scored straight from the batch's columns (a copy only of a column with nulls):
     // the scorer takes column-major blocks, so the batch is never transposed into rows.
     let values = cols.values();
     let values: Vec<&[f32]> = values.iter().map(|c| &c[..]).collect();
     let mut scores = vec![0.0f32; rows];
-    model.scorer.predict_columns_into(&values, &mut scores).map_err(|e| Status::internal(e.to_string()))?;
+    model.scorer.predict_columns_into(&values, &mut scores)?;
     let mut fields: Vec<Arc<Field>> = vec![];
     let mut cols: Vec<ArrayRef> = vec![];
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {
@@ -277,15 +291,15 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
     cols.push(Arc::new(Float32Array::from(scores)));
     fields.push(Arc::new(Field::new("model_version", DataType::Utf8, false)));
     cols.push(Arc::new(StringArray::from(vec![model.version.as_str(); rows])));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| Status::internal(e.to_string()))
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 impl FlightApi {
     /// The slate of `date`: every player of both teams of every game that day.
-    fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, Status> {
-        let snap = self.predictor.features.snapshot().ok_or_else(|| Status::unavailable("the feature history is not loaded yet"))?;
-        let games = snap.schedule.get(&date).ok_or_else(|| Status::not_found(format!("no games scheduled on {date}")))?;
-        let mut out = Out::new();
+    fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, ServeError> {
+        let snap = self.predictor.feature_source.snapshot().ok_or_else(|| ServeError::Unavailable("the feature history is not loaded yet".into()))?;
+        let games = snap.schedule.get(&date).ok_or(ServeError::NoGamesScheduled { date })?;
+        let mut out = PredictionRows::new();
         let no_one = PlayerList { player_ids: vec![] };
         for (home, away) in games {
             for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
@@ -300,7 +314,7 @@ impl FlightApi {
                         team_inactive: Some(no_one.clone()),
                         opponent_inactive: Some(no_one.clone()),
                     };
-                    let answer = self.predictor.predict_with(model, &req, "FlightSlate").map_err(|e| error_text(&e));
+                    let answer = self.predictor.predict_with(model, &req, "FlightSlate");
                     out.push(Some(&req), model, answer);
                 }
             }
@@ -310,11 +324,52 @@ impl FlightApi {
 
     /// Slate dates listed by `ListFlights`: the latest season in the schedule.
     fn slate_dates(&self) -> Vec<NaiveDate> {
-        let Some(snap) = self.predictor.features.snapshot() else { return vec![] };
+        let Some(snap) = self.predictor.feature_source.snapshot() else { return vec![] };
         let latest = snap.schedule.keys().map(|d| nba_pages::season::season_of(*d)).max();
         let mut dates: Vec<NaiveDate> = snap.schedule.keys().copied().filter(|d| Some(nba_pages::season::season_of(*d)) == latest).collect();
         dates.sort();
         dates
+    }
+
+    /// Every flight this server offers: both exchange inputs, then the latest season's slates.
+    fn flights(&self) -> Result<Vec<FlightInfo>, ServeError> {
+        let mut infos = vec![
+            info(&requests_schema(), FlightDescriptor::new_path(vec![REQUESTS.into()]), None)?,
+            info(&features_schema(), FlightDescriptor::new_path(vec![FEATURES.into()]), None)?,
+        ];
+        let out = predictions_schema();
+        for d in self.slate_dates() {
+            let t = format!("{SLATE_PREFIX}{d}");
+            infos.push(info(&out, FlightDescriptor::new_path(vec!["slate".into(), d.to_string()]), Some(t))?);
+        }
+        Ok(infos)
+    }
+
+    /// A day's slate, scored on the pool with the served model.
+    async fn slate_for(&self, ticket: &[u8]) -> Result<RecordBatch, ServeError> {
+        let date = parse_slate(ticket)?;
+        let model = self.predictor.model()?;
+        let api = self.clone();
+        on_pool(move || api.slate(&model, date)).await?
+    }
+
+    /// Reads an exchange's first message: what it scores and with which model (one model
+    /// for the whole stream, even if a reload happens midway), and the client's batches.
+    async fn open_exchange(&self, mut inbound: Streaming<FlightData>) -> Result<(Exchange, FlightRecordBatchStream), ServeError> {
+        let first = inbound.message().await.map_err(|s| ServeError::Stream(Box::new(s)))?.ok_or_else(|| ServeError::InvalidInput("empty exchange".into()))?;
+        let descriptor = first
+            .flight_descriptor
+            .clone()
+            .ok_or_else(|| ServeError::InvalidInput(format!("the first message must carry a descriptor: path [\"{REQUESTS}\"] or [\"{FEATURES}\"]")))?;
+        let input = ExchangeInput::of(&descriptor)?;
+        let model = self.predictor.model()?;
+        // Clients (pyarrow among them) may open with a descriptor-only message and send
+        // metadata-only messages: they carry no IPC header, so the decoder never sees them.
+        let messages = futures::stream::once(async move { Ok(first) })
+            .chain(inbound.map_err(FlightError::from))
+            .try_filter(|m| futures::future::ready(!m.data_header.is_empty()));
+        let batches = FlightRecordBatchStream::new_from_flight_data(messages);
+        Ok((Exchange { input, model, predictor: self.predictor.clone(), max_batch: self.max_batch }, batches))
     }
 }
 
@@ -331,27 +386,27 @@ pub fn roster(h: &nba_features::History, team: &str, date: NaiveDate) -> Vec<Str
     out
 }
 
-fn parse_slate(ticket: &[u8]) -> Result<NaiveDate, Status> {
-    let t = std::str::from_utf8(ticket).map_err(|_| Status::invalid_argument("ticket is not UTF-8"))?;
-    let d = t.strip_prefix(SLATE_PREFIX).ok_or_else(|| Status::invalid_argument(format!("ticket {t:?}: expected {SLATE_PREFIX}YYYY-MM-DD")))?;
-    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| Status::invalid_argument(format!("ticket {t:?}: {d:?} is not a date")))
+fn parse_slate(ticket: &[u8]) -> Result<NaiveDate, ServeError> {
+    let t = std::str::from_utf8(ticket).map_err(|_| ServeError::InvalidInput("ticket is not UTF-8".into()))?;
+    let d = t.strip_prefix(SLATE_PREFIX).ok_or_else(|| ServeError::InvalidInput(format!("ticket {t:?}: expected {SLATE_PREFIX}YYYY-MM-DD")))?;
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| ServeError::InvalidInput(format!("ticket {t:?}: {d:?} is not a date")))
 }
 
 /// The next decoded batch of an exchange. Arrow's IPC reader panics on some malformed
 /// messages instead of returning an error (a buffer that points past the message body, found
-/// by the `flight_batch` fuzz target; arrow-rs 60): such a panic is caught here and ends the
-/// stream with `INVALID_ARGUMENT`, where it used to kill the exchange's task and leave the
-/// client with a stream that just stopped, as if every batch had been answered.
-async fn next_batch<S>(batches: &mut S) -> Option<Result<RecordBatch, FlightError>>
+/// by the `flight_batch` fuzz target): such a panic is caught here and ends the stream with
+/// `INVALID_ARGUMENT`, so the client learns its input was refused instead of seeing a
+/// stream that just stops, as if every batch had been answered.
+async fn next_batch<S>(batches: &mut S) -> Option<Result<RecordBatch, ServeError>>
 where
     S: futures::Stream<Item = Result<RecordBatch, FlightError>> + Unpin,
 {
     match std::panic::AssertUnwindSafe(batches.next()).catch_unwind().await {
-        Ok(next) => next,
+        Ok(next) => next.map(|r| r.map_err(ServeError::flight_input)),
         Err(panic) => {
             let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown");
             tracing::warn!(why, "a Flight message could not be decoded as Arrow IPC");
-            Some(Err(FlightError::from(Status::invalid_argument(format!("a message is not valid Arrow IPC ({why})")))))
+            Some(Err(ServeError::InvalidInput(format!("a message is not valid Arrow IPC ({why})"))))
         }
     }
 }
@@ -374,36 +429,104 @@ fn batch_kib(b: &RecordBatch) -> u32 {
     (bytes >> 10).clamp(1, READ_AHEAD_KIB) as u32
 }
 
-fn observe(method: &'static str, started: Instant, ok: bool) {
-    crate::grpc::observe(method, started, if ok { tonic::Code::Ok } else { tonic::Code::Unknown });
+/// A decoded batch and its share of the read-ahead budget (released once it is scored).
+type Decoded = Result<(RecordBatch, OwnedSemaphorePermit), ServeError>;
+
+/// Receives and decodes an exchange's batches in a task of their own, up to
+/// READ_AHEAD_KIB ahead of scoring, so that the network and the decoder never wait for
+/// the scorer to free a slot: the pool is never left idle while the next batch arrives.
+fn spawn_reader(mut batches: FlightRecordBatchStream) -> tokio::sync::mpsc::Receiver<Decoded> {
+    let (ready_tx, ready_rx) = tokio::sync::mpsc::channel::<Decoded>(READ_AHEAD);
+    let budget = Arc::new(Semaphore::new(READ_AHEAD_KIB));
+    tokio::spawn(async move {
+        while let Some(next) = next_batch(&mut batches).await {
+            let failed = next.is_err();
+            let next = match next {
+                Ok(b) => match budget.clone().acquire_many_owned(batch_kib(&b)).await {
+                    Ok(permit) => Ok((b, permit)),
+                    Err(_) => break,
+                },
+                Err(e) => Err(e),
+            };
+            // A closed channel: the exchange ended (an error, or the client left).
+            if ready_tx.send(next).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    ready_rx
 }
 
-type Stream<T> = BoxStream<'static, Result<T, Status>>;
+/// One `DoExchange` stream after its first message: what it scores and with which model.
+struct Exchange {
+    input: ExchangeInput,
+    model: Arc<LoadedModel>,
+    predictor: Arc<Predictor>,
+    max_batch: usize,
+}
+
+impl Exchange {
+    /// Scores one decoded batch on the pool; a batch over the row limit is refused before
+    /// any work is done on it.
+    async fn score(self: Arc<Self>, next: Decoded) -> Result<RecordBatch, ServeError> {
+        let (batch, permit) = next?;
+        if batch.num_rows() > self.max_batch {
+            return Err(decode::BatchError::TooManyRows { rows: batch.num_rows(), max: self.max_batch }.into());
+        }
+        let rows = batch.num_rows() as u64;
+        let label = self.input.label();
+        let scored = on_pool(move || match self.input {
+            ExchangeInput::Requests => score_requests(&self.predictor, &self.model, &batch),
+            ExchangeInput::Features => score_features(&self.model, &batch),
+        })
+        .await
+        .and_then(|r| r);
+        drop(permit);
+        if scored.is_ok() {
+            metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
+            metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
+        }
+        scored
+    }
+
+    /// Scores the decoded batches, PIPELINE at a time, and sends the answers in input
+    /// order until the input ends, a batch fails (its error ends the stream) or the client
+    /// leaves; then records the stream's metrics.
+    async fn run(self, decoded: tokio::sync::mpsc::Receiver<Decoded>, answers: tokio::sync::mpsc::Sender<Result<RecordBatch, FlightError>>, started: Instant) {
+        let label = self.input.label();
+        let exchange = Arc::new(self);
+        let mut scored = ReceiverStream::new(decoded).map(move |next| exchange.clone().score(next)).buffered(PIPELINE).boxed();
+        let mut code = Code::Ok;
+        while let Some(result) = scored.next().await {
+            let failed = result.as_ref().err().map(ServeError::code);
+            if answers.send(result.map_err(FlightError::from)).await.is_err() || failed.is_some() {
+                code = failed.unwrap_or(Code::Ok);
+                break;
+            }
+        }
+        metrics::histogram!("nba_flight_stream_duration_seconds", "kind" => label).record(started.elapsed().as_secs_f64());
+        crate::grpc::observe("FlightDoExchange", started, code);
+    }
+}
+
+type FlightStream<T> = BoxStream<'static, Result<T, Status>>;
 
 #[tonic::async_trait]
 impl FlightService for FlightApi {
-    type HandshakeStream = Stream<HandshakeResponse>;
-    type ListFlightsStream = Stream<FlightInfo>;
-    type DoGetStream = Stream<FlightData>;
-    type DoPutStream = Stream<PutResult>;
-    type DoExchangeStream = Stream<FlightData>;
-    type DoActionStream = Stream<arrow_flight::Result>;
-    type ListActionsStream = Stream<ActionType>;
+    type HandshakeStream = FlightStream<HandshakeResponse>;
+    type ListFlightsStream = FlightStream<FlightInfo>;
+    type DoGetStream = FlightStream<FlightData>;
+    type DoPutStream = FlightStream<PutResult>;
+    type DoExchangeStream = FlightStream<FlightData>;
+    type DoActionStream = FlightStream<arrow_flight::Result>;
+    type ListActionsStream = FlightStream<ActionType>;
 
     async fn handshake(&self, _r: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
-        Err(Status::unimplemented("no handshake: send the bearer token as `authorization` metadata"))
+        Err(ServeError::Unimplemented("no handshake: send the bearer token as `authorization` metadata").into())
     }
 
     async fn list_flights(&self, _r: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
-        let mut infos = vec![
-            info(&requests_schema(), FlightDescriptor::new_path(vec![REQUESTS.into()]), None)?,
-            info(&features_schema(), FlightDescriptor::new_path(vec![FEATURES.into()]), None)?,
-        ];
-        let out = predictions_schema();
-        for d in self.slate_dates() {
-            let t = format!("{SLATE_PREFIX}{d}");
-            infos.push(info(&out, FlightDescriptor::new_path(vec!["slate".into(), d.to_string()]), Some(t))?);
-        }
+        let infos = self.flights()?;
         Ok(Response::new(futures::stream::iter(infos.into_iter().map(Ok)).boxed()))
     }
 
@@ -414,15 +537,12 @@ impl FlightService for FlightApi {
             let t = format!("{SLATE_PREFIX}{date}");
             return Ok(Response::new(info(&predictions_schema(), d, Some(t))?));
         }
-        let schema = match Kind::of(&d)? {
-            Kind::Requests => requests_schema(),
-            Kind::Features => features_schema(),
-        };
+        let schema = ExchangeInput::of(&d)?.schema();
         Ok(Response::new(info(&schema, d, None)?))
     }
 
     async fn poll_flight_info(&self, _r: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
-        Err(Status::unimplemented("use GetFlightInfo: every flight here is ready at once"))
+        Err(ServeError::Unimplemented("use GetFlightInfo: every flight here is ready at once").into())
     }
 
     async fn get_schema(&self, r: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
@@ -430,127 +550,34 @@ impl FlightService for FlightApi {
         if d.path.first().map(String::as_str) == Some("slate") {
             return Ok(Response::new(schema_result(&predictions_schema())?));
         }
-        let s = match Kind::of(&d)? {
-            Kind::Requests => requests_schema(),
-            Kind::Features => features_schema(),
-        };
-        Ok(Response::new(schema_result(&s)?))
+        Ok(Response::new(schema_result(&ExchangeInput::of(&d)?.schema())?))
     }
 
     async fn do_get(&self, r: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
         let started = Instant::now();
-        let date = parse_slate(&r.into_inner().ticket)?;
-        let model = self.predictor.model().map_err(Status::from)?;
-        let api = self.clone();
-        let batch = on_pool(move || api.slate(&model, date)).await?;
-        let result = batch.map(|b| {
+        let result = self.slate_for(&r.into_inner().ticket).await.map(|b| {
             metrics::counter!("nba_flight_rows_total", "kind" => "slate").increment(b.num_rows() as u64);
             let s = futures::stream::iter([Ok(b)]);
-            FlightDataEncoderBuilder::new().build(s).map_err(Status::from).boxed()
+            FlightDataEncoderBuilder::new().build(s).map_err(|e| Status::from(ServeError::flight_output(e))).boxed()
         });
-        observe("FlightDoGet", started, result.is_ok());
-        result.map(Response::new)
+        crate::grpc::finish("FlightDoGet", started, result)
     }
 
     async fn do_put(&self, _r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
-        Err(Status::unimplemented("this server does not store uploads; use DoExchange to score batches"))
+        Err(ServeError::Unimplemented("this server does not store uploads; use DoExchange to score batches").into())
     }
 
     async fn do_exchange(&self, r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
         let started = Instant::now();
-        let mut inbound = r.into_inner();
-        let first = inbound.message().await?.ok_or_else(|| Status::invalid_argument("empty exchange"))?;
-        let descriptor = first
-            .flight_descriptor
-            .clone()
-            .ok_or_else(|| Status::invalid_argument(format!("the first message must carry a descriptor: path [\"{REQUESTS}\"] or [\"{FEATURES}\"]")))?;
-        let kind = Kind::of(&descriptor)?;
-        // One model for the whole stream, even if a reload happens midway.
-        let model = self.predictor.model().map_err(Status::from)?;
-        // Clients (pyarrow among them) may open with a descriptor-only message and send
-        // metadata-only messages: they carry no IPC header, so the decoder never sees them.
-        let input = futures::stream::once(async move { Ok(first) })
-            .chain(inbound.map_err(FlightError::from))
-            .try_filter(|m| futures::future::ready(!m.data_header.is_empty()));
-        let batches = FlightRecordBatchStream::new_from_flight_data(input);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(2);
-        let (predictor, max_batch) = (self.predictor.clone(), self.max_batch);
-        let label = if kind == Kind::Requests { REQUESTS } else { FEATURES };
-        tokio::spawn(async move {
-            let mut ok = true;
-            // Receiving and decoding run in a task of their own, up to READ_AHEAD_KIB
-            // ahead of scoring, so the network and the decoder never wait for the scorer
-            // to free a slot (with the decoder inside the scoring pipeline, the next
-            // batch was only read once a scored one left it, and the pool sat idle while
-            // it arrived). A batch's permit is released once it is scored. Up to PIPELINE
-            // batches are scored at once, answered in order.
-            type Ready = Result<(RecordBatch, tokio::sync::OwnedSemaphorePermit), FlightError>;
-            let (ready_tx, ready_rx) = tokio::sync::mpsc::channel::<Ready>(READ_AHEAD);
-            let budget = Arc::new(tokio::sync::Semaphore::new(READ_AHEAD_KIB));
-            tokio::spawn(async move {
-                let mut batches = batches;
-                while let Some(next) = next_batch(&mut batches).await {
-                    let failed = next.is_err();
-                    let next = match next {
-                        Ok(b) => match budget.clone().acquire_many_owned(batch_kib(&b)).await {
-                            Ok(permit) => Ok((b, permit)),
-                            Err(_) => break,
-                        },
-                        Err(e) => Err(e),
-                    };
-                    // A closed channel: the exchange ended (an error, or the client left).
-                    if ready_tx.send(next).await.is_err() || failed {
-                        break;
-                    }
-                }
-            });
-            let decoded = tokio_stream::wrappers::ReceiverStream::new(ready_rx);
-            let mut scored = decoded
-                .map(move |next| {
-                    let (p, m) = (predictor.clone(), model.clone());
-                    async move {
-                        match next {
-                            Err(e) => Err(e),
-                            // Over the row limit: refused before any work is done on it.
-                            Ok((b, _)) if b.num_rows() > max_batch => {
-                                Err(FlightError::from(invalid(decode::BatchError::TooManyRows { rows: b.num_rows(), max: max_batch })))
-                            }
-                            Ok((b, permit)) => {
-                                let rows = b.num_rows() as u64;
-                                let scored = on_pool(move || match kind {
-                                    Kind::Requests => score_requests(&p, &m, &b),
-                                    Kind::Features => score_features(&m, &b),
-                                })
-                                .await
-                                .and_then(|r| r);
-                                drop(permit);
-                                if scored.is_ok() {
-                                    metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
-                                    metrics::counter!("nba_flight_batches_total", "kind" => label).increment(1);
-                                }
-                                scored.map_err(FlightError::from)
-                            }
-                        }
-                    }
-                })
-                .buffered(PIPELINE)
-                .boxed();
-            while let Some(result) = scored.next().await {
-                let failed = result.is_err();
-                if tx.send(result).await.is_err() || failed {
-                    ok = !failed;
-                    break;
-                }
-            }
-            metrics::histogram!("nba_flight_stream_duration_seconds", "kind" => label).record(started.elapsed().as_secs_f64());
-            observe("FlightDoExchange", started, ok);
-        });
-        let out = FlightDataEncoderBuilder::new().build(tokio_stream::wrappers::ReceiverStream::new(rx)).map_err(Status::from).boxed();
+        let (exchange, batches) = self.open_exchange(r.into_inner()).await?;
+        let (answers, answered) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(2);
+        tokio::spawn(exchange.run(spawn_reader(batches), answers, started));
+        let out = FlightDataEncoderBuilder::new().build(ReceiverStream::new(answered)).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
         Ok(Response::new(out))
     }
 
     async fn do_action(&self, _r: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
-        Err(Status::unimplemented("no actions"))
+        Err(ServeError::Unimplemented("no actions").into())
     }
 
     async fn list_actions(&self, _r: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
@@ -597,7 +624,8 @@ mod tests {
         assert_eq!(messages.len(), 2, "schema, then the batch");
         messages[1].data_body = Default::default();
         let mut batches = FlightRecordBatchStream::new_from_flight_data(futures::stream::iter(messages.into_iter().map(Ok)));
-        let Some(Err(FlightError::Tonic(status))) = next_batch(&mut batches).await else { panic!("expected an error") };
+        let Some(Err(e)) = next_batch(&mut batches).await else { panic!("expected an error") };
+        let status = Status::from(e);
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().starts_with("a message is not valid Arrow IPC"), "{}", status.message());
     }

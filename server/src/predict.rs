@@ -2,9 +2,9 @@
 //! -> the served model -> points, interval, and the call against a line.
 
 use crate::error::ServeError;
-use crate::features::{FeatureQuery, FeatureStore, Features};
-use crate::model::{LoadedModel, ModelSlot};
+use crate::feature_source::{FeatureQuery, FeatureSource, FeatureVector};
 use crate::predlog::PredictionLog;
+use crate::served_model::{LoadedModel, ModelSlot};
 use nba_api::proto::predict::{Call, FeatureContribution, PredictRequest, PredictResponse};
 use std::sync::Arc;
 
@@ -15,21 +15,21 @@ const CALL_EDGE: f64 = 1.5;
 
 /// Everything a request needs: features and the served model.
 pub struct Predictor {
-    pub features: Arc<FeatureStore>,
-    pub models: Arc<ModelSlot>,
+    pub feature_source: Arc<FeatureSource>,
+    pub model_slot: Arc<ModelSlot>,
     pub log: Option<PredictionLog>,
 }
 
 /// One answered request, with what produced it.
 pub struct Scored {
     pub response: PredictResponse,
-    pub features: Features,
+    pub features: FeatureVector,
     pub model: Arc<LoadedModel>,
 }
 
 impl Predictor {
     pub fn model(&self) -> Result<Arc<LoadedModel>, ServeError> {
-        self.models.get().ok_or_else(|| ServeError::Unavailable("no model loaded yet (nothing promoted in the registry, or it failed its checks)".into()))
+        self.model_slot.get().ok_or_else(|| ServeError::Unavailable("no model loaded yet (nothing promoted in the registry, or it failed its checks)".into()))
     }
 
     /// Scores one request with the served model. `method` labels the prediction log.
@@ -56,7 +56,7 @@ impl Predictor {
             team_inactive: req.team_inactive.as_ref().map(|l| l.player_ids.as_slice()),
             opp_inactive: req.opponent_inactive.as_ref().map(|l| l.player_ids.as_slice()),
         };
-        let features = self.features.features(&q)?;
+        let features = self.feature_source.vector(&q)?;
         // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
         let pred = (model.scorer.predict_row(&features.values[..])? as f64).max(0.0);
         metrics::histogram!("nba_predicted_points").record(pred);

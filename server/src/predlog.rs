@@ -4,7 +4,7 @@
 //! full or ClickHouse keeps failing, rows are dropped and counted
 //! (`nba_prediction_log_dropped_total`): logging never slows or fails a prediction.
 
-use crate::features::Features;
+use crate::feature_source::FeatureVector;
 use chrono::{NaiveDate, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
 use nba_store::Store;
@@ -36,7 +36,7 @@ impl PredictionLog {
         let _ = self.close.send(true);
     }
 
-    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &Features, line: Option<f64>) {
+    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<f64>) {
         let Ok(game_date) = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d") else {
             return;
         };

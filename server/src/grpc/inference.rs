@@ -26,7 +26,7 @@ pub struct InferenceApi {
 }
 
 impl InferenceApi {
-    fn check_model(&self, name: &str, version: &str) -> Result<Arc<crate::model::LoadedModel>, ServeError> {
+    fn check_model(&self, name: &str, version: &str) -> Result<Arc<crate::served_model::LoadedModel>, ServeError> {
         if name != MODEL_NAME {
             return Err(ServeError::ModelNotFound(format!("model {name:?} is not served here (only {MODEL_NAME:?})")));
         }

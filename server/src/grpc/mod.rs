@@ -83,7 +83,7 @@ impl tonic::service::Interceptor for BearerAuth {
             Ok(req)
         } else {
             metrics::counter!("nba_grpc_requests_total", "method" => "auth", "code" => "UNAUTHENTICATED").increment(1);
-            Err(Status::unauthenticated("missing or wrong bearer token (authorization: Bearer ...)"))
+            Err(ServeError::Unauthenticated.into())
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Database faults (issue #8, part 3) with a real crash: the server's ClickHouse is a
+//! Database faults with a real crash: the server's ClickHouse is a
 //! private server ([`PrivateClickHouse`]) that the test SIGKILLs and restarts on the same
 //! data. While it is down the server answers from its cached history and reports degraded
 //! readiness (still 200, see docs/server.md); once it is back the server reports healthy

@@ -1,4 +1,5 @@
-//! Arrow Flight: both exchange schemas, slates, discovery, bad input, and pyarrow.
+//! Arrow Flight: both exchange schemas, slates, discovery, bad input and each error's
+//! status code, and pyarrow.
 
 use crate::util::*;
 use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -201,13 +202,80 @@ async fn bad_flight_input_gets_clear_errors() {
     let e = status(exchange(&mut flight, "features", vec![RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()]).await.unwrap_err());
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains(&names[3]), "{}", e.message());
-    // Over the batch limit; an unknown descriptor.
+    // Over the batch limit: a resource the server bounds, not a malformed batch.
     let big = requests_batch(&vec![(Some("x"), "2024-03-05", "BOS", true, None); 11]);
     let e = status(exchange(&mut flight, "requests", vec![big]).await.unwrap_err());
-    assert!(e.code() == Code::InvalidArgument && e.message().contains("at most 10"), "{e:?}");
+    assert!(e.code() == Code::ResourceExhausted && e.message().contains("at most 10"), "{e:?}");
+    // An unknown descriptor, for an exchange and for discovery.
     let e = status(exchange(&mut flight, "nope", vec![requests_batch(&[(Some("x"), "2024-03-05", "BOS", true, None)])]).await.unwrap_err());
     assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("descriptor \"nope\""), "{}", e.message());
+    let e = status(flight.get_schema(FlightDescriptor::new_path(vec!["nope".into()])).await.unwrap_err());
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A call this server does not offer.
+    let e = status(flight.do_action(arrow_flight::Action::new("drop", "")).await.map(|_| ()).unwrap_err());
+    assert_eq!(e.code(), Code::Unimplemented);
+    // The call metrics carry each exchange's real status code (recorded when its stream
+    // ends, just after the client has the error: poll).
+    let counted = |m: &str, code: &str| m.contains(&format!("nba_grpc_requests_total{{method=\"FlightDoExchange\",code=\"{code}\"}}"));
+    let mut m = String::new();
+    for _ in 0..50 {
+        m = server.metrics().await;
+        if counted(&m, "RESOURCE_EXHAUSTED") && counted(&m, "INVALID_ARGUMENT") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(counted(&m, "RESOURCE_EXHAUSTED") && counted(&m, "INVALID_ARGUMENT"), "{m}");
+    assert!(!counted(&m, "UNKNOWN"), "{m}");
     server.stop().await.unwrap();
+}
+
+/// UNAVAILABLE, end to end: a server with no model to serve, and one whose ClickHouse was
+/// never reachable (no feature history). Raw feature rows need only the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flight_is_unavailable_without_a_model_or_a_feature_history() {
+    let store = season_store().await;
+    let t = trained().await;
+    let status = |e: arrow_flight::error::FlightError| match e {
+        arrow_flight::error::FlightError::Tonic(s) => *s,
+        other => panic!("{other:?}"),
+    };
+    let one_request = || requests_batch(&[(Some("jamesle01"), "2024-03-05", "BOS", true, None)]);
+
+    // Nothing promoted in the registry: the history loads, no model does.
+    let empty = tempfile::tempdir().unwrap();
+    let server = TestServer::start(config(empty.path(), store.url(), store.database(), &["--prediction-log", "false"])).await;
+    wait_for(&server, "features_loaded_at").await;
+    let mut flight = FlightClient::new(channel(&server.grpc).await);
+    let e = status(flight.do_get(Ticket::new("slate/2024-03-05")).await.map(|_| ()).unwrap_err());
+    assert!(e.code() == Code::Unavailable && e.message().contains("no model loaded"), "{e:?}");
+    let e = status(exchange(&mut flight, "requests", vec![one_request()]).await.unwrap_err());
+    assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+    server.stop().await.unwrap();
+
+    // ClickHouse never reachable: the model loads, the history does not.
+    let dead = TestServer::start(config(&t.root, "http://127.0.0.1:9", store.database(), &["--prediction-log", "false"])).await;
+    wait_for(&dead, "model_version").await;
+    let mut flight = FlightClient::new(channel(&dead.grpc).await);
+    let e = status(flight.do_get(Ticket::new("slate/2024-03-05")).await.map(|_| ()).unwrap_err());
+    assert!(e.code() == Code::Unavailable && e.message().contains("feature history"), "{e:?}");
+    // A request row cannot be answered (its error says why); the stream goes on.
+    let out = exchange(&mut flight, "requests", vec![one_request()]).await.unwrap();
+    let err = col::<StringArray>(&out[0], "error");
+    assert!(err.value(0).starts_with("UNAVAILABLE: "), "{}", err.value(0));
+    dead.stop().await.unwrap();
+}
+
+/// Polls `/ready` until its JSON has `field` set (the server is not ready: it lacks the other part).
+async fn wait_for(server: &TestServer, field: &str) {
+    for _ in 0..600 {
+        if !server.ready_json().await.1[field].is_null() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/ready never had {field}: {:?}", server.ready_json().await);
 }
 
 /// A client nobody here wrote: pyarrow.flight, in a venv the test creates.

@@ -54,8 +54,7 @@ async fn hot_reload_under_concurrent_requests_fails_nothing() {
             }
         }));
     }
-    // Promote 20 times, back and forth, while the workers run (issue: reliability, model
-    // faults).
+    // Promote 20 times, back and forth, while the workers run.
     for (i, v) in (0..20).map(|i| if i % 2 == 0 { &t.second } else { &t.first }).enumerate() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         reg.promote(v).unwrap();
@@ -446,7 +445,7 @@ async fn keep_cpus_awake_serves_predict_and_still_checks_the_token() {
     .await;
     let req = some_request().await;
     let mut client = server.client().await;
-    // The interceptor that touches the warmer still runs the bearer check.
+    // The interceptor that notes calls for the keep-awake threads still runs the bearer check.
     assert_eq!(client.predict(req.clone()).await.unwrap_err().code(), Code::Unauthenticated);
     let with = |r| {
         let mut r = tonic::Request::new(r);

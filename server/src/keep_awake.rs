@@ -5,15 +5,15 @@
 //! between threads several times (the I/O driver wakes a runtime worker, the answer wakes
 //! the client), so at concurrency 1 those wake-ups, not the server's work, dominate the
 //! latency: measured on a 2-vCPU VM, `Predict` p50 130-195 us with idle vCPUs against
-//! 65 us with busy loops running beside the server (issue #5). Low-latency servers solve
-//! this by busy-polling; this module does the same without touching the request path.
+//! 65 us with busy loops running beside the server (see docs/benchmarks.md). Low-latency servers solve
+//! this by busy-polling; this module does the same without adding work to the request path.
 //!
-//! **How.** [`CpuWarmer`] owns `N` OS threads. Each lowers itself to Linux's `SCHED_IDLE`
+//! **How.** [`KeepAwake`] owns `N` OS threads. Each lowers itself to Linux's `SCHED_IDLE`
 //! policy (it runs only when a CPU would otherwise idle, and any real thread preempts it
 //! at once; elsewhere, or when not permitted, the lowest priority the OS gives, with one
 //! warning), then spins (`std::hint::spin_loop`) while the latest request is less than
-//! `window` old, and parks once it is older. Every gRPC call runs [`Toucher::touch`]
-//! (through the [`Touching`] interceptor): one atomic store, one atomic load, and only
+//! `window` old, and parks once it is older. Every gRPC call runs [`CallSignal::note_call`]
+//! (through the [`SignalingInterceptor`] interceptor): one atomic store, one atomic load, and only
 //! when the threads sleep, an unpark of each. No allocation, no clock read, no lock.
 //!
 //! **The trade-off.** While requests keep arriving within the window, the spinning
@@ -22,7 +22,7 @@
 //! can get the whole pod throttled, which is far worse than a wake-up. Use it only with
 //! guaranteed/exclusive CPUs or without a CPU limit, for latency-sensitive traffic at low
 //! concurrency; under heavy load the CPUs are busy anyway and it changes nothing. A
-//! long-running stream (Flight `DoExchange`) touches once, when it starts.
+//! long-running stream (Flight `DoExchange`) counts as one call, when it starts.
 //!
 //! Shutdown sets a stop flag, unparks and **joins** every thread (also on drop): the
 //! threads react within one spin burst (microseconds), and joining guarantees that no
@@ -36,28 +36,28 @@ use std::time::{Duration, Instant};
 
 /// `spin_loop` hints between two looks at the clock and the flags (a few microseconds).
 const SPIN_BURST: u32 = 256;
-/// Longest park of a sleeping thread before it looks again (a touch unparks it sooner).
+/// Longest park of a sleeping thread before it looks again (a noted call unparks it sooner).
 const PARK_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// The background threads that keep CPUs from idling while requests arrive. Dropping it
 /// stops and joins them.
-pub struct CpuWarmer {
-    inner: Option<Arc<Inner>>,
+pub struct KeepAwake {
+    inner: Option<Arc<SpinState>>,
     threads: Vec<JoinHandle<()>>,
     policy: &'static str,
 }
 
-/// The request path's cheap handle: [`Toucher::touch`] on every call. A default one
+/// The request path's cheap handle: [`CallSignal::note_call`] on every call. A default one
 /// (feature off) does nothing.
 #[derive(Clone, Default)]
-pub struct Toucher(Option<Arc<Inner>>);
+pub struct CallSignal(Option<Arc<SpinState>>);
 
-struct Inner {
+struct SpinState {
     epoch: Instant,
     window_us: u64,
     /// Set by every request, cleared by the thread that notes it in `last_seen_us`.
-    touched: AtomicBool,
-    /// Microseconds since `epoch` when a thread last saw `touched` set.
+    call_noted: AtomicBool,
+    /// Microseconds since `epoch` when a thread last saw `call_noted` set.
     last_seen_us: AtomicU64,
     stop: AtomicBool,
     spinning: AtomicUsize,
@@ -67,17 +67,17 @@ struct Inner {
     threads: OnceLock<Box<[Thread]>>,
 }
 
-impl CpuWarmer {
+impl KeepAwake {
     /// Starts `threads` spinning threads (0: the feature is off, nothing starts). Never
     /// fails: a thread that cannot be started or lowered is logged and the rest go on.
-    pub fn start(threads: usize, window: Duration) -> CpuWarmer {
+    pub fn start(threads: usize, window: Duration) -> KeepAwake {
         if threads == 0 {
-            return CpuWarmer { inner: None, threads: Vec::new(), policy: "off" };
+            return KeepAwake { inner: None, threads: Vec::new(), policy: "off" };
         }
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(SpinState {
             epoch: Instant::now(),
             window_us: u64::try_from(window.as_micros()).unwrap_or(u64::MAX).max(1),
-            touched: AtomicBool::new(false),
+            call_noted: AtomicBool::new(false),
             last_seen_us: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             spinning: AtomicUsize::new(0),
@@ -107,7 +107,7 @@ impl CpuWarmer {
             }
         }
         drop(tx);
-        // Before any Toucher exists: a touch always finds the threads to unpark.
+        // Before any CallSignal exists: a noted call always finds the threads to unpark.
         let _ = inner.threads.set(handles.iter().map(|h| h.thread().clone()).collect());
         // Each thread reports how it lowered itself (microseconds after it starts).
         let mut policy = "SCHED_IDLE";
@@ -121,12 +121,12 @@ impl CpuWarmer {
                 }
             }
         }
-        CpuWarmer { inner: Some(inner), threads: handles, policy }
+        KeepAwake { inner: Some(inner), threads: handles, policy }
     }
 
-    /// The handle the request path touches.
-    pub fn toucher(&self) -> Toucher {
-        Toucher(self.inner.clone())
+    /// The handle the request path notes its calls on.
+    pub fn call_signal(&self) -> CallSignal {
+        CallSignal(self.inner.clone())
     }
 
     /// Threads started (0 when off).
@@ -175,21 +175,21 @@ impl CpuWarmer {
     }
 }
 
-impl Drop for CpuWarmer {
+impl Drop for KeepAwake {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
-impl Toucher {
+impl CallSignal {
     /// Notes a request. Steady state: one store and one load (sequentially consistent, so
     /// that a thread going to sleep and this call cannot miss each other: the thread
-    /// announces it sleeps, then looks at `touched`; this sets `touched`, then looks at
+    /// announces it sleeps, then looks at `call_noted`; this sets `call_noted`, then looks at
     /// the sleepers). Unparks the threads only when some sleep.
     #[inline]
-    pub fn touch(&self) {
+    pub fn note_call(&self) {
         if let Some(i) = &self.0 {
-            i.touched.store(true, Ordering::SeqCst);
+            i.call_noted.store(true, Ordering::SeqCst);
             if i.sleeping.load(Ordering::SeqCst) != 0 {
                 i.wake();
             }
@@ -197,28 +197,28 @@ impl Toucher {
     }
 }
 
-/// A tonic interceptor that touches the warmer, then runs the inner interceptor (the
+/// A tonic interceptor that notes the call on the keep-awake threads' signal, then runs the inner interceptor (the
 /// bearer-token check): every call of the services it wraps passes through it.
 #[derive(Clone)]
-pub struct Touching<I> {
-    toucher: Toucher,
+pub struct SignalingInterceptor<I> {
+    signal: CallSignal,
     inner: I,
 }
 
-impl<I> Touching<I> {
-    pub fn new(toucher: Toucher, inner: I) -> Self {
-        Touching { toucher, inner }
+impl<I> SignalingInterceptor<I> {
+    pub fn new(signal: CallSignal, inner: I) -> Self {
+        SignalingInterceptor { signal, inner }
     }
 }
 
-impl<I: tonic::service::Interceptor> tonic::service::Interceptor for Touching<I> {
+impl<I: tonic::service::Interceptor> tonic::service::Interceptor for SignalingInterceptor<I> {
     fn call(&mut self, req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        self.toucher.touch();
+        self.signal.note_call();
         self.inner.call(req)
     }
 }
 
-impl Inner {
+impl SpinState {
     fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
@@ -231,14 +231,14 @@ impl Inner {
         }
     }
 
-    /// Whether a request arrived within the window (notes a pending touch first).
+    /// Whether a request arrived within the window (notes a pending call first).
     fn busy(&self) -> bool {
         let now = self.now_us();
-        if self.touched.load(Ordering::SeqCst) {
+        if self.call_noted.load(Ordering::SeqCst) {
             // The time first, then the flag cleared: a thread that reads the cleared flag
             // (acquire) also reads this time, so it cannot go to sleep on a stale one.
             self.last_seen_us.fetch_max(now, Ordering::Relaxed);
-            self.touched.store(false, Ordering::SeqCst);
+            self.call_noted.store(false, Ordering::SeqCst);
             return true;
         }
         now.saturating_sub(self.last_seen_us.load(Ordering::Relaxed)) < self.window_us
@@ -265,7 +265,7 @@ impl Inner {
                 return;
             }
             // Idle longer than the window: announce the sleep, then look again before
-            // each park, so a touch in between is never lost.
+            // each park, so a call noted in between is never lost.
             self.sleeping.fetch_add(1, Ordering::SeqCst);
             let woke = loop {
                 if self.stop.load(Ordering::SeqCst) {
@@ -336,26 +336,26 @@ mod tests {
     }
 
     #[test]
-    fn warm_threads_spin_after_a_touch_and_sleep_after_the_window() {
-        let mut w = CpuWarmer::start(2, Duration::from_millis(20));
+    fn keep_awake_threads_spin_after_a_call_and_sleep_after_the_window() {
+        let mut w = KeepAwake::start(2, Duration::from_millis(20));
         assert_eq!(w.threads(), 2);
         assert_eq!(w.running(), 2);
         // No request yet: both go to sleep once the first window has passed.
         eventually("both threads asleep", || w.sleeping() == 2 && w.spinning() == 0);
-        let t = w.toucher();
+        let t = w.call_signal();
         let before = w.wakeups();
-        t.touch();
-        eventually("a thread spinning after a touch", || w.spinning() >= 1);
+        t.note_call();
+        eventually("a thread spinning after a call", || w.spinning() >= 1);
         // Requests keep arriving (a thread starved of CPU longer than the window may miss
-        // one touch and sleep again; the next one wakes it).
+        // one call and sleep again; the next one wakes it).
         eventually("both threads spinning", || {
-            t.touch();
+            t.note_call();
             w.spinning() == 2
         });
         assert!(w.wakeups() >= before + 2, "each thread counted its wake-up: {}", w.wakeups());
-        // Touches keep them spinning; then the window passes without one.
+        // Calls keep them spinning; then the window passes without one.
         for _ in 0..20 {
-            t.touch();
+            t.note_call();
             std::thread::sleep(Duration::from_millis(1));
         }
         eventually("both threads asleep again", || w.sleeping() == 2 && w.spinning() == 0);
@@ -363,24 +363,24 @@ mod tests {
     }
 
     #[test]
-    fn warm_stop_joins_every_thread() {
-        let mut w = CpuWarmer::start(3, Duration::from_secs(10));
-        w.toucher().touch();
+    fn keep_awake_stop_joins_every_thread() {
+        let mut w = KeepAwake::start(3, Duration::from_secs(10));
+        w.call_signal().note_call();
         eventually("spinning", || w.spinning() == 3);
         let inner = w.inner.clone().unwrap();
         assert_eq!(w.stop(), 3);
         assert_eq!(w.running(), 0, "every thread returned");
         assert_eq!((w.spinning(), w.sleeping(), w.threads()), (0, 0, 0));
         assert_eq!(w.stop(), 0, "stop is idempotent");
-        // A touch after stop wakes nobody and does not panic.
-        w.toucher().touch();
+        // A call noted after stop wakes nobody and does not panic.
+        w.call_signal().note_call();
         drop(w);
         assert_eq!(Arc::strong_count(&inner), 1, "no thread holds the state any more");
     }
 
     #[test]
-    fn warm_stop_reaches_sleeping_threads_and_drop_stops() {
-        let w = CpuWarmer::start(2, Duration::from_millis(1));
+    fn keep_awake_stop_reaches_sleeping_threads_and_drop_stops() {
+        let w = KeepAwake::start(2, Duration::from_millis(1));
         eventually("asleep", || w.sleeping() == 2);
         let inner = w.inner.clone().unwrap();
         drop(w);
@@ -388,28 +388,28 @@ mod tests {
     }
 
     #[test]
-    fn warm_disabled_starts_nothing() {
-        let mut w = CpuWarmer::start(0, Duration::from_millis(2));
+    fn keep_awake_disabled_starts_nothing() {
+        let mut w = KeepAwake::start(0, Duration::from_millis(2));
         assert_eq!((w.threads(), w.running(), w.spinning(), w.sleeping()), (0, 0, 0, 0));
         assert_eq!(w.policy(), "off");
-        w.toucher().touch();
-        Toucher::default().touch();
+        w.call_signal().note_call();
+        CallSignal::default().note_call();
         assert_eq!(w.stop(), 0);
     }
 
     #[test]
-    fn warm_threads_report_their_policy() {
-        let w = CpuWarmer::start(1, Duration::from_millis(2));
+    fn keep_awake_threads_report_their_policy() {
+        let w = KeepAwake::start(1, Duration::from_millis(2));
         assert!(["SCHED_IDLE", "lowest priority", "normal priority"].contains(&w.policy()), "{}", w.policy());
     }
 
     #[test]
-    fn warm_interceptor_touches_then_runs_the_inner_check() {
+    fn keep_awake_interceptor_notes_the_call_then_runs_the_inner_check() {
         use tonic::service::Interceptor;
-        let w = CpuWarmer::start(1, Duration::from_millis(20));
+        let w = KeepAwake::start(1, Duration::from_millis(20));
         eventually("asleep", || w.sleeping() == 1);
         let refuse = |_: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> { Err(tonic::Status::unauthenticated("no")) };
-        let mut gate = Touching::new(w.toucher(), refuse);
+        let mut gate = SignalingInterceptor::new(w.call_signal(), refuse);
         assert!(gate.call(tonic::Request::new(())).is_err(), "the inner interceptor still decides");
         eventually("the refused call still woke the thread", || w.spinning() == 1);
     }

@@ -1,4 +1,8 @@
-//! Features at request time, through the shared feature contract.
+//! Where a request's feature vector comes from: the league history read from ClickHouse,
+//! the shared feature contract's `compute`, and a cache of computed vectors.
+//!
+//! Validation of a request's fields also lives here, since it needs the history (known
+//! teams, the player's latest team).
 //!
 //! The server keeps a snapshot of the whole league history (every player's and team's
 //! game summaries and the official inactive lists) in memory, read from ClickHouse with
@@ -19,9 +23,9 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// One immutable view of the data.
+/// One immutable view of the league's history, replaced whole when ClickHouse changes.
 #[derive(Debug)]
-pub struct Snapshot {
+pub struct HistorySnapshot {
     pub history: History,
     /// Official inactive lists by (date, team).
     pub inactive: HashMap<(NaiveDate, String), Vec<String>>,
@@ -37,7 +41,7 @@ pub struct Snapshot {
 
 /// A request after validation: what determines the vector.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
+pub struct VectorKey {
     pub generation: u64,
     pub player_id: String,
     pub date: NaiveDate,
@@ -50,7 +54,7 @@ pub struct Key {
 
 /// A computed vector and what it was computed for.
 #[derive(Debug, Clone)]
-pub struct Features {
+pub struct FeatureVector {
     pub values: Arc<[f32; N_FEATURES]>,
     pub team: String,
     pub games_before: u32,
@@ -68,23 +72,26 @@ pub struct FeatureQuery<'a> {
     pub opp_inactive: Option<&'a [String]>,
 }
 
-pub struct FeatureStore {
+/// Feature vectors for requests: the current [`HistorySnapshot`], its refresh from
+/// ClickHouse, and the cache of computed vectors.
+pub struct FeatureSource {
     store: Store,
-    snapshot: ArcSwapOption<Snapshot>,
+    snapshot: ArcSwapOption<HistorySnapshot>,
     /// False after a refresh failed, until one succeeds.
     healthy: AtomicBool,
-    cache: Mutex<lru::LruCache<Key, Features>>,
+    cache: Mutex<lru::LruCache<VectorKey, FeatureVector>>,
     refreshing: tokio::sync::Mutex<()>,
 }
 
+/// A basketball-reference player or team id: short, and only letters, digits, `_-.`.
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
-impl FeatureStore {
+impl FeatureSource {
     pub fn new(store: Store, cache_entries: usize) -> Self {
         let cap = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
-        FeatureStore {
+        FeatureSource {
             store,
             snapshot: ArcSwapOption::empty(),
             healthy: AtomicBool::new(false),
@@ -93,7 +100,7 @@ impl FeatureStore {
         }
     }
 
-    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+    pub fn snapshot(&self) -> Option<Arc<HistorySnapshot>> {
         self.snapshot.load_full()
     }
 
@@ -139,7 +146,7 @@ impl FeatureStore {
             day.sort();
         }
         let generation = old.map_or(1, |s| s.generation + 1);
-        let snap = Snapshot { history, inactive, schedule, watermark, loaded_at: Utc::now(), generation };
+        let snap = HistorySnapshot { history, inactive, schedule, watermark, loaded_at: Utc::now(), generation };
         tracing::info!(
             players = snap.history.player_count(),
             player_games = snap.history.player_game_count(),
@@ -159,15 +166,16 @@ impl FeatureStore {
     }
 
     async fn watermark(&self) -> Result<[u64; 4], nba_store::StoreError> {
+        /// A table's newest row version and row count.
         #[derive(clickhouse::Row, serde::Deserialize)]
-        struct W {
+        struct TableWatermark {
             v: u64,
             n: u64,
         }
         let mut out = [0; 4];
         for (i, table) in ["player_game_summary", "games"].into_iter().enumerate() {
             let sql = format!("SELECT max(version) AS v, count() AS n FROM {table}");
-            let w: Vec<W> = self.store.select("read watermark", &sql).await?;
+            let w: Vec<TableWatermark> = self.store.select("read watermark", &sql).await?;
             if let Some(w) = w.first() {
                 out[2 * i] = w.v;
                 out[2 * i + 1] = w.n;
@@ -177,7 +185,7 @@ impl FeatureStore {
     }
 
     /// The feature vector for a query, from the cache or computed.
-    pub fn features(&self, q: &FeatureQuery<'_>) -> Result<Features, ServeError> {
+    pub fn vector(&self, q: &FeatureQuery<'_>) -> Result<FeatureVector, ServeError> {
         let Some(snap) = self.snapshot() else {
             return Err(ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into()));
         };
@@ -198,7 +206,7 @@ impl FeatureStore {
         };
         let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
         let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;
-        let f = Features { values: Arc::new(values), team: key.team.clone(), games_before };
+        let f = FeatureVector { values: Arc::new(values), team: key.team.clone(), games_before };
         if let Ok(mut c) = self.cache.lock() {
             c.put(key, f.clone());
         }
@@ -206,7 +214,7 @@ impl FeatureStore {
     }
 
     /// Validates a query against the snapshot and resolves defaults.
-    fn key(&self, snap: &Snapshot, q: &FeatureQuery<'_>) -> Result<Key, ServeError> {
+    fn key(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<VectorKey, ServeError> {
         let h = &snap.history;
         if !valid_id(q.player_id) {
             return Err(ServeError::invalid("player_id", format!("{:?} is not a basketball-reference player id", q.player_id)));
@@ -254,7 +262,7 @@ impl FeatureStore {
         };
         let team_inactive = list(q.team_inactive, &team, "team_inactive")?;
         let opp_inactive = list(q.opp_inactive, q.opponent, "opponent_inactive")?;
-        Ok(Key {
+        Ok(VectorKey {
             generation: snap.generation,
             player_id: q.player_id.to_string(),
             date,

@@ -1,4 +1,4 @@
-//! The served model and its hot reload.
+//! The served-model slot: the model a request is scored with, and its hot reload.
 //!
 //! A version is loaded beside the one being served, checked, and only then swapped in
 //! with one atomic pointer store ([`arc_swap`]): requests in flight keep the `Arc` of the
@@ -25,12 +25,11 @@ const CANARY_TOLERANCE: f32 = 1e-3;
 pub struct LoadedModel {
     pub version: String,
     pub manifest: Manifest,
-    /// Scores rows in the request path: the ensemble of `model.onnx`, read from the same
-    /// bytes tract loaded, compiled for scoring ([`Scorer`]), and checked against tract
-    /// on the canaries.
+    /// Scores every request (`Predict`, V2 `ModelInfer`, Flight): the ensemble of
+    /// `model.onnx`, read from the same bytes tract loaded, compiled for scoring
+    /// ([`Scorer`]), and checked against tract on the canaries. tract itself is only the
+    /// reference of that check and is not kept.
     pub scorer: Scorer,
-    /// tract's runnable plan of `model.onnx` (used for V2 batches and the checks).
-    pub onnx: OnnxModel,
     pub loaded_at: DateTime<Utc>,
 }
 
@@ -123,7 +122,7 @@ pub fn load_version(registry: &Registry, version: &str) -> Result<LoadedModel, L
             });
         }
     }
-    Ok(LoadedModel { version: version.to_string(), manifest, scorer, onnx, loaded_at: Utc::now() })
+    Ok(LoadedModel { version: version.to_string(), manifest, scorer, loaded_at: Utc::now() })
 }
 
 /// What a reload did.
