@@ -6,12 +6,13 @@
 //! identical rows. "All" rows drop the minutes filter but keep the same NaN rule.
 
 use crate::data::FeatureRow;
-pub use nba_registry::manifest::{Evaluation, Metrics, Report};
+pub use nba_registry::manifest::{BaselineComparison, Evaluation, Metrics};
 use std::collections::BTreeMap;
 
-/// Feature positions the evaluation needs.
+/// Positions in the feature vector of the features the evaluation reads: the baselines
+/// and the filters of the scored rows and breakdowns.
 #[derive(Debug, Clone, Copy)]
-pub struct Cols {
+pub struct EvaluationColumns {
     pub pts5: usize,
     pub pts10: usize,
     pub pts_season: usize,
@@ -19,10 +20,16 @@ pub struct Cols {
     pub starter5: usize,
 }
 
-impl Cols {
-    pub fn from_contract() -> Cols {
+impl EvaluationColumns {
+    pub fn from_contract() -> EvaluationColumns {
         let ix = |n: &str| nba_features::contract::index_of(n).unwrap_or_else(|| unreachable!("feature {n} is in the contract"));
-        Cols { pts5: ix("pts_avg_5"), pts10: ix("pts_avg_10"), pts_season: ix("pts_avg_season"), min10: ix("min_avg_10"), starter5: ix("starter_share_5") }
+        EvaluationColumns {
+            pts5: ix("pts_avg_5"),
+            pts10: ix("pts_avg_10"),
+            pts_season: ix("pts_avg_season"),
+            min10: ix("min_avg_10"),
+            starter5: ix("starter_share_5"),
+        }
     }
 
     /// The three baselines of a row, or None if any is undefined.
@@ -42,14 +49,15 @@ impl Cols {
 
 pub const BASELINES: [&str; 3] = ["pts_avg_10", "pts_avg_season", "old_rule"];
 
-fn report(rows: &[&FeatureRow], pred: &[f64], cols: Cols) -> Report {
+/// The model and each baseline on `rows` (the same rows for all).
+fn compare(rows: &[&FeatureRow], pred: &[f64], cols: EvaluationColumns) -> BaselineComparison {
     let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
     let mut baselines = BTreeMap::new();
     for (k, name) in BASELINES.iter().enumerate() {
         let b: Vec<f64> = rows.iter().map(|r| cols.baselines(&r.features).map_or(f64::NAN, |b| b[k])).collect();
         baselines.insert(name.to_string(), Metrics::of(&b, &actual));
     }
-    Report { model: Metrics::of(pred, &actual), baselines }
+    BaselineComparison { model: Metrics::of(pred, &actual), baselines }
 }
 
 fn grouped(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, Metrics> {
@@ -63,19 +71,19 @@ fn grouped(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> Stri
 }
 
 /// The model and the baselines per group of rows (for the report's breakdowns).
-pub fn grouped_reports(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, Report> {
-    let cols = Cols::from_contract();
+pub fn grouped_comparisons(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, BaselineComparison> {
+    let cols = EvaluationColumns::from_contract();
     let mut groups: BTreeMap<String, (Vec<&FeatureRow>, Vec<f64>)> = BTreeMap::new();
     for (r, p) in rows.iter().zip(pred) {
         let g = groups.entry(key(r)).or_default();
         g.0.push(r);
         g.1.push(*p);
     }
-    groups.into_iter().map(|(k, (r, p))| (k, report(&r, &p, cols))).collect()
+    groups.into_iter().map(|(k, (r, p))| (k, compare(&r, &p, cols))).collect()
 }
 
 /// The minutes band of a row (`min_avg_10`).
-pub fn minutes_band(cols: Cols, r: &FeatureRow) -> String {
+pub fn minutes_band(cols: EvaluationColumns, r: &FeatureRow) -> String {
     match r.features[cols.min10] {
         m if m < 20.0 => "15-20",
         m if m < 25.0 => "20-25",
@@ -87,7 +95,7 @@ pub fn minutes_band(cols: Cols, r: &FeatureRow) -> String {
 }
 
 /// "starter" when he started at least half of his last 5 played games, else "bench".
-pub fn role(cols: Cols, r: &FeatureRow) -> String {
+pub fn role(cols: EvaluationColumns, r: &FeatureRow) -> String {
     if r.features[cols.starter5] >= 0.5 { "starter" } else { "bench" }.to_string()
 }
 
@@ -96,13 +104,13 @@ pub fn month(r: &FeatureRow) -> String {
 }
 
 /// Indices (into `test`) of the scored rows.
-pub fn scored_indices(rows: &[&FeatureRow], cols: Cols) -> Vec<usize> {
+pub fn scored_indices(rows: &[&FeatureRow], cols: EvaluationColumns) -> Vec<usize> {
     (0..rows.len()).filter(|&i| cols.scored(&rows[i].features)).collect()
 }
 
 /// Evaluates predictions `pred[i]` of test rows `rows[i]`.
 pub fn evaluate(rows: &[&FeatureRow], pred: &[f64]) -> Evaluation {
-    let cols = Cols::from_contract();
+    let cols = EvaluationColumns::from_contract();
     let pick = |keep: &dyn Fn(&FeatureRow) -> bool| {
         let ix: Vec<usize> = (0..rows.len()).filter(|&i| keep(rows[i])).collect();
         (ix.iter().map(|&i| rows[i]).collect::<Vec<_>>(), ix.iter().map(|&i| pred[i]).collect::<Vec<_>>())
@@ -111,8 +119,8 @@ pub fn evaluate(rows: &[&FeatureRow], pred: &[f64]) -> Evaluation {
     let (a_rows, a_pred) = pick(&|r| cols.baselines(&r.features).is_some());
     let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
     Evaluation {
-        scored: report(&s_rows, &s_pred, cols),
-        all_with_baselines: report(&a_rows, &a_pred, cols),
+        scored: compare(&s_rows, &s_pred, cols),
+        all_with_baselines: compare(&a_rows, &a_pred, cols),
         all_rows_model: Metrics::of(pred, &actual),
         by_minutes: grouped(&s_rows, &s_pred, |r| minutes_band(cols, r)),
         by_role: grouped(&s_rows, &s_pred, |r| role(cols, r)),
@@ -138,7 +146,7 @@ mod tests {
 
     #[test]
     fn baselines_need_every_input() {
-        let cols = Cols::from_contract();
+        let cols = EvaluationColumns::from_contract();
         let mut f = vec![0.0f32; nba_features::N_FEATURES];
         f[cols.pts5] = 10.0;
         f[cols.pts10] = 20.0;

@@ -5,8 +5,9 @@
 //! - [`gbm`]: the project's histogram gradient boosting (absolute or squared error) and
 //!   its conversion to a [`nba_model::Forest`];
 //! - [`eval`]: metrics, scored rows, baselines, breakdowns;
-//! - [`manifest`], [`registry`]: what is written and where; [`report`]: `report.md` and
-//!   its SVG plots beside the model; [`registry_table`]: registry events into ClickHouse;
+//! - [`manifest`], [`registry`]: what is written and where; [`training_report`]:
+//!   `report.md` and its SVG plots beside the model; [`registry_table`]: registry events
+//!   into ClickHouse;
 //! - [`run`]: the commands, used by the thin `main.rs`.
 
 pub mod cli;
@@ -14,8 +15,8 @@ pub mod data;
 pub mod eval;
 pub mod gbm;
 pub mod registry_table;
-pub mod report;
 pub mod train;
+pub mod training_report;
 
 pub use cli::{Cli, Command, TrainArgs};
 /// The registry and manifest live in `nba-registry` (the server reads them too).

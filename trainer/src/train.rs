@@ -3,20 +3,30 @@
 //! train: read played rows → check the contract → split by time → fit (early stopping on
 //! validation) → convert to a flat forest → export ONNX → score the test rows through
 //! tract and require agreement with the in-memory forest (1e-4) → evaluate the model and
-//! the baselines on identical rows → write the version atomically → gate → promote.
+//! the baselines on identical rows → write the version atomically → gate → promote →
+//! mirror the events into ClickHouse. [`train`] reads as those steps, one function each.
 
 use crate::cli::{Command, TrainArgs};
 use crate::data::{self, FeatureRow, Period};
-use crate::eval::{self, Cols, Evaluation};
+use crate::eval::{self, EvaluationColumns};
 use crate::manifest::{Canary, FeatureGain, HyperParams, Manifest, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
 use crate::registry::Registry;
-use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, registry_table, report};
+use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, registry_table, training_report};
 use chrono::Datelike;
+use nba_model::Forest;
 use nba_model::onnx::{OnnxModel, to_onnx_bytes};
+use nba_store::rows::ModelRegistryRow;
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
+
+/// Largest difference accepted between tract's and the in-memory forest's prediction of
+/// a test row: the exported file must score like the model it was made from.
+const ONNX_MAX_ABS_DIFF: f64 = 1e-4;
+
+/// Canary rows written into the manifest, spread evenly over the scored test rows.
+const CANARIES: usize = 8;
 
 /// What `train` did.
 #[derive(Debug, Clone)]
@@ -147,19 +157,77 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     // From here on ClickHouse is needed again only for the mirror (the fault test waits
     // for this line to kill the server mid-run).
     tracing::info!(rows = rows.len(), train = split.train.len(), valid = split.valid.len(), test = split.test.len(), "read player_features");
-    let n = nba_features::N_FEATURES;
+    let fitted = fit(args, &rows, &split)?;
+    let forest = fitted.booster.to_forest()?;
+    tracing::info!(trees = forest.n_trees(), grown = fitted.booster.trees_grown, seconds = fitted.training_seconds, "trained");
+    let test = TestPredictions::of(&forest, &rows, &split)?;
+    let exported = export_checked(&forest, &test)?;
+    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted.bag_trees)?) } else { None };
+    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, walk_forward);
 
-    let p = params(args);
+    // The gate is computed before anything is written: on the same scored rows.
+    let refused = if args.promote { gate(args, &registry, &manifest, &test.rows, &test.scored)? } else { None };
+    let files = training_report::render(&manifest, &test.rows, &test.pred, &fitted.valid_history)?;
+    registry.write_version_with(&manifest, &exported.onnx, &files)?;
+    let promoted = args.promote && refused.is_none();
+    if promoted {
+        registry.promote(&manifest.version)?;
+    }
+    let events = train_events(&manifest, test.scored.len(), promoted, refused.as_deref());
+    let mirror_error = registry_table::record(&args.clickhouse, &events).await.err();
+    Ok(Outcome { manifest, promoted, refused, mirror_error })
+}
+
+/// The model as fitted, before it is converted and exported.
+struct FittedModel {
+    booster: gbm::Booster,
+    /// Trees each bag member kept (early stopping on validation); the refit and the
+    /// walk-forward reuse these counts.
+    bag_trees: Vec<usize>,
+    /// Validation MAE of the early-stopped model (the refit has seen the validation rows).
+    validation_mae: f64,
+    /// Validation loss after each tree of the first bag member (the report's curve).
+    valid_history: Vec<f64>,
+    training_seconds: f64,
+}
+
+/// Fits the bag members with early stopping on the validation part, averages them, and
+/// refits on train + validation when asked.
+fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<FittedModel, TrainError> {
+    let started = Instant::now();
+    let (vx, vy) = (feats(rows, &split.valid), target(rows, &split.valid));
+    let members = fit_bag_members(args, &feats(rows, &split.train), &target(rows, &split.train), (&vx, &vy))?;
+    let bag_trees: Vec<usize> = members.iter().map(|m| m.trees.len()).collect();
+    let booster = gbm::average(&members)?;
+    let validation_mae = eval::Metrics::of(&booster.predict(&vx), &vy).mae;
+    let valid_history = booster.valid_history.clone();
+    let booster = if args.refit {
+        let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
+        let mut refit = fit_with_kept_trees(args, rows, &both, &bag_trees, format!("refit on {} rows", both.len()))?;
+        refit.trees_grown = booster.trees_grown;
+        refit
+    } else {
+        booster
+    };
+    Ok(FittedModel { booster, bag_trees, validation_mae, valid_history, training_seconds: started.elapsed().as_secs_f64() })
+}
+
+/// `--bag` boosters on the training rows, each early-stopped on `valid`, with a progress
+/// bar naming the member being fitted.
+fn fit_bag_members(args: &TrainArgs, x: &[&[f32]], y: &[f64], valid: (&[&[f32]], &[f64])) -> Result<Vec<gbm::Booster>, TrainError> {
     let bag = usize::from(args.bag.max(1));
-    let member = |k: usize| if bag > 1 { format!(" (bag member {}/{bag})", k + 1) } else { String::new() };
-    let pb = progress_bar(args, format!("{} on {} rows{}", args.objective, split.train.len(), member(0)));
+    let label = |k: usize| {
+        let member = if bag > 1 { format!(" (bag member {}/{bag})", k + 1) } else { String::new() };
+        format!("{} on {} rows{member}", args.objective, x.len())
+    };
+    let pb = progress_bar(args, label(0));
     let metric = args.objective.metric_name();
     let mut shown = 0;
     let mut on_tree = |k: usize, pr: gbm::Progress| {
         if let Some(pb) = &pb {
             if k != shown {
                 shown = k;
-                pb.set_prefix(format!("{} on {} rows{}", args.objective, split.train.len(), member(k)));
+                pb.set_prefix(label(k));
             }
             pb.set_position(pr.trees as u64);
             if let Some(l) = pr.valid_loss {
@@ -167,126 +235,158 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
             }
         }
     };
-    let started = Instant::now();
-    let (vx, vy) = (feats(&rows, &split.valid), target(&rows, &split.valid));
-    let members = gbm::fit_bag(&p, bag, &feats(&rows, &split.train), &target(&rows, &split.train), Some((&vx, &vy)), n, &mut on_tree)?;
+    let members = gbm::fit_bag(&params(args), bag, x, y, Some(valid), nba_features::N_FEATURES, &mut on_tree)?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    // Trees each member kept (early stopping on validation); the refit and the
-    // walk-forward reuse these counts.
-    let bag_trees: Vec<usize> = members.iter().map(|m| m.trees.len()).collect();
-    let booster = gbm::average(&members)?;
-    // Validation MAE of the early-stopped model (the refit has seen the validation rows).
-    let vpred = booster.predict(&vx);
-    let validation_mae = eval::Metrics::of(&vpred, &vy).mae;
-    let valid_history = booster.valid_history.clone();
-    let booster = if args.refit {
-        let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
-        let pb = progress_bar(&TrainArgs { iterations: bag_trees.iter().sum(), ..(*args).clone() }, format!("refit on {} rows", both.len()));
-        let mut done = 0;
-        let mut refits = vec![];
-        for (k, &trees) in bag_trees.iter().enumerate() {
-            let p = gbm::Params { iterations: trees.max(1), seed: gbm::member_seed(p.seed, k), ..p.clone() };
-            let mut on_tree = |pr: gbm::Progress| {
-                if let Some(pb) = &pb {
-                    pb.set_position((done + pr.trees) as u64);
-                }
-            };
-            refits.push(gbm::fit(&p, &feats(&rows, &both), &target(&rows, &both), None, n, &mut on_tree)?);
-            done += trees.max(1);
+    Ok(members)
+}
+
+/// One booster per bag member on rows `ix`, each with that member's seed and the number
+/// of trees it kept (no early stopping: there is no validation part left), averaged.
+/// The refit and every walk-forward month train this way.
+fn fit_with_kept_trees(args: &TrainArgs, rows: &[FeatureRow], ix: &[usize], bag_trees: &[usize], what: String) -> Result<gbm::Booster, TrainError> {
+    let total: usize = bag_trees.iter().map(|&t| t.max(1)).sum();
+    let pb = progress_bar(&TrainArgs { iterations: total, ..args.clone() }, what);
+    let (x, y) = (feats(rows, ix), target(rows, ix));
+    let mut members = vec![];
+    let mut done = 0;
+    for (k, &trees) in bag_trees.iter().enumerate() {
+        let p = gbm::Params { iterations: trees.max(1), seed: gbm::member_seed(args.seed, k), ..params(args) };
+        let mut on_tree = |pr: gbm::Progress| {
+            if let Some(pb) = &pb {
+                pb.set_position((done + pr.trees) as u64);
+            }
+        };
+        members.push(gbm::fit(&p, &x, &y, None, nba_features::N_FEATURES, &mut on_tree)?);
+        done += trees.max(1);
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    gbm::average(&members)
+}
+
+/// The test part and the shipped forest's predictions of it.
+struct TestPredictions<'a> {
+    rows: Vec<&'a FeatureRow>,
+    /// The rows' features, row-major, as the model takes them.
+    x: Vec<f32>,
+    /// The forest's predictions (f32, as served) and the same widened for the metrics.
+    pred32: Vec<f32>,
+    pred: Vec<f64>,
+    /// Indices into `rows` of the scored rows (see [`crate::eval`]).
+    scored: Vec<usize>,
+}
+
+impl<'a> TestPredictions<'a> {
+    /// Test predictions come from the forest that is shipped. Fails when no test row is
+    /// scored (the evaluation would be empty).
+    fn of(forest: &Forest, rows: &'a [FeatureRow], split: &data::Split) -> Result<TestPredictions<'a>, TrainError> {
+        let rows: Vec<&FeatureRow> = split.test.iter().map(|&i| &rows[i]).collect();
+        let x: Vec<f32> = rows.iter().flat_map(|r| r.features.iter().copied()).collect();
+        let pred32 = forest.predict_batch(&x)?;
+        let pred: Vec<f64> = pred32.iter().map(|&p| p as f64).collect();
+        let scored = eval::scored_indices(&rows, EvaluationColumns::from_contract());
+        if scored.is_empty() {
+            return Err(TrainError::Data("no scored test rows (min_avg_10 >= 15 with all baselines defined)".into()));
         }
-        let mut refit = gbm::average(&refits)?;
-        refit.trees_grown = booster.trees_grown;
-        refit
-    } else {
-        booster
-    };
-    let training_seconds = started.elapsed().as_secs_f64();
-    let forest = booster.to_forest()?;
-    tracing::info!(trees = forest.n_trees(), grown = booster.trees_grown, seconds = training_seconds, "trained");
-
-    // Test predictions come from the forest that is shipped.
-    let test_rows: Vec<&FeatureRow> = split.test.iter().map(|&i| &rows[i]).collect();
-    let test_x: Vec<f32> = test_rows.iter().flat_map(|r| r.features.iter().copied()).collect();
-    let pred32 = forest.predict_batch(&test_x)?;
-    let pred: Vec<f64> = pred32.iter().map(|&p| p as f64).collect();
-
-    // The exported file must score like the forest.
-    let onnx = to_onnx_bytes(&forest, &format!("nba points model, contract {}", nba_features::contract_hash()))?;
-    let tract = OnnxModel::load(&onnx, n)?;
-    let tract_pred = tract.predict(&test_x)?;
-    let max_diff = tract_pred.iter().zip(&pred32).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
-    if max_diff.is_nan() || max_diff > 1e-4 {
-        return Err(TrainError::Training(format!("ONNX (tract) and in-memory predictions differ by {max_diff}")));
+        Ok(TestPredictions { rows, x, pred32, pred, scored })
     }
+}
 
-    let evaluation: Evaluation = eval::evaluate(&test_rows, &pred);
-    let cols = Cols::from_contract();
-    let scored = eval::scored_indices(&test_rows, cols);
-    if scored.is_empty() {
-        return Err(TrainError::Data("no scored test rows (min_avg_10 >= 15 with all baselines defined)".into()));
+/// The ONNX file and how far tract's scores of it are from the forest's.
+struct ExportedModel {
+    onnx: Vec<u8>,
+    max_abs_diff: f64,
+}
+
+/// Exports the forest to ONNX and scores every test row through tract: the file must
+/// score like the forest, else nothing is written.
+fn export_checked(forest: &Forest, test: &TestPredictions) -> Result<ExportedModel, TrainError> {
+    let onnx = to_onnx_bytes(forest, &format!("nba points model, contract {}", nba_features::contract_hash()))?;
+    let tract = OnnxModel::load(&onnx, nba_features::N_FEATURES)?;
+    let tract_pred = tract.predict(&test.x)?;
+    let max_abs_diff = tract_pred.iter().zip(&test.pred32).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    if max_abs_diff.is_nan() || max_abs_diff > ONNX_MAX_ABS_DIFF {
+        return Err(TrainError::Training(format!("ONNX (tract) and in-memory predictions differ by {max_abs_diff}")));
     }
-    let canaries: Vec<Canary> = (0..8)
-        .map(|k| scored[k * (scored.len() - 1) / 7])
+    Ok(ExportedModel { onnx, max_abs_diff })
+}
+
+/// [`CANARIES`] scored test rows spread evenly from the first to the last, with the
+/// forest's predictions: the server checks a loaded model against them.
+fn canaries(test: &TestPredictions) -> Vec<Canary> {
+    let scored = &test.scored;
+    (0..CANARIES)
+        .map(|k| scored[k * (scored.len() - 1) / (CANARIES - 1)])
         .map(|i| Canary {
-            game_id: test_rows[i].game_id.clone(),
-            player_id: test_rows[i].player_id.clone(),
-            features: test_rows[i].features.iter().map(|&x| (!x.is_nan()).then_some(x)).collect(),
-            expected: pred32[i],
+            game_id: test.rows[i].game_id.clone(),
+            player_id: test.rows[i].player_id.clone(),
+            features: test.rows[i].features.iter().map(|&x| (!x.is_nan()).then_some(x)).collect(),
+            expected: test.pred32[i],
         })
-        .collect();
+        .collect()
+}
+
+/// Total split gain per feature, largest first.
+fn feature_gain(booster: &gbm::Booster) -> Vec<FeatureGain> {
     let names = nba_features::feature_names();
-    let mut feature_gain: Vec<FeatureGain> = booster.feature_gain().into_iter().zip(&names).map(|(gain, f)| FeatureGain { feature: f.clone(), gain }).collect();
-    feature_gain.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+    let mut gain: Vec<FeatureGain> = booster.feature_gain().into_iter().zip(&names).map(|(gain, f)| FeatureGain { feature: f.clone(), gain }).collect();
+    gain.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+    gain
+}
 
-    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &bag_trees)?) } else { None };
-
+/// The manifest of the new version; its name is the creation time and the model's hash.
+fn manifest(
+    args: &TrainArgs,
+    rows: &[FeatureRow],
+    split: &data::Split,
+    fitted: &FittedModel,
+    test: &TestPredictions,
+    exported: &ExportedModel,
+    walk_forward: Option<WalkForward>,
+) -> Manifest {
     let now = chrono::Utc::now();
-    let sha = hex::encode(Sha256::digest(&onnx));
-    let manifest = Manifest {
+    let sha = hex::encode(Sha256::digest(&exported.onnx));
+    let residuals: Vec<f64> = test.scored.iter().map(|&i| test.rows[i].target_pts as f64 - test.pred[i]).collect();
+    Manifest {
         version: format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sha[..8]),
         created_at: now.to_rfc3339(),
         source_commit: source_commit(),
         database: args.clickhouse.connection.database.clone(),
         split: SplitInfo {
-            train: part_info(&rows, &split.train, args.train_period),
-            validation: part_info(&rows, &split.valid, args.valid_period),
-            test: part_info(&rows, &split.test, args.test_period),
+            train: part_info(rows, &split.train, args.train_period),
+            validation: part_info(rows, &split.valid, args.valid_period),
+            test: part_info(rows, &split.test, args.test_period),
         },
-        feature_names: names,
+        feature_names: nba_features::feature_names(),
         feature_version: nba_features::FEATURE_VERSION,
         contract_hash: nba_features::contract_hash(),
-        hyper_parameters: hyper_params(args, &booster, bag_trees),
-        validation_mae,
-        metrics: evaluation,
-        training_seconds,
+        hyper_parameters: hyper_params(args, &fitted.booster, fitted.bag_trees.clone()),
+        validation_mae: fitted.validation_mae,
+        metrics: eval::evaluate(&test.rows, &test.pred),
+        training_seconds: fitted.training_seconds,
         model_sha256: sha,
-        onnx_max_abs_diff: max_diff,
-        canaries,
-        residual_quantiles: nba_registry::manifest::percentiles(&scored.iter().map(|&i| test_rows[i].target_pts as f64 - pred[i]).collect::<Vec<_>>()),
-        feature_gain,
+        onnx_max_abs_diff: exported.max_abs_diff,
+        canaries: canaries(test),
+        residual_quantiles: nba_registry::manifest::percentiles(&residuals),
+        feature_gain: feature_gain(&fitted.booster),
         walk_forward,
-    };
+    }
+}
 
-    // The gate is computed before anything is written: on the same scored rows.
-    let refused = if args.promote { gate(args, &registry, &manifest, &test_rows, &scored)? } else { None };
-    let files = report::render(&manifest, &test_rows, &pred, &valid_history)?;
-    registry.write_version_with(&manifest, &onnx, &files)?;
-    let promoted = args.promote && refused.is_none();
+/// The `model_registry` events of a train run: created, then promoted or refused.
+fn train_events(manifest: &Manifest, scored_rows: usize, promoted: bool, refused: Option<&str>) -> Vec<ModelRegistryRow> {
+    let created = format!("test MAE {:.4} on {scored_rows} scored rows", manifest.metrics.scored.model.mae);
+    let mut events = vec![registry_table::event(manifest, registry_table::CREATED, &created)];
     if promoted {
-        registry.promote(&manifest.version)?;
+        events.push(registry_table::event(manifest, registry_table::PROMOTED, "train --promote: gate passed"));
     }
-    let mut events =
-        vec![registry_table::event(&manifest, registry_table::CREATED, &format!("test MAE {:.4} on {} scored rows", manifest.metrics.scored.model.mae, scored.len()))];
-    if promoted {
-        events.push(registry_table::event(&manifest, registry_table::PROMOTED, "train --promote: gate passed"));
+    if let Some(why) = refused {
+        events.push(registry_table::event(manifest, registry_table::REFUSED, why));
     }
-    if let Some(why) = &refused {
-        events.push(registry_table::event(&manifest, registry_table::REFUSED, why));
-    }
-    let mirror_error = registry_table::record(&args.clickhouse, &events).await.err();
-    Ok(Outcome { manifest, promoted, refused, mirror_error })
+    events
 }
 
 /// Retrains month by month through the test period: each month's rows are predicted by
@@ -306,22 +406,7 @@ fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, bag_
         let start = test_ix.iter().map(|&k| rows[split.test[k]].game_date).min().unwrap_or_default();
         let month_start = start.with_day(1).unwrap_or(start);
         let train_ix: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].game_date >= first && rows[i].game_date < month_start).collect();
-        let pb = progress_bar(&TrainArgs { iterations: trees, ..args.clone() }, format!("walk-forward {m} on {} rows", train_ix.len()));
-        let mut members = vec![];
-        let mut done = 0;
-        for (k, &t) in bag_trees.iter().enumerate() {
-            let p = gbm::Params { iterations: t.max(1), seed: gbm::member_seed(args.seed, k), ..params(args) };
-            members.push(gbm::fit(&p, &feats(rows, &train_ix), &target(rows, &train_ix), None, nba_features::N_FEATURES, &mut |pr| {
-                if let Some(pb) = &pb {
-                    pb.set_position((done + pr.trees) as u64)
-                }
-            })?);
-            done += t.max(1);
-        }
-        let b = gbm::average(&members)?;
-        if let Some(pb) = pb {
-            pb.finish_and_clear();
-        }
+        let b = fit_with_kept_trees(args, rows, &train_ix, bag_trees, format!("walk-forward {m} on {} rows", train_ix.len()))?;
         for &k in &test_ix {
             pred[k] = b.predict_row(&rows[split.test[k]].features) as f32 as f64;
         }
@@ -338,7 +423,7 @@ pub async fn export_rows(args: &TrainArgs, out: &Path) -> Result<serde_json::Val
     let (rows, split) = load(args).await?;
     let io = |p: &Path, e: std::io::Error| TrainError::Data(format!("writing {}: {e}", p.display()));
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    let cols = Cols::from_contract();
+    let cols = EvaluationColumns::from_contract();
     let mut parts = serde_json::Map::new();
     for (name, ix) in [("train", &split.train), ("valid", &split.valid), ("test", &split.test)] {
         let x: Vec<u8> = ix.iter().flat_map(|&i| rows[i].features.iter().flat_map(|v| v.to_le_bytes())).collect();
@@ -440,7 +525,7 @@ pub async fn run(cli: crate::Cli) -> anyhow::Result<i32> {
         Command::Train(args) => {
             let outcome = train(&args, &cli.registry).await?;
             print!("{}", summary(&outcome.manifest));
-            println!("  report: {}", registry.version_dir(&outcome.manifest.version).join(report::REPORT_FILE).display());
+            println!("  report: {}", registry.version_dir(&outcome.manifest.version).join(training_report::REPORT_FILE).display());
             match (&outcome.refused, outcome.promoted) {
                 (Some(why), _) => println!("  not promoted: {why}"),
                 (None, true) => println!("  promoted: current is {}", outcome.manifest.version),

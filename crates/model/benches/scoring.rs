@@ -1,4 +1,5 @@
-//! Scoring speed of a 300-tree depth-6 ensemble (65 features, the contract's width)
+//! Scoring speed of a 300-tree depth-6 ensemble of 65 features (about the feature
+//! contract's width; fixed, so that figures stay comparable across contract versions)
 //! through the registered tract op: one row per call (latency) and large batches
 //! (throughput), plus the in-memory forest for reference.
 //!

@@ -156,19 +156,135 @@ pub fn to_onnx_bytes(forest: &Forest, doc: &str) -> Result<Vec<u8>> {
 /// Parses a `TreeEnsembleRegressor` node back into a forest of `n_features` features.
 pub fn forest_from_node(node: &NodeProto, n_features: usize) -> Result<Forest> {
     let e = |m: String| ModelError::Onnx(format!("TreeEnsembleRegressor {:?}: {m}", node.name));
-    let t = |r: TractResult<Vec<i64>>| r.map_err(|x| e(format!("{x:#}")));
-    let treeids = t(node.get_attr_vec::<i64>("nodes_treeids"))?;
-    let nodeids = t(node.get_attr_vec::<i64>("nodes_nodeids"))?;
-    let featureids = t(node.get_attr_vec::<i64>("nodes_featureids"))?;
-    let trues = t(node.get_attr_vec::<i64>("nodes_truenodeids"))?;
-    let falses = t(node.get_attr_vec::<i64>("nodes_falsenodeids"))?;
-    let values: Vec<f32> = node.get_attr_vec("nodes_values").map_err(|x| e(format!("{x:#}")))?;
-    let modes: Vec<String> = node.get_attr_vec("nodes_modes").map_err(|x| e(format!("{x:#}")))?;
-    let n = treeids.len();
-    let missing = t(node.get_attr_opt_vec::<i64>("nodes_missing_value_tracks_true").map(|o| o.unwrap_or_else(|| vec![0; n])))?;
-    if [nodeids.len(), featureids.len(), trues.len(), falses.len(), values.len(), modes.len(), missing.len()].iter().any(|&l| l != n) {
-        return Err(e("node attribute lengths differ".into()));
+    let nodes = NodeAttributes::read(node, &e)?;
+    let base = check_aggregation(node, &e)?;
+    let weight = leaf_weights(node, &e)?;
+    let mut forest = Forest { n_features, base, nodes: vec![], roots: vec![] };
+    for (tree_id, tree) in nodes.trees(&e)? {
+        nodes.append_tree(&mut forest, tree_id, &tree, &weight, &e)?;
     }
+    forest.validate()?;
+    Ok(forest)
+}
+
+/// The `nodes_*` attributes of a `TreeEnsembleRegressor`: one entry per node, all of
+/// the same length.
+struct NodeAttributes {
+    treeids: Vec<i64>,
+    nodeids: Vec<i64>,
+    featureids: Vec<i64>,
+    trues: Vec<i64>,
+    falses: Vec<i64>,
+    values: Vec<f32>,
+    modes: Vec<String>,
+    missing: Vec<i64>,
+}
+
+/// Node id → position in [`NodeAttributes`], for one tree.
+type TreeNodes = HashMap<i64, usize>;
+
+impl NodeAttributes {
+    fn read(node: &NodeProto, e: &impl Fn(String) -> ModelError) -> Result<NodeAttributes> {
+        let t = |r: TractResult<Vec<i64>>| r.map_err(|x| e(format!("{x:#}")));
+        let treeids = t(node.get_attr_vec::<i64>("nodes_treeids"))?;
+        let n = treeids.len();
+        let a = NodeAttributes {
+            nodeids: t(node.get_attr_vec::<i64>("nodes_nodeids"))?,
+            featureids: t(node.get_attr_vec::<i64>("nodes_featureids"))?,
+            trues: t(node.get_attr_vec::<i64>("nodes_truenodeids"))?,
+            falses: t(node.get_attr_vec::<i64>("nodes_falsenodeids"))?,
+            values: node.get_attr_vec("nodes_values").map_err(|x| e(format!("{x:#}")))?,
+            modes: node.get_attr_vec("nodes_modes").map_err(|x| e(format!("{x:#}")))?,
+            missing: t(node.get_attr_opt_vec::<i64>("nodes_missing_value_tracks_true").map(|o| o.unwrap_or_else(|| vec![0; n])))?,
+            treeids,
+        };
+        let lengths = [a.nodeids.len(), a.featureids.len(), a.trues.len(), a.falses.len(), a.values.len(), a.modes.len(), a.missing.len()];
+        if lengths.iter().any(|&l| l != n) {
+            return Err(e("node attribute lengths differ".into()));
+        }
+        Ok(a)
+    }
+
+    /// Trees in order of first appearance, each with its nodes by id.
+    fn trees(&self, e: &impl Fn(String) -> ModelError) -> Result<Vec<(i64, TreeNodes)>> {
+        let mut tree_order: Vec<i64> = vec![];
+        let mut by_tree: HashMap<i64, TreeNodes> = HashMap::new();
+        for i in 0..self.treeids.len() {
+            let tree = by_tree.entry(self.treeids[i]).or_insert_with(|| {
+                tree_order.push(self.treeids[i]);
+                HashMap::new()
+            });
+            if tree.insert(self.nodeids[i], i).is_some() {
+                return Err(e(format!("duplicate node {} in tree {}", self.nodeids[i], self.treeids[i])));
+            }
+        }
+        Ok(tree_order.into_iter().map(|id| (id, by_tree.remove(&id).unwrap_or_default())).collect())
+    }
+
+    /// The one node of `tree` that is no node's child.
+    fn root(&self, tree_id: i64, tree: &TreeNodes, e: &impl Fn(String) -> ModelError) -> Result<i64> {
+        let mut children = std::collections::HashSet::new();
+        for &i in tree.values() {
+            if self.modes[i] != "LEAF" {
+                children.insert(self.trues[i]);
+                children.insert(self.falses[i]);
+            }
+        }
+        let roots: Vec<i64> = tree.keys().copied().filter(|id| !children.contains(id)).collect();
+        let [root] = roots[..] else { return Err(e(format!("tree {tree_id} has {} roots", roots.len()))) };
+        Ok(root)
+    }
+
+    /// Appends one tree to `forest`, depth-first: each node is placed before its
+    /// children, which get patched in. A node reached twice (a cycle or a shared child)
+    /// or missing is an error.
+    fn append_tree(
+        &self,
+        forest: &mut Forest,
+        tree_id: i64,
+        tree: &TreeNodes,
+        weight: &HashMap<(i64, i64), f32>,
+        e: &impl Fn(String) -> ModelError,
+    ) -> Result<()> {
+        let root = self.root(tree_id, tree, e)?;
+        forest.roots.push(forest.nodes.len() as u32);
+        let mut stack: Vec<(i64, Option<(usize, bool)>)> = vec![(root, None)];
+        let mut seen = std::collections::HashSet::new();
+        while let Some((id, parent)) = stack.pop() {
+            if !seen.insert(id) {
+                return Err(e(format!("tree {tree_id}: node {id} reached twice")));
+            }
+            let &i = tree.get(&id).ok_or_else(|| e(format!("tree {tree_id}: missing node {id}")))?;
+            let slot = forest.nodes.len() as u32;
+            if let Some((p, is_true)) = parent {
+                if is_true { forest.nodes[p].if_true = slot } else { forest.nodes[p].if_false = slot }
+            }
+            match Mode::from_onnx(&self.modes[i])? {
+                None => forest.nodes.push(Node::leaf(weight.get(&(tree_id, id)).copied().unwrap_or(0.0))),
+                Some(mode) => {
+                    let feature = u32::try_from(self.featureids[i]).map_err(|_| e(format!("bad feature {}", self.featureids[i])))?;
+                    forest.nodes.push(Node {
+                        feature,
+                        threshold: self.values[i],
+                        branch: Some(mode),
+                        if_true: 0,
+                        if_false: 0,
+                        missing_true: self.missing[i] != 0,
+                        value: 0.0,
+                    });
+                    let p = slot as usize;
+                    stack.push((self.falses[i], Some((p, false))));
+                    stack.push((self.trues[i], Some((p, true))));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the ensemble is one target summed with no post-transform (all this op
+/// computes) and returns its base value.
+fn check_aggregation(node: &NodeProto, e: &impl Fn(String) -> ModelError) -> Result<f32> {
     let n_targets = node.get_attr_opt::<i64>("n_targets").map_err(|x| e(format!("{x:#}")))?.unwrap_or(1);
     if n_targets != 1 {
         return Err(e(format!("{n_targets} targets, expected 1")));
@@ -185,6 +301,13 @@ pub fn forest_from_node(node: &NodeProto, n_features: usize) -> Result<Forest> {
     if base.len() > 1 {
         return Err(e("more than one base value".into()));
     }
+    Ok(base.first().copied().unwrap_or(0.0))
+}
+
+/// Leaf values by (tree id, node id) from the `target_*` attributes; weights given
+/// twice for one leaf add up.
+fn leaf_weights(node: &NodeProto, e: &impl Fn(String) -> ModelError) -> Result<HashMap<(i64, i64), f32>> {
+    let t = |r: TractResult<Vec<i64>>| r.map_err(|x| e(format!("{x:#}")));
     let t_tree = t(node.get_attr_vec::<i64>("target_treeids"))?;
     let t_node = t(node.get_attr_vec::<i64>("target_nodeids"))?;
     let t_ids = t(node.get_attr_vec::<i64>("target_ids"))?;
@@ -196,66 +319,7 @@ pub fn forest_from_node(node: &NodeProto, n_features: usize) -> Result<Forest> {
     for i in 0..t_tree.len() {
         *weight.entry((t_tree[i], t_node[i])).or_insert(0.0) += t_w[i];
     }
-
-    // Trees in order of first appearance; within a tree, nodes by id.
-    let mut tree_order: Vec<i64> = vec![];
-    let mut by_tree: HashMap<i64, HashMap<i64, usize>> = HashMap::new();
-    for i in 0..n {
-        let tree = by_tree.entry(treeids[i]).or_insert_with(|| {
-            tree_order.push(treeids[i]);
-            HashMap::new()
-        });
-        if tree.insert(nodeids[i], i).is_some() {
-            return Err(e(format!("duplicate node {} in tree {}", nodeids[i], treeids[i])));
-        }
-    }
-    let mut forest = Forest { n_features, base: base.first().copied().unwrap_or(0.0), nodes: vec![], roots: vec![] };
-    for tree_id in tree_order {
-        let tree = &by_tree[&tree_id];
-        let mut children = std::collections::HashSet::new();
-        for &i in tree.values() {
-            if modes[i] != "LEAF" {
-                children.insert(trues[i]);
-                children.insert(falses[i]);
-            }
-        }
-        let roots: Vec<i64> = tree.keys().copied().filter(|id| !children.contains(id)).collect();
-        let [root] = roots[..] else { return Err(e(format!("tree {tree_id} has {} roots", roots.len()))) };
-        // Depth-first; each node is placed before its children, which get patched in.
-        forest.roots.push(forest.nodes.len() as u32);
-        let mut stack: Vec<(i64, Option<(usize, bool)>)> = vec![(root, None)];
-        let mut seen = std::collections::HashSet::new();
-        while let Some((id, parent)) = stack.pop() {
-            if !seen.insert(id) {
-                return Err(e(format!("tree {tree_id}: node {id} reached twice")));
-            }
-            let &i = tree.get(&id).ok_or_else(|| e(format!("tree {tree_id}: missing node {id}")))?;
-            let slot = forest.nodes.len() as u32;
-            if let Some((p, is_true)) = parent {
-                if is_true { forest.nodes[p].if_true = slot } else { forest.nodes[p].if_false = slot }
-            }
-            match Mode::from_onnx(&modes[i])? {
-                None => forest.nodes.push(Node::leaf(weight.get(&(tree_id, id)).copied().unwrap_or(0.0))),
-                Some(mode) => {
-                    let feature = u32::try_from(featureids[i]).map_err(|_| e(format!("bad feature {}", featureids[i])))?;
-                    forest.nodes.push(Node {
-                        feature,
-                        threshold: values[i],
-                        branch: Some(mode),
-                        if_true: 0,
-                        if_false: 0,
-                        missing_true: missing[i] != 0,
-                        value: 0.0,
-                    });
-                    let p = slot as usize;
-                    stack.push((falses[i], Some((p, false))));
-                    stack.push((trues[i], Some((p, true))));
-                }
-            }
-        }
-    }
-    forest.validate()?;
-    Ok(forest)
+    Ok(weight)
 }
 
 /// Reads an ONNX file written by [`to_onnx_bytes`] straight into a [`Forest`] (no

@@ -8,7 +8,7 @@
 pub mod manifest;
 pub mod registry;
 
-pub use manifest::{Canary, Evaluation, FeatureGain, HyperParams, Manifest, Metrics, PartInfo, Report, SplitInfo, WalkForward, WalkForwardMonth};
+pub use manifest::{BaselineComparison, Canary, Evaluation, FeatureGain, HyperParams, Manifest, Metrics, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
 pub use registry::{Current, MANIFEST_FILE, MODEL_FILE, Registry};
 
 /// What can go wrong reading or writing the registry.

@@ -30,15 +30,16 @@ impl Metrics {
     }
 }
 
-/// The report on one set of rows.
+/// The model and each baseline measured on one and the same set of rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub struct BaselineComparison {
     pub model: Metrics,
     /// By name, on the same rows as `model`.
     pub baselines: BTreeMap<String, Metrics>,
 }
 
-impl Report {
+impl BaselineComparison {
+    /// The baseline with the lowest MAE, by name.
     pub fn best_baseline(&self) -> Option<(&str, &Metrics)> {
         self.baselines.iter().min_by(|a, b| a.1.mae.total_cmp(&b.1.mae)).map(|(k, v)| (k.as_str(), v))
     }
@@ -48,9 +49,9 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The scored rows (minutes filter and all baselines defined).
-    pub scored: Report,
+    pub scored: BaselineComparison,
     /// All test played rows with all baselines defined.
-    pub all_with_baselines: Report,
+    pub all_with_baselines: BaselineComparison,
     /// The model on every test played row.
     pub all_rows_model: Metrics,
     /// Model MAE on scored rows by band of `min_avg_10`.

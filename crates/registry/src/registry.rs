@@ -180,11 +180,11 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Evaluation, HyperParams, Metrics, PartInfo, Report, SplitInfo};
+    use crate::manifest::{BaselineComparison, Evaluation, HyperParams, Metrics, PartInfo, SplitInfo};
 
     pub(crate) fn manifest(version: &str) -> Manifest {
         let m = Metrics::of(&[1.0], &[2.0]);
-        let r = Report { model: m, baselines: Default::default() };
+        let r = BaselineComparison { model: m, baselines: Default::default() };
         let part = PartInfo { period: "2024".into(), rows: 1, first_date: String::new(), last_date: String::new() };
         Manifest {
             version: version.into(),

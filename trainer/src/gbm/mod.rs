@@ -1,7 +1,8 @@
 //! The project's own histogram gradient-boosting regressor (pure Rust, rayon).
 //!
-//! Why our own: forust-ml, the crate tried first, only has a squared loss, and on this
-//! data an absolute-error loss measurably lowers MAE. This one supports both:
+//! Why our own: the Rust GBM crate at hand (forust-ml) has only a squared loss, and on
+//! this data an absolute-error loss measurably lowers MAE (docs/trainer.md, "Measured").
+//! This one supports both:
 //!
 //! - `squared_error`: gradient `pred - y`, hessian 1, leaf value `-G / (N + l2)`;
 //! - `absolute_error`: gradient `sign(pred - y)`, hessian 1; the tree structure is grown

@@ -1,4 +1,4 @@
-//! Database faults (issue #8, part 3) for `nba-trainer train`: ClickHouse is SIGKILLed
+//! Database faults for `nba-trainer train`: ClickHouse is SIGKILLed
 //! while the trainer runs, on a private server ([`PrivateClickHouse`]) the test owns.
 //!
 //! * ClickHouse down when `train` starts: exit 2 and nothing in the registry, not even a

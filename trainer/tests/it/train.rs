@@ -72,14 +72,14 @@ async fn trains_exports_and_evaluates_on_identical_rows() {
     assert!(OnnxModel::load(&onnx, nba_features::N_FEATURES + 1).is_err());
 
     // The report and its plots are in the version folder, with the tables.
-    let report = std::fs::read_to_string(vdir.join(nba_trainer::report::REPORT_FILE)).unwrap();
+    let report = std::fs::read_to_string(vdir.join(nba_trainer::training_report::REPORT_FILE)).unwrap();
     for want in
         ["## Scored rows", "## All rows", "MAE by minutes band", "MAE by role", "MAE by month", "| **model** |", "old_rule", "pts_avg_season", "| 2024-03 |"]
     {
         assert!(report.contains(want), "report lacks {want:?}:\n{report}");
     }
     assert!(report.contains(&format!("| **model** | {scored} | {:.4} |", s.model.mae)), "{report}");
-    for plot in nba_trainer::report::PLOTS {
+    for plot in nba_trainer::training_report::PLOTS {
         let svg = std::fs::read_to_string(vdir.join(plot)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>") && svg.contains("<text"), "{plot}");
         assert!(report.contains(&format!("]({plot})")), "{plot} not linked");

@@ -209,6 +209,12 @@ const COMPARED_LEVELS: u32 = 4;
 /// 16-lane compares), a gather of 16 rows about 9 ns, so a level of 2^l splits is worth
 /// comparing outright up to about l = 3 (measured on AMD Zen 4, whose gathers are
 /// microcoded).
+///
+/// One piece on purpose: this is the hot loop of batch scoring, and its four steps share
+/// per-tree state held in registers (`right`, `dir`, `h`, the level tables). Split into
+/// functions, that state would cross `#[target_feature]` calls, which Rust does not
+/// promise to inline (`#[inline(always)]` is refused with `#[target_feature]`), and each
+/// call could spill it to memory; the numbered comments mark the steps instead.
 #[target_feature(enable = "avx512f")]
 unsafe fn columns<const D: u32, const MAYBE_NAN: bool, const G: usize>(c: &Columns<'_>, out: &mut [f32; BLOCK]) {
     let t = c.t;
@@ -327,11 +333,7 @@ unsafe fn columns<const D: u32, const MAYBE_NAN: bool, const G: usize>(c: &Colum
             let leaf = match D {
                 0..=4 => _mm512_permutexvar_ps(h, l0),
                 5 => _mm512_permutex2var_ps(l0, h, l1),
-                _ => _mm512_mask_blend_ps(
-                    _mm512_test_epi32_mask(h, upper_half),
-                    _mm512_permutex2var_ps(l0, h, l1),
-                    _mm512_permutex2var_ps(l2, h, l3),
-                ),
+                _ => _mm512_mask_blend_ps(_mm512_test_epi32_mask(h, upper_half), _mm512_permutex2var_ps(l0, h, l1), _mm512_permutex2var_ps(l2, h, l3)),
             };
             lo[g] = _mm512_add_pd(lo[g], _mm512_cvtps_pd(_mm512_castps512_ps256(leaf)));
             let upper = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(leaf)));

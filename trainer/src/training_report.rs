@@ -7,8 +7,8 @@
 
 use crate::TrainError;
 use crate::data::FeatureRow;
-use crate::eval::{self, BASELINES, Cols};
-use crate::manifest::{Manifest, Metrics, Report};
+use crate::eval::{self, BASELINES, EvaluationColumns};
+use crate::manifest::{BaselineComparison, Manifest, Metrics, WalkForward};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -18,7 +18,8 @@ pub const PLOTS: [&str; 5] = ["feature_gain.svg", "predicted_vs_actual.svg", "re
 
 type PlotResult = Result<(), String>;
 
-fn e<E: std::fmt::Display>(x: E) -> String {
+/// A plotters error as text (their error types differ by backend).
+fn message<E: std::fmt::Display>(x: E) -> String {
     x.to_string()
 }
 
@@ -28,9 +29,9 @@ fn svg(name: &str, w: u32, h: u32, draw: impl FnOnce(&DrawingArea<SVGBackend, pl
     {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE)
-            .map_err(e)
+            .map_err(message)
             .and_then(|()| draw(&root))
-            .and_then(|()| root.present().map_err(e))
+            .and_then(|()| root.present().map_err(message))
             .map_err(|m| TrainError::Training(format!("plot {name}: {m}")))?;
     }
     Ok((name.to_string(), buf.into_bytes()))
@@ -44,13 +45,13 @@ fn feature_gain_plot(m: &Manifest) -> Result<(String, Vec<u8>), TrainError> {
     let max = top.first().map_or(1.0, |g| g.gain).max(f64::MIN_POSITIVE);
     let row = 22;
     svg(PLOTS[0], 820, 60 + row * top.len().max(1) as u32, |root| {
-        root.draw(&Text::new("Feature importance: share of total split gain (top 25)", (10, 12), ("sans-serif", 18))).map_err(e)?;
+        root.draw(&Text::new("Feature importance: share of total split gain (top 25)", (10, 12), ("sans-serif", 18))).map_err(message)?;
         for (i, g) in top.iter().enumerate() {
             let y = 45 + (i as u32 * row) as i32;
-            root.draw(&Text::new(g.feature.clone(), (10, y), ("sans-serif", 14))).map_err(e)?;
+            root.draw(&Text::new(g.feature.clone(), (10, y), ("sans-serif", 14))).map_err(message)?;
             let w = (g.gain / max * 480.0) as i32;
-            root.draw(&Rectangle::new([(220, y - 2), (220 + w.max(1), y + 14)], COLORS[0].filled())).map_err(e)?;
-            root.draw(&Text::new(format!("{:.1}%", 100.0 * g.gain / total), (226 + w, y), ("sans-serif", 13))).map_err(e)?;
+            root.draw(&Rectangle::new([(220, y - 2), (220 + w.max(1), y + 14)], COLORS[0].filled())).map_err(message)?;
+            root.draw(&Text::new(format!("{:.1}%", 100.0 * g.gain / total), (226 + w, y), ("sans-serif", 13))).map_err(message)?;
         }
         Ok(())
     })
@@ -70,10 +71,10 @@ fn scatter_plot(pred: &[f64], actual: &[f64]) -> Result<(String, Vec<u8>), Train
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..hi, 0.0..hi)
-            .map_err(e)?;
-        c.configure_mesh().x_desc("predicted").y_desc("actual").draw().map_err(e)?;
-        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i]), 2, COLORS[0].mix(0.3).filled()))).map_err(e)?;
-        c.draw_series(LineSeries::new([(0.0, 0.0), (hi, hi)], BLACK.stroke_width(1))).map_err(e)?;
+            .map_err(message)?;
+        c.configure_mesh().x_desc("predicted").y_desc("actual").draw().map_err(message)?;
+        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i]), 2, COLORS[0].mix(0.3).filled()))).map_err(message)?;
+        c.draw_series(LineSeries::new([(0.0, 0.0), (hi, hi)], BLACK.stroke_width(1))).map_err(message)?;
         Ok(())
     })
 }
@@ -104,23 +105,24 @@ fn residual_plot(pred: &[f64], actual: &[f64]) -> Result<(String, Vec<u8>), Trai
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..xmax, ylo.floor()..yhi.ceil())
-            .map_err(e)?;
-        c.configure_mesh().x_desc("predicted").y_desc("residual").draw().map_err(e)?;
-        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i] - pred[i]), 2, RGBColor(150, 150, 150).mix(0.25).filled()))).map_err(e)?;
-        c.draw_series(LineSeries::new([(0.0, 0.0), (xmax, 0.0)], BLACK.stroke_width(1))).map_err(e)?;
+            .map_err(message)?;
+        c.configure_mesh().x_desc("predicted").y_desc("residual").draw().map_err(message)?;
+        c.draw_series(thin(pred.len(), 4000).map(|i| Circle::new((pred[i], actual[i] - pred[i]), 2, RGBColor(150, 150, 150).mix(0.25).filled())))
+            .map_err(message)?;
+        c.draw_series(LineSeries::new([(0.0, 0.0), (xmax, 0.0)], BLACK.stroke_width(1))).map_err(message)?;
         for (k, name) in ["p10", "median", "p90"].into_iter().enumerate() {
             let color = COLORS[if k == 1 { 3 } else { 0 }];
             c.draw_series(LineSeries::new(lines[k].clone(), color.stroke_width(2)))
-                .map_err(e)?
+                .map_err(message)?
                 .label(name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
         }
-        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e)?;
+        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(message)?;
         Ok(())
     })
 }
 
-fn month_plot(by_month: &BTreeMap<String, Report>) -> Result<(String, Vec<u8>), TrainError> {
+fn month_plot(by_month: &BTreeMap<String, BaselineComparison>) -> Result<(String, Vec<u8>), TrainError> {
     let months: Vec<&String> = by_month.keys().collect();
     let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("model".into(), vec![])];
     series.extend(BASELINES.iter().map(|b| (b.to_string(), vec![])));
@@ -140,7 +142,7 @@ fn month_plot(by_month: &BTreeMap<String, Report>) -> Result<(String, Vec<u8>), 
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(-0.3..(months.len().max(1) as f64 - 0.7), lo..hi)
-            .map_err(e)?;
+            .map_err(message)?;
         c.configure_mesh()
             .x_labels(months.len().max(2))
             .x_label_formatter(&|x| {
@@ -149,17 +151,17 @@ fn month_plot(by_month: &BTreeMap<String, Report>) -> Result<(String, Vec<u8>), 
             })
             .y_desc("MAE (points)")
             .draw()
-            .map_err(e)?;
+            .map_err(message)?;
         for (k, (name, pts)) in series.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
             let width = if k == 0 { 3 } else { 1 };
             c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))
-                .map_err(e)?
+                .map_err(message)?
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(width)));
-            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(e)?;
+            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(message)?;
         }
-        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(e)?;
+        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(message)?;
         Ok(())
     })
 }
@@ -178,15 +180,15 @@ fn curve_plot(metric: &str, history: &[f64], kept: usize) -> Result<(String, Vec
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(from as f64..history.len().max(from + 1) as f64, lo - (top - lo) * 0.05..top)
-            .map_err(e)?;
-        c.configure_mesh().x_desc("trees").y_desc(metric).draw().map_err(e)?;
-        c.draw_series(LineSeries::new(history.iter().enumerate().skip(from).map(|(i, &v)| ((i + 1) as f64, v)), COLORS[0].stroke_width(2))).map_err(e)?;
-        c.draw_series(LineSeries::new([(kept as f64, lo - (top - lo) * 0.05), (kept as f64, top)], COLORS[3].stroke_width(1))).map_err(e)?;
+            .map_err(message)?;
+        c.configure_mesh().x_desc("trees").y_desc(metric).draw().map_err(message)?;
+        c.draw_series(LineSeries::new(history.iter().enumerate().skip(from).map(|(i, &v)| ((i + 1) as f64, v)), COLORS[0].stroke_width(2))).map_err(message)?;
+        c.draw_series(LineSeries::new([(kept as f64, lo - (top - lo) * 0.05), (kept as f64, top)], COLORS[3].stroke_width(1))).map_err(message)?;
         Ok(())
     })
 }
 
-fn metrics_table(out: &mut String, r: &Report) {
+fn metrics_table(out: &mut String, r: &BaselineComparison) {
     let best = r.best_baseline().map(|b| b.1.mae).unwrap_or(f64::NAN);
     let _ = writeln!(out, "| predictor | rows | MAE | RMSE | bias | median AE | MAE vs best baseline |\n| --- | --- | --- | --- | --- | --- | --- |");
     let line = |out: &mut String, name: &str, m: &Metrics| {
@@ -209,7 +211,7 @@ fn metrics_table(out: &mut String, r: &Report) {
     }
 }
 
-fn breakdown_table(out: &mut String, title: &str, groups: &BTreeMap<String, Report>) {
+fn breakdown_table(out: &mut String, title: &str, groups: &BTreeMap<String, BaselineComparison>) {
     let _ = writeln!(out, "\n### MAE by {title} (scored rows)\n\n| {title} | rows | model | {} | model vs best baseline |", BASELINES.join(" | "));
     let _ = writeln!(out, "| --- | --- | --- |{} --- |", " --- |".repeat(BASELINES.len()));
     for (k, r) in groups {
@@ -221,18 +223,63 @@ fn breakdown_table(out: &mut String, title: &str, groups: &BTreeMap<String, Repo
 
 /// The report and its plots: (file name, bytes) for the version folder.
 pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_history: &[f64]) -> Result<Vec<(String, Vec<u8>)>, TrainError> {
-    let cols = Cols::from_contract();
+    let cols = EvaluationColumns::from_contract();
     let scored = eval::scored_indices(test_rows, cols);
     let s_rows: Vec<&FeatureRow> = scored.iter().map(|&i| test_rows[i]).collect();
     let s_pred: Vec<f64> = scored.iter().map(|&i| pred[i]).collect();
     let s_actual: Vec<f64> = s_rows.iter().map(|r| r.target_pts as f64).collect();
-    let by_minutes = eval::grouped_reports(&s_rows, &s_pred, |r| eval::minutes_band(cols, r));
-    let by_role = eval::grouped_reports(&s_rows, &s_pred, |r| eval::role(cols, r));
-    let by_month = eval::grouped_reports(&s_rows, &s_pred, eval::month);
-
+    let breakdowns = Breakdowns {
+        by_minutes: eval::grouped_comparisons(&s_rows, &s_pred, |r| eval::minutes_band(cols, r)),
+        by_role: eval::grouped_comparisons(&s_rows, &s_pred, |r| eval::role(cols, r)),
+        by_month: eval::grouped_comparisons(&s_rows, &s_pred, eval::month),
+    };
     let hp = &m.hyper_parameters;
+    Ok(vec![
+        (REPORT_FILE.to_string(), markdown(m, &breakdowns).into_bytes()),
+        feature_gain_plot(m)?,
+        scatter_plot(&s_pred, &s_actual)?,
+        residual_plot(&s_pred, &s_actual)?,
+        month_plot(&breakdowns.by_month)?,
+        // With bagging, the curve is the first member's (its own kept trees marked).
+        curve_plot(&hp.early_stopping_metric, valid_history, hp.bag_trees.first().copied().unwrap_or(hp.trees_used))?,
+    ])
+}
+
+/// The model against the baselines per group of scored test rows.
+struct Breakdowns {
+    by_minutes: BTreeMap<String, BaselineComparison>,
+    by_role: BTreeMap<String, BaselineComparison>,
+    by_month: BTreeMap<String, BaselineComparison>,
+}
+
+/// `report.md`: its sections in order.
+fn markdown(m: &Manifest, breakdowns: &Breakdowns) -> String {
     let mut out = String::new();
+    model_section(&mut out, m);
+    test_sections(&mut out, m, breakdowns);
+    if let Some(w) = &m.walk_forward {
+        walk_forward_section(&mut out, w);
+    }
+    plots_section(&mut out);
+    feature_gain_section(&mut out, m);
+    out
+}
+
+/// Title, hyper-parameters, provenance and the split.
+fn model_section(out: &mut String, m: &Manifest) {
+    let hp = &m.hyper_parameters;
     let _ = writeln!(out, "# Model {}\n", m.version);
+    let bagging = if hp.bag > 1 {
+        format!(
+            " Seed bagging: the average of {} boosters (seeds {}..={}, trees kept {}), shipped as one ensemble.",
+            hp.bag,
+            hp.seed,
+            hp.seed + hp.bag as u64 - 1,
+            hp.bag_trees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ")
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
         "Objective `{}`, {} trees kept of {} grown (early stopping on {}), learning rate {}, max depth {}, max leaves {}, \
@@ -251,17 +298,7 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         hp.colsample_bytree,
         hp.nbins,
         hp.seed,
-        if hp.bag > 1 {
-            format!(
-                " Seed bagging: the average of {} boosters (seeds {}..={}, trees kept {}), shipped as one ensemble.",
-                hp.bag,
-                hp.seed,
-                hp.seed + hp.bag as u64 - 1,
-                hp.bag_trees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ")
-            )
-        } else {
-            String::new()
-        },
+        bagging,
         m.training_seconds,
         if hp.refit_on_validation { " The shipped trees were then refitted on train + validation with that many trees." } else { "" },
         m.created_at,
@@ -272,11 +309,15 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
     for (name, p) in [("train", &m.split.train), ("validation", &m.split.validation), ("test", &m.split.test)] {
         let _ = writeln!(out, "| {name} | {} | {} | {} | {} |", p.period, p.rows, p.first_date, p.last_date);
     }
+}
+
+/// The test metrics: scored rows, all rows, and the breakdowns.
+fn test_sections(out: &mut String, m: &Manifest, breakdowns: &Breakdowns) {
     let _ = writeln!(out, "\nValidation MAE {:.4}. All numbers below are on the test period, never used for fitting or tuning.", m.validation_mae);
     let _ = writeln!(out, "\n## Scored rows\n\nTest rows with `min_avg_10 >= 15` and all three baselines defined; every predictor on exactly these rows.\n");
-    metrics_table(&mut out, &m.metrics.scored);
+    metrics_table(out, &m.metrics.scored);
     let _ = writeln!(out, "\n## All rows\n\nEvery test row with the baselines defined (no minutes filter):\n");
-    metrics_table(&mut out, &m.metrics.all_with_baselines);
+    metrics_table(out, &m.metrics.all_with_baselines);
     let a = &m.metrics.all_rows_model;
     let _ = writeln!(
         out,
@@ -284,45 +325,42 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         a.rows, a.mae, a.rmse, a.bias, a.median_ae
     );
     let _ = writeln!(out, "\n## Breakdowns");
-    breakdown_table(&mut out, "minutes band", &by_minutes);
-    breakdown_table(&mut out, "role", &by_role);
+    breakdown_table(out, "minutes band", &breakdowns.by_minutes);
+    breakdown_table(out, "role", &breakdowns.by_role);
     let _ = writeln!(out, "\nRole: starter when he started at least half of his last 5 played games.");
-    breakdown_table(&mut out, "month", &by_month);
-    if let Some(w) = &m.walk_forward {
-        let _ = writeln!(
-            out,
-            "\n## Walk-forward\n\nEach test month predicted by a model retrained on every row before that month ({:.1} s in all; informative, not used by the gate).\n",
-            w.seconds
-        );
-        let _ = writeln!(out, "| month | train rows | test rows | trees |\n| --- | --- | --- | --- |");
-        for mo in &w.months {
-            let _ = writeln!(out, "| {} | {} | {} | {} |", mo.month, mo.train_rows, mo.test_rows, mo.trees);
-        }
-        let _ = writeln!(out, "\nScored rows:\n");
-        metrics_table(&mut out, &w.metrics.scored);
-        let _ = writeln!(
-            out,
-            "\nModel MAE by month (scored rows): {}",
-            w.metrics.by_month.iter().map(|(k, v)| format!("{k} {:.3}", v.mae)).collect::<Vec<_>>().join(", ")
-        );
+    breakdown_table(out, "month", &breakdowns.by_month);
+}
+
+fn walk_forward_section(out: &mut String, w: &WalkForward) {
+    let _ = writeln!(
+        out,
+        "\n## Walk-forward\n\nEach test month predicted by a model retrained on every row before that month ({:.1} s in all; informative, not used by the gate).\n",
+        w.seconds
+    );
+    let _ = writeln!(out, "| month | train rows | test rows | trees |\n| --- | --- | --- | --- |");
+    for mo in &w.months {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", mo.month, mo.train_rows, mo.test_rows, mo.trees);
     }
+    let _ = writeln!(out, "\nScored rows:\n");
+    metrics_table(out, &w.metrics.scored);
+    let _ = writeln!(
+        out,
+        "\nModel MAE by month (scored rows): {}",
+        w.metrics.by_month.iter().map(|(k, v)| format!("{k} {:.3}", v.mae)).collect::<Vec<_>>().join(", ")
+    );
+}
+
+fn plots_section(out: &mut String) {
     let _ = writeln!(out, "\n## Plots\n");
     for (p, what) in PLOTS.iter().zip(["Feature importance (gain)", "Predicted vs actual", "Residual by predicted", "MAE by month", "Validation curve"]) {
         let _ = writeln!(out, "### {what}\n\n![{what}]({p})\n");
     }
+}
+
+fn feature_gain_section(out: &mut String, m: &Manifest) {
     let _ = writeln!(out, "## Feature gain (top 15)\n\n| feature | share of gain |\n| --- | --- |");
     let total: f64 = m.feature_gain.iter().map(|g| g.gain).sum::<f64>().max(f64::MIN_POSITIVE);
     for g in m.feature_gain.iter().take(15) {
         let _ = writeln!(out, "| {} | {:.2}% |", g.feature, 100.0 * g.gain / total);
     }
-
-    Ok(vec![
-        (REPORT_FILE.to_string(), out.into_bytes()),
-        feature_gain_plot(m)?,
-        scatter_plot(&s_pred, &s_actual)?,
-        residual_plot(&s_pred, &s_actual)?,
-        month_plot(&by_month)?,
-        // With bagging, the curve is the first member's (its own kept trees marked).
-        curve_plot(&hp.early_stopping_metric, valid_history, hp.bag_trees.first().copied().unwrap_or(hp.trees_used))?,
-    ])
 }
