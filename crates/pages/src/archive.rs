@@ -285,7 +285,7 @@ mod tests {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_cksum();
             tar.extend_from_slice(h.as_bytes());
-            tar.extend_from_slice(&[b'x', b'y']);
+            tar.extend_from_slice(b"xy");
             tar.resize(tar.len().div_ceil(512) * 512, 0);
         }
         tar.resize(tar.len() + 1024, 0);
