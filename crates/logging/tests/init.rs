@@ -2,6 +2,9 @@
 //! whose stderr is a pipe (as a log file or a collector would be), and reads what the
 //! child logged.
 
+// Helpers outside #[test] functions may panic: this is a test binary.
+#![allow(clippy::unwrap_used)]
+
 use clap::Parser;
 use std::process::Command;
 
