@@ -55,12 +55,7 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| {
-            panic!(
-                "nba-testkit is expected at <workspace>/crates/testkit, but its manifest dir is {}",
-                manifest_dir.display()
-            )
-        })
+        .unwrap_or_else(|| panic!("nba-testkit is expected at <workspace>/crates/testkit, but its manifest dir is {}", manifest_dir.display()))
 }
 
 /// The folder of real scraped pages: env `NBA_DATA_DIR`, else
@@ -95,9 +90,7 @@ pub fn sample_archive() -> PathBuf {
 
 /// `data_dir()/raw/bbref_<season>.tar.zst`: all scraped pages of one season.
 pub fn season_archive(season: u16) -> PathBuf {
-    data_dir()
-        .join("raw")
-        .join(format!("bbref_{season}.tar.zst"))
+    data_dir().join("raw").join(format!("bbref_{season}.tar.zst"))
 }
 
 /// Where the tests' own ClickHouse server keeps its config, data, logs and PID:
@@ -132,11 +125,7 @@ pub fn clickhouse_url() -> &'static str {
 }
 
 fn find_or_start_clickhouse() -> Result<String, String> {
-    if let Some(url) = std::env::var(CLICKHOUSE_URL_ENV)
-        .ok()
-        .map(|url| url.trim().trim_end_matches('/').to_owned())
-        .filter(|url| !url.is_empty())
-    {
+    if let Some(url) = std::env::var(CLICKHOUSE_URL_ENV).ok().map(|url| url.trim().trim_end_matches('/').to_owned()).filter(|url| !url.is_empty()) {
         return Ok(url);
     }
 
@@ -145,35 +134,21 @@ fn find_or_start_clickhouse() -> Result<String, String> {
     let dir = clickhouse_test_dir();
     // Through `bash` so a checkout that lost the executable bit still works.
     let mut command = Command::new("bash");
-    command
-        .arg(&script)
-        .arg("start")
-        .arg(&dir)
-        .current_dir(&root);
+    command.arg(&script).arg("start").arg(&dir).current_dir(&root);
     let shown = format!("bash {} start {}", script.display(), dir.display());
-    let hint =
-        format!("(or set {CLICKHOUSE_URL_ENV} to use a ClickHouse server that is already running)");
+    let hint = format!("(or set {CLICKHOUSE_URL_ENV} to use a ClickHouse server that is already running)");
 
-    let output = command
-        .output()
-        .map_err(|err| format!("nba-testkit: could not run `{shown}`: {err} {hint}"))?;
+    let output = command.output().map_err(|err| format!("nba-testkit: could not run `{shown}`: {err} {hint}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        return Err(format!(
-            "nba-testkit: `{shown}` failed ({}) {hint}; its stderr:\n{stderr}",
-            output.status
-        ));
+        return Err(format!("nba-testkit: `{shown}` failed ({}) {hint}; its stderr:\n{stderr}", output.status));
     }
     // The script prints exactly one line, the URL; take the last non-empty one anyway
     // so a stray line cannot break every test.
     let stdout = String::from_utf8_lossy(&output.stdout);
     match stdout.lines().map(str::trim).rfind(|line| !line.is_empty()) {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Ok(url.trim_end_matches('/').to_owned())
-        }
-        _ => Err(format!(
-            "nba-testkit: `{shown}` succeeded but printed no URL on stdout (got {stdout:?}); its stderr:\n{stderr}"
-        )),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url.trim_end_matches('/').to_owned()),
+        _ => Err(format!("nba-testkit: `{shown}` succeeded but printed no URL on stdout (got {stdout:?}); its stderr:\n{stderr}")),
     }
 }
 
@@ -210,11 +185,7 @@ fn sanitise(name: &str) -> String {
         }
     }
     let trimmed = out.trim_end_matches('_');
-    if trimmed.is_empty() {
-        "test".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
+    if trimmed.is_empty() { "test".to_owned() } else { trimmed.to_owned() }
 }
 
 #[cfg(test)]
@@ -226,9 +197,7 @@ mod tests {
     fn unique_database_has_the_documented_shape() {
         let name = unique_database("store::tests::insert rows");
         let pid = std::process::id().to_string();
-        let rest = name
-            .strip_prefix("t_store_tests_insert_rows_")
-            .unwrap_or_else(|| panic!("unexpected prefix: {name}"));
+        let rest = name.strip_prefix("t_store_tests_insert_rows_").unwrap_or_else(|| panic!("unexpected prefix: {name}"));
         let (got_pid, counter) = rest.split_once('_').expect("pid_counter");
         assert_eq!(got_pid, pid);
         assert!(counter.parse::<u64>().is_ok(), "counter in {name}");
@@ -236,22 +205,10 @@ mod tests {
 
     #[test]
     fn unique_database_names_are_plain_identifiers() {
-        for input in [
-            "",
-            "::",
-            "Mixed-Case Name!",
-            "é_ünïcödé",
-            "__lead_and_trail__",
-            "a/b\\c.d",
-            &"x".repeat(300),
-        ] {
+        for input in ["", "::", "Mixed-Case Name!", "é_ünïcödé", "__lead_and_trail__", "a/b\\c.d", &"x".repeat(300)] {
             let name = unique_database(input);
             assert!(name.starts_with("t_"), "{name}");
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-                "{input:?} gave {name}"
-            );
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{input:?} gave {name}");
             assert!(!name.contains("__"), "{input:?} gave {name}");
             assert!(name.len() <= 2 + MAX_NAME_LEN + 1 + 10 + 1 + 20, "{name}");
         }
@@ -264,15 +221,7 @@ mod tests {
 
     #[test]
     fn unique_database_never_repeats_across_threads() {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                std::thread::spawn(|| {
-                    (0..100)
-                        .map(|_| unique_database("same"))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
+        let handles: Vec<_> = (0..8).map(|_| std::thread::spawn(|| (0..100).map(|_| unique_database("same")).collect::<Vec<_>>())).collect();
         let mut seen = HashSet::new();
         for handle in handles {
             for name in handle.join().expect("thread") {
@@ -284,8 +233,7 @@ mod tests {
 
     #[test]
     fn workspace_root_is_the_workspace() {
-        let manifest =
-            std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("root Cargo.toml");
+        let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).expect("root Cargo.toml");
         assert!(manifest.contains("[workspace]"));
         assert!(workspace_root().join("crates/testkit/Cargo.toml").is_file());
     }
@@ -293,29 +241,17 @@ mod tests {
     #[test]
     fn data_dir_defaults_to_shared_beside_the_workspace() {
         let root = Path::new("/work/main");
-        assert_eq!(
-            resolve_data_dir(None, root),
-            Path::new("/work/shared/data/nba")
-        );
+        assert_eq!(resolve_data_dir(None, root), Path::new("/work/shared/data/nba"));
         // An empty value counts as unset: `NBA_DATA_DIR= cargo test` must not point at
         // the workspace root.
-        assert_eq!(
-            resolve_data_dir(Some(OsString::new()), root),
-            Path::new("/work/shared/data/nba")
-        );
+        assert_eq!(resolve_data_dir(Some(OsString::new()), root), Path::new("/work/shared/data/nba"));
     }
 
     #[test]
     fn data_dir_env_value_wins() {
         let root = Path::new("/work/main");
-        assert_eq!(
-            resolve_data_dir(Some("/elsewhere/nba".into()), root),
-            Path::new("/elsewhere/nba")
-        );
-        assert_eq!(
-            resolve_data_dir(Some("fixtures/nba".into()), root),
-            Path::new("/work/main/fixtures/nba")
-        );
+        assert_eq!(resolve_data_dir(Some("/elsewhere/nba".into()), root), Path::new("/elsewhere/nba"));
+        assert_eq!(resolve_data_dir(Some("fixtures/nba".into()), root), Path::new("/work/main/fixtures/nba"));
     }
 
     /// Runs this very test in a child process with `NBA_DATA_DIR` set, which checks the
@@ -328,55 +264,37 @@ mod tests {
             let expected = PathBuf::from("/tmp/nba-testkit-data");
             assert_eq!(data_dir(), expected);
             assert_eq!(sample_archive(), expected.join("sample_bbref_html.tar.gz"));
-            assert_eq!(
-                season_archive(2024),
-                expected.join("raw/bbref_2024.tar.zst")
-            );
+            assert_eq!(season_archive(2024), expected.join("raw/bbref_2024.tar.zst"));
             return;
         }
         let exe = std::env::current_exe().expect("test binary path");
         let output = Command::new(exe)
-            .args([
-                "--exact",
-                "tests::data_dir_reads_nba_data_dir_from_the_environment",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "tests::data_dir_reads_nba_data_dir_from_the_environment", "--test-threads=1"])
             .env(CHILD_MARKER, "1")
             .env(DATA_DIR_ENV, "/tmp/nba-testkit-data")
             .output()
             .expect("run the test binary");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "child failed: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
         // Guards against the filter matching nothing, which would pass vacuously.
         assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
     }
 
     #[test]
     fn the_password_user_is_the_one_the_script_writes() {
-        let script = std::fs::read_to_string(workspace_root().join("scripts/clickhouse.sh"))
-            .expect("scripts/clickhouse.sh");
+        let script = std::fs::read_to_string(workspace_root().join("scripts/clickhouse.sh")).expect("scripts/clickhouse.sh");
         let user = script
             .split(&format!("<{PASSWORD_USER}>"))
             .nth(1)
             .and_then(|rest| rest.split(&format!("</{PASSWORD_USER}>")).next())
             .unwrap_or_else(|| panic!("no <{PASSWORD_USER}> user in scripts/clickhouse.sh"));
-        assert!(
-            user.contains(&format!("<password>{PASSWORD_USER_PASSWORD}</password>")),
-            "{user}"
-        );
+        assert!(user.contains(&format!("<password>{PASSWORD_USER_PASSWORD}</password>")), "{user}");
     }
 
     #[test]
     fn archives_live_under_data_dir() {
         let dir = data_dir();
         assert_eq!(sample_archive(), dir.join("sample_bbref_html.tar.gz"));
-        assert_eq!(
-            season_archive(2019),
-            dir.join("raw").join("bbref_2019.tar.zst")
-        );
+        assert_eq!(season_archive(2019), dir.join("raw").join("bbref_2019.tar.zst"));
     }
 }

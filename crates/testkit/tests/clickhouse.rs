@@ -11,36 +11,19 @@ use std::time::Duration;
 
 /// Sends one HTTP request to the server and returns (status code, body).
 fn request(method: &str, url: &str, path_and_query: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let host_port = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("only http:// URLs are supported here, got {url}"));
+    let host_port = url.strip_prefix("http://").unwrap_or_else(|| panic!("only http:// URLs are supported here, got {url}"));
     let mut stream = TcpStream::connect(host_port).expect("connect to ClickHouse");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("set timeout");
-    let head = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {host_port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set timeout");
+    let head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {host_port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     stream.write_all(head.as_bytes()).expect("send head");
     stream.write_all(body).expect("send body");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read response");
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of HTTP headers");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("end of HTTP headers");
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("status code");
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status code");
     let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
     (status, body)
@@ -49,13 +32,9 @@ fn request(method: &str, url: &str, path_and_query: &str, body: &[u8]) -> (u16, 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size");
+        let line_end = data.windows(2).position(|w| w == b"\r\n").expect("chunk size");
         let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .expect("hex chunk size");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).expect("hex chunk size");
         data = &data[line_end + 2..];
         if size == 0 {
             return out;
@@ -107,12 +86,6 @@ fn clickhouse_url_gives_a_working_server() {
     let insert = format!("/?query=INSERT%20INTO%20{db}.t%20FORMAT%20RowBinary");
     let (status, body) = request("POST", url, &insert, &rows);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        query(
-            url,
-            &format!("SELECT id, team, pts FROM {db}.t ORDER BY id FORMAT TSV")
-        ),
-        "1\tBOS\t27.5\n2\tLAL\t\\N\n"
-    );
+    assert_eq!(query(url, &format!("SELECT id, team, pts FROM {db}.t ORDER BY id FORMAT TSV")), "1\tBOS\t27.5\n2\tLAL\t\\N\n");
     query(url, &format!("DROP DATABASE {db}"));
 }
