@@ -190,7 +190,11 @@ fn main() {
             }
             t.elapsed().as_secs_f64() * 1e6 / reps as f64
         };
-        println!("batch {n:>6}, Scorer::new {:.1} us per batch (the vector kernel from 10 rows), Scorer::scalar {:.1} us", per_batch(&scorer), per_batch(&scalar));
+        println!(
+            "batch {n:>6}, Scorer::new {:.1} us per batch (the vector kernel from 10 rows), Scorer::scalar {:.1} us",
+            per_batch(&scorer),
+            per_batch(&scalar)
+        );
     }
     // The same rows as columns (an Arrow batch's layout, as Flight's DoExchange scores
     // them): ten batches of 10,000 rows, each FEATURES columns.

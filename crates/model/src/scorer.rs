@@ -126,6 +126,9 @@ impl Split {
     const PAD: Split = Split { threshold: 0.0, feature: 0, missing_left: 0 };
 
     /// 1 when `row` goes right. `MAYBE_NAN = false` is only for rows without NaN.
+    // `!(x < t)` is the rule itself (a NaN fails `x < t`, so it goes right), which
+    // `partial_cmp` would only hide.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     #[inline(always)]
     fn go_right<const MAYBE_NAN: bool>(self, row: &RowBuf) -> usize {
         let x = row[self.feature as usize];
@@ -540,7 +543,7 @@ mod tests {
         let mut f = Forest { n_features, base: 1.75, nodes: vec![], roots: vec![] };
         fn grow(f: &mut Forest, rnd: &mut dyn FnMut() -> u64, level: usize, max_depth: usize, modes: &[Mode]) -> u32 {
             let i = f.nodes.len();
-            if level == max_depth || (level > 0 && rnd() % 4 == 0) {
+            if level == max_depth || (level > 0 && rnd().is_multiple_of(4)) {
                 f.nodes.push(Node::leaf((rnd() % 2001) as f32 / 100.0 - 10.0));
                 return i as u32;
             }
@@ -550,7 +553,7 @@ mod tests {
                 branch: Some(modes[(rnd() % modes.len() as u64) as usize]),
                 if_true: 0,
                 if_false: 0,
-                missing_true: rnd() % 2 == 0,
+                missing_true: rnd().is_multiple_of(2),
                 value: 0.0,
             });
             let t = grow(f, rnd, level + 1, max_depth, modes);
@@ -572,14 +575,14 @@ mod tests {
         (0..n * n_features)
             .map(|_| {
                 let v = (rnd() % 9) as f32 * 0.5 - 2.0;
-                if rnd() % nan_one_in == 0 {
+                if rnd().is_multiple_of(nan_one_in) {
                     return f32::NAN;
                 }
                 match rnd() % 10 {
                     1 => v.next_up(),
                     2 => v.next_down(),
-                    3 if rnd() % 8 == 0 => f32::INFINITY,
-                    4 if rnd() % 8 == 0 => f32::NEG_INFINITY,
+                    3 if rnd().is_multiple_of(8) => f32::INFINITY,
+                    4 if rnd().is_multiple_of(8) => f32::NEG_INFINITY,
                     _ => v,
                 }
             })
@@ -606,8 +609,9 @@ mod tests {
         assert!(s.is_compiled());
         // Every block/lane remainder, the parallel path, and blocks mixing rows with and
         // without NaN in every proportion.
-        for (n, nan_one_in) in
-            [1usize, 3, 8, 9, 10, 16, 17, 40, 63, 64, 65, 100, 200, PARALLEL_MIN_ROWS + 13].into_iter().flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
+        for (n, nan_one_in) in [1usize, 3, 8, 9, 10, 16, 17, 40, 63, 64, 65, 100, 200, PARALLEL_MIN_ROWS + 13]
+            .into_iter()
+            .flat_map(|n| [(n, 10), (n, 40), (n, 400), (n, u64::MAX)])
         {
             let x = rows(seed + n as u64, nf, n, nan_one_in);
             let want: Vec<u32> = x.chunks(nf).map(|r| f.predict_row(r).unwrap().to_bits()).collect();
@@ -617,7 +621,12 @@ mod tests {
             let cols: Vec<&[f32]> = cols.iter().map(Vec::as_slice).collect();
             let mut by_columns = vec![0f32; n];
             s.predict_columns_into(&cols, &mut by_columns).unwrap();
-            assert_eq!(by_columns.into_iter().map(f32::to_bits).collect::<Vec<_>>(), want, "{:?} kernel, columns, batch of {n}, NaN one in {nan_one_in}", s.kernel());
+            assert_eq!(
+                by_columns.into_iter().map(f32::to_bits).collect::<Vec<_>>(),
+                want,
+                "{:?} kernel, columns, batch of {n}, NaN one in {nan_one_in}",
+                s.kernel()
+            );
             for (r, w) in x.chunks(nf).zip(&want).take(300) {
                 assert_eq!(s.predict_row(r).unwrap().to_bits(), *w);
             }

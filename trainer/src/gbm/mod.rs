@@ -405,10 +405,7 @@ pub fn average(members: &[Booster]) -> Result<Booster, TrainError> {
         return Ok(first.clone());
     }
     if let Some(m) = members.iter().find(|m| m.n_features != first.n_features || m.objective != first.objective) {
-        return Err(err(format!(
-            "cannot average boosters of {} and {} features ({} and {})",
-            first.n_features, m.n_features, first.objective, m.objective
-        )));
+        return Err(err(format!("cannot average boosters of {} and {} features ({} and {})", first.n_features, m.n_features, first.objective, m.objective)));
     }
     let scale = 1.0 / members.len() as f64;
     let base = (members.iter().map(|m| m.base as f64).sum::<f64>() * scale) as f32;

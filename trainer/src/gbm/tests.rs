@@ -192,7 +192,7 @@ fn bagged_forest_is_the_average_of_its_members_and_exports_exactly() {
     let truth: Vec<f64> = tx.iter().map(|r| signal(r)).collect();
     for objective in [Objective::AbsoluteError, Objective::SquaredError] {
         let p = Params { subsample: 0.7, colsample_bytree: 0.6, nbins: 32, seed: 5, ..quick(objective) };
-        let mut calls = vec![0usize; 3];
+        let mut calls = [0usize; 3];
         let members = fit_bag(&p, 3, &refs(&x), &y, Some((&refs(&vx), &vy[..])), 5, &mut |k, pr| calls[k] = pr.trees).unwrap();
         assert_eq!(members.len(), 3);
         // Member k is the plain fit with seed + k, early-stopped on its own.

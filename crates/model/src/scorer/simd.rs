@@ -248,6 +248,9 @@ unsafe fn columns<const D: u32, const MAYBE_NAN: bool, const G: usize>(c: &Colum
         let o = k * SLOTS;
         // 1. Every split of the top levels, every row.
         let mut right = [0 as RowMask; 1 << COMPARED_LEVELS];
+        // `h` is the heap index into four tables at once (`right` and the tree's
+        // feature, threshold and missing tables at `o + h`), not an iteration over one.
+        #[allow(clippy::needless_range_loop)]
         for h in 1..1usize << top {
             let f = t.feature[o + h] as usize;
             let tv = _mm512_set1_ps(t.thr[o + h]);
