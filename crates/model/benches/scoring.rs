@@ -73,6 +73,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    let (f, model, x) = bench_inputs();
+    let scorer = nba_model::Scorer::new(f.clone()).expect("scorer");
+    let scalar = nba_model::Scorer::scalar(f.clone()).expect("scorer");
+    single_row_latency(&f, &model, &scorer, &x);
+    tract_batch_throughput(&model, &x);
+    let nan_rows = rows(10_000, 20);
+    for s in [&scorer, &scalar] {
+        kernel_throughput(s, &x, &nan_rows);
+    }
+    small_batches(&scorer, &scalar, &x);
+    column_throughput(&scorer, &x, &nan_rows);
+}
+
+/// The forest, its tract model and 100,000 rows to score: a synthetic ensemble and rows,
+/// or a trained model and exported rows.
+fn bench_inputs() -> (Forest, OnnxModel, Vec<f32>) {
     // NBA_BENCH_MODEL=<version>/model.onnx scores a trained model instead of the synthetic
     // one, on NBA_BENCH_ROWS (the `<part>_x.f32` of `nba-trainer export-rows`) if given.
     let (f, bytes) = match std::env::var("NBA_BENCH_MODEL") {
@@ -99,6 +115,11 @@ fn main() {
     println!("trees: {}, nodes: {}", f.n_trees(), f.nodes.len());
     println!("ensemble: {TREES} trees, depth {DEPTH}, {FEATURES} features; threads available: {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
 
+    (f, model, x)
+}
+
+/// One row per call through tract, the scorer and the node walk.
+fn single_row_latency(f: &Forest, model: &OnnxModel, scorer: &nba_model::Scorer, x: &[f32]) {
     // Latency: one row per call, distinct rows, median of 7 runs of 20k calls: wall time,
     // and this thread's on-CPU time (the figure to trust on a busy machine).
     let single = |score: &dyn Fn(&[f32]) -> f32| {
@@ -115,14 +136,16 @@ fn main() {
     };
     let tract_us = single(&|r| model.predict(r).expect("predict")[0]);
     let forest_us = single(&|r| f.predict_row(r).expect("predict"));
-    let scorer = nba_model::Scorer::new(f.clone()).expect("scorer");
     let scorer_us = single(&|r| scorer.predict_row(r).expect("predict"));
     println!("kernel for batches: {:?}", scorer.kernel());
     for (name, (wall, cpu)) in [("tract op (OnnxModel::predict)", tract_us), ("Scorer::predict_row", scorer_us), ("Forest::predict_row (node walk)", forest_us)]
     {
         println!("single row, {name:<32} {wall:6.2} us/row wall, {cpu:6.2} us/row on CPU");
     }
+}
 
+/// Batches through tract.
+fn tract_batch_throughput(model: &OnnxModel, x: &[f32]) {
     // Throughput: batches through tract; median of 5 runs over all 100k rows.
     for batch in [1_000usize, 10_000, 100_000] {
         let rate = median(
@@ -138,45 +161,50 @@ fn main() {
         );
         println!("batch {batch:>6}, tract op: {:.2} M rows/s", rate / 1e6);
     }
-    // The kernels without tract's tensors, one thread and all threads: the one
-    // `Scorer::new` picks on this CPU, and the portable scalar one.
-    let nan_rows = rows(10_000, 20);
-    let scalar = nba_model::Scorer::scalar(f.clone()).expect("scorer");
-    for scorer in [&scorer, &scalar] {
-        let kernel = format!("{:?}", scorer.kernel());
-        let mut out = vec![0.0f32; 10_000];
-        let rate = |par: bool, out: &mut Vec<f32>| {
-            let runs: Vec<(f64, f64)> = (0..5)
-                .map(|_| {
-                    let (t, c) = (Instant::now(), cpu_ns());
-                    for c in x.chunks(10_000 * FEATURES) {
-                        if par {
-                            scorer.predict_batch_into(c, &mut out[..c.len() / FEATURES]).expect("predict");
-                        } else {
-                            // Blocks under the parallel threshold stay on this thread.
-                            for b in c.chunks((nba_model::scorer::PARALLEL_MIN_ROWS - 1) * FEATURES) {
-                                scorer.predict_batch_into(b, &mut out[..b.len() / FEATURES]).expect("predict");
-                            }
+}
+
+/// One batch kernel on 10,000-row batches, one thread and all threads, and with a NaN in
+/// every row.
+fn kernel_throughput(scorer: &nba_model::Scorer, x: &[f32], nan_rows: &[f32]) {
+    // The kernels without tract's tensors: the one `Scorer::new` picks on this CPU, and
+    // the portable scalar one (main calls this for each).
+    let kernel = format!("{:?}", scorer.kernel());
+    let mut out = vec![0.0f32; 10_000];
+    let rate = |par: bool, out: &mut Vec<f32>| {
+        let runs: Vec<(f64, f64)> = (0..5)
+            .map(|_| {
+                let (t, c) = (Instant::now(), cpu_ns());
+                for c in x.chunks(10_000 * FEATURES) {
+                    if par {
+                        scorer.predict_batch_into(c, &mut out[..c.len() / FEATURES]).expect("predict");
+                    } else {
+                        // Blocks under the parallel threshold stay on this thread.
+                        for b in c.chunks((nba_model::scorer::PARALLEL_MIN_ROWS - 1) * FEATURES) {
+                            scorer.predict_batch_into(b, &mut out[..b.len() / FEATURES]).expect("predict");
                         }
-                        black_box(&out);
                     }
-                    (100_000.0 / t.elapsed().as_secs_f64(), 100_000.0 / ((cpu_ns() - c) as f64 / 1e9))
-                })
-                .collect();
-            (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
-        };
-        let (wall, cpu) = rate(false, &mut out);
-        println!("batch  10000, {kernel:<7} kernel, one thread: {:.2} M rows/s wall, {:.2} M rows/s per CPU-second", wall / 1e6, cpu / 1e6);
-        let (wall, _) = rate(true, &mut out);
-        println!("batch  10000, {kernel:<7} kernel, rayon:      {:.2} M rows/s wall", wall / 1e6);
-        // Worst case: a NaN in every row (the slower path at every split).
-        let t = Instant::now();
-        for _ in 0..10 {
-            scorer.predict_batch_into(&nan_rows, &mut out).expect("predict");
-            black_box(&out);
-        }
-        println!("batch  10000, {kernel:<7} kernel, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
+                    black_box(&out);
+                }
+                (100_000.0 / t.elapsed().as_secs_f64(), 100_000.0 / ((cpu_ns() - c) as f64 / 1e9))
+            })
+            .collect();
+        (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
+    };
+    let (wall, cpu) = rate(false, &mut out);
+    println!("batch  10000, {kernel:<7} kernel, one thread: {:.2} M rows/s wall, {:.2} M rows/s per CPU-second", wall / 1e6, cpu / 1e6);
+    let (wall, _) = rate(true, &mut out);
+    println!("batch  10000, {kernel:<7} kernel, rayon:      {:.2} M rows/s wall", wall / 1e6);
+    // Worst case: a NaN in every row (the slower path at every split).
+    let t = Instant::now();
+    for _ in 0..10 {
+        scorer.predict_batch_into(nan_rows, &mut out).expect("predict");
+        black_box(&out);
     }
+    println!("batch  10000, {kernel:<7} kernel, rayon, NaN in every row: {:.2} M rows/s wall", 100_000.0 / t.elapsed().as_secs_f64() / 1e6);
+}
+
+/// Batches of a few rows, where the vector kernel starts to pay.
+fn small_batches(scorer: &nba_model::Scorer, scalar: &nba_model::Scorer, x: &[f32]) {
     // Small batches (a V2 ModelInfer of a few rows): where the vector kernel starts to pay.
     for n in [1usize, 2, 4, 8, 12, 16, 32] {
         let per_batch = |s: &nba_model::Scorer| {
@@ -192,16 +220,20 @@ fn main() {
         };
         println!(
             "batch {n:>6}, Scorer::new {:.1} us per batch (the vector kernel from 10 rows), Scorer::scalar {:.1} us",
-            per_batch(&scorer),
-            per_batch(&scalar)
+            per_batch(scorer),
+            per_batch(scalar)
         );
     }
+}
+
+/// The same rows as Arrow-style columns.
+fn column_throughput(scorer: &nba_model::Scorer, x: &[f32], nan_rows: &[f32]) {
     // The same rows as columns (an Arrow batch's layout, as Flight's DoExchange scores
     // them): ten batches of 10,000 rows, each FEATURES columns.
     let columns = |x: &[f32]| -> Vec<Vec<Vec<f32>>> {
         x.chunks(10_000 * FEATURES).map(|b| (0..FEATURES).map(|j| b.iter().skip(j).step_by(FEATURES).copied().collect()).collect()).collect()
     };
-    let (batches, nan_batch) = (columns(&x), columns(&nan_rows));
+    let (batches, nan_batch) = (columns(x), columns(nan_rows));
     let mut out = vec![0.0f32; 10_000];
     let rate = |batches: &[Vec<Vec<f32>>], rows: usize, out: &mut Vec<f32>| -> (f64, f64) {
         let runs: Vec<(f64, f64)> = (0..5)
