@@ -9,27 +9,6 @@ use nba_testkit::{PASSWORD_USER, PASSWORD_USER_PASSWORD};
 use nba_trainer::registry::Registry;
 use std::path::Path;
 
-/// The short split of `util::args`, as command-line flags.
-const TRAIN: &[&str] = &[
-    "train",
-    "--train",
-    "2023-10-01..2024-01-31",
-    "--valid",
-    "2024-02-01..2024-02-29",
-    "--test",
-    "2024-03-01..2024-03-31",
-    "--iterations",
-    "40",
-    "--learning-rate",
-    "0.15",
-    "--max-depth",
-    "4",
-    "--early-stopping-rounds",
-    "10",
-    "--threads",
-    "2",
-];
-
 /// Panics with the fix when the server does not know the user (one started by an older
 /// `scripts/clickhouse.sh`: the users config is written on start).
 async fn require_password_user(store: &Store) {
@@ -50,7 +29,8 @@ async fn require_password_user(store: &Store) {
 /// Runs `nba-trainer train` as the password user, the password read from `password_file`.
 fn train_as_password_user(registry: &Path, store: &Store, password_file: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_nba-trainer"))
-        .args(TRAIN)
+        .arg("train")
+        .args(SHORT_SPLIT)
         .env("NBA_REGISTRY", registry)
         .env("NBA_PROGRESS", "never")
         .env("CLICKHOUSE_URL", store.url())

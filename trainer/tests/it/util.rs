@@ -39,36 +39,31 @@ pub async fn season_store() -> &'static Store {
     Box::leak(Box::new(loaded.new_pool()))
 }
 
+/// The short split of the sample season and a small, quick model, as training flags.
+pub const SHORT_SPLIT: &[&str] = &[
+    "--train",
+    "2023-10-01..2024-01-31",
+    "--valid",
+    "2024-02-01..2024-02-29",
+    "--test",
+    "2024-03-01..2024-03-31",
+    "--iterations",
+    "40",
+    "--learning-rate",
+    "0.15",
+    "--max-depth",
+    "4",
+    "--early-stopping-rounds",
+    "10",
+    "--threads",
+    "2",
+];
+
 /// Training arguments for the short split, as the CLI would parse them.
 pub fn args(store: &Store, extra: &[&str]) -> TrainArgs {
-    let mut argv = vec![
-        "nba-trainer",
-        "train",
-        "--clickhouse-url",
-        store.url(),
-        "--database",
-        store.database(),
-        "--clickhouse-attempts",
-        "1",
-        "--train",
-        "2023-10-01..2024-01-31",
-        "--valid",
-        "2024-02-01..2024-02-29",
-        "--test",
-        "2024-03-01..2024-03-31",
-        "--iterations",
-        "40",
-        "--learning-rate",
-        "0.15",
-        "--max-depth",
-        "4",
-        "--early-stopping-rounds",
-        "10",
-        "--threads",
-        "2",
-        "--progress",
-        "never",
-    ];
+    let mut argv =
+        vec!["nba-trainer", "train", "--clickhouse-url", store.url(), "--database", store.database(), "--clickhouse-attempts", "1", "--progress", "never"];
+    argv.extend_from_slice(SHORT_SPLIT);
     // A flag in `extra` replaces the default above.
     for flag in extra.iter().filter(|f| f.starts_with("--")) {
         if let Some(i) = argv.iter().position(|a| a == flag) {
