@@ -61,6 +61,13 @@ pub struct ServeConfig {
     /// Most rows in one Arrow Flight record batch.
     #[arg(long, env = "NBA_MAX_FLIGHT_BATCH", default_value_t = 1_000_000)]
     pub max_flight_batch: usize,
+    /// Bytes of answers one Arrow Flight exchange may hold while its client does not
+    /// read them (a client that writes everything before reading anything); past it the
+    /// exchange ends with RESOURCE_EXHAUSTED instead of waiting forever. About 60 bytes per
+    /// answered row of the `features` exchange.
+    #[arg(long, env = "NBA_MAX_FLIGHT_ANSWER_BACKLOG_BYTES", default_value_t = 128 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flight_answer_backlog_bytes: u64,
     /// Largest accepted Arrow Flight message (one encoded batch), bytes.
     #[arg(long, env = "NBA_MAX_FLIGHT_MESSAGE_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub max_flight_message_bytes: usize,

@@ -15,12 +15,22 @@
 //!
 //! Batches are scored on the rayon pool (bounded by the cores), never on the runtime's
 //! I/O threads, and a whole stream uses the model that was served when it started.
+//!
+//! An exchange never waits for its client to read before it reads more input: many
+//! clients (pyarrow's `write_table(...); done_writing(); read_all()` among them) write
+//! everything before reading anything, and a server that stopped reading while its
+//! answers waited would leave both sides waiting forever. So answers queue in memory
+//! (they are a few columns per row, while the input is every feature) up to
+//! `--max-flight-answer-backlog-bytes`; past that the exchange ends with
+//! RESOURCE_EXHAUSTED, and its remaining input is read and dropped so that the client's
+//! writes finish and it sees the error.
 
 use crate::error::ServeError;
 use crate::predict::Predictor;
 use crate::served_model::LoadedModel;
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
-use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray};
+use arrow_data::transform::MutableArrayData;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
@@ -36,9 +46,10 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use nba_api::decode;
 use nba_api::proto::predict::{Call, PlayerList, PredictRequest};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::{Code, Request, Response, Status, Streaming};
 
 /// Descriptor path of the exchange that answers request rows.
@@ -52,6 +63,8 @@ pub const SLATE_PREFIX: &str = "slate/";
 pub struct FlightApi {
     pub predictor: Arc<Predictor>,
     pub max_batch: usize,
+    /// Bytes of answers one exchange may hold while its client does not read them.
+    pub max_answer_backlog: usize,
 }
 
 /// What a `DoExchange` stream carries, named by its descriptor.
@@ -269,6 +282,15 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
 
 /// Scores a `["features"]` batch: other columns pass through, then `predicted_points`
 /// and `model_version`.
+/// `c` in buffers of its own (a slice of a bigger array shares, and keeps alive, all of
+/// that array's buffers).
+fn owned_copy(c: &ArrayRef) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    let data = c.to_data();
+    let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+    copy.try_extend(0, 0, data.len())?;
+    Ok(arrow_array::make_array(copy.freeze()))
+}
+
 fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, ServeError> {
     let names = nba_features::feature_names();
     let rows = b.num_rows();
@@ -284,7 +306,10 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
     for (f, c) in b.schema().fields().iter().zip(b.columns()) {
         if !names.iter().any(|n| n == f.name()) {
             fields.push(f.clone());
-            cols.push(c.clone());
+            // A copy: a decoded column is a slice of its whole message, so an answer
+            // that kept it would keep every feature of the batch alive while it waits
+            // for the client.
+            cols.push(owned_copy(c)?);
         }
     }
     fields.push(Arc::new(Field::new("predicted_points", DataType::Float32, false)));
@@ -450,11 +475,84 @@ fn spawn_reader(mut batches: FlightRecordBatchStream) -> tokio::sync::mpsc::Rece
             };
             // A closed channel: the exchange ended (an error, or the client left).
             if ready_tx.send(next).await.is_err() || failed {
+                drain(batches).await;
                 break;
             }
         }
     });
     ready_rx
+}
+
+/// Reads and drops what a client still sends after its exchange has ended with an error:
+/// a client that writes everything before reading would otherwise wait forever for the
+/// server to read, and never see the error. Ends when the client ends its input, leaves,
+/// or the transport closes the stream once the answer is sent.
+async fn drain(mut batches: FlightRecordBatchStream) {
+    let mut dropped = 0usize;
+    while let Some(next) = batches.next().await {
+        match next {
+            Ok(b) => dropped += b.num_rows(),
+            Err(_) => break,
+        }
+    }
+    if dropped > 0 {
+        tracing::debug!(dropped, "rows sent after the exchange had ended were dropped");
+    }
+}
+
+/// The answers of one exchange on their way to the client, and how many bytes of them
+/// wait for it. Sending never waits for the client (see the module's doc); the backlog
+/// is bounded instead.
+struct AnswerQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<Result<RecordBatch, FlightError>>,
+    backlog: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl AnswerQueue {
+    /// The queue, and the stream of its answers that the response encodes (taking an
+    /// answer off the backlog as the encoder takes it).
+    fn new(limit: usize) -> (AnswerQueue, BoxStream<'static, Result<RecordBatch, FlightError>>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let taken = backlog.clone();
+        let answers = UnboundedReceiverStream::new(rx)
+            .map(move |answer: Result<RecordBatch, FlightError>| {
+                if let Ok(b) = &answer {
+                    taken.fetch_sub(answer_bytes(b), Ordering::Relaxed);
+                }
+                answer
+            })
+            .boxed();
+        (AnswerQueue { tx, backlog, limit }, answers)
+    }
+
+    /// Queues an answer, or refuses it when the client has left (`Ok(false)`) or has let
+    /// more than `limit` bytes of answers pile up unread (always admitting one answer, so
+    /// a limit below one batch's answer cannot stall an exchange that reads).
+    fn send(&self, answer: RecordBatch) -> Result<bool, ServeError> {
+        let bytes = answer_bytes(&answer);
+        let waiting = self.backlog.load(Ordering::Relaxed);
+        if waiting > 0 && waiting + bytes > self.limit {
+            return Err(ServeError::TooLarge(format!(
+                "{waiting} bytes of answers are waiting for the client to read them (at most {} per exchange, \
+                 --max-flight-answer-backlog-bytes): read answers while writing, or send fewer rows per exchange",
+                self.limit
+            )));
+        }
+        self.backlog.fetch_add(bytes, Ordering::Relaxed);
+        Ok(self.tx.send(Ok(answer)).is_ok())
+    }
+
+    /// Ends the exchange with an error, after the answers already queued.
+    fn fail(&self, e: ServeError) {
+        let _ = self.tx.send(Err(e.into()));
+    }
+}
+
+/// Bytes an answer holds in memory: its own buffers (answers never share the input's).
+fn answer_bytes(b: &RecordBatch) -> usize {
+    b.get_array_memory_size()
 }
 
 /// One `DoExchange` stream after its first message: what it scores and with which model.
@@ -492,16 +590,21 @@ impl Exchange {
     /// Scores the decoded batches, PIPELINE at a time, and sends the answers in input
     /// order until the input ends, a batch fails (its error ends the stream) or the client
     /// leaves; then records the stream's metrics.
-    async fn run(self, decoded: tokio::sync::mpsc::Receiver<Decoded>, answers: tokio::sync::mpsc::Sender<Result<RecordBatch, FlightError>>, started: Instant) {
+    async fn run(self, decoded: tokio::sync::mpsc::Receiver<Decoded>, answers: AnswerQueue, started: Instant) {
         let label = self.input.label();
         let exchange = Arc::new(self);
         let mut scored = ReceiverStream::new(decoded).map(move |next| exchange.clone().score(next)).buffered(PIPELINE).boxed();
         let mut code = Code::Ok;
         while let Some(result) = scored.next().await {
-            let failed = result.as_ref().err().map(ServeError::code);
-            if answers.send(result.map_err(FlightError::from)).await.is_err() || failed.is_some() {
-                code = failed.unwrap_or(Code::Ok);
-                break;
+            match result.and_then(|answer| answers.send(answer)) {
+                Ok(true) => {}
+                // The client left: nobody to answer.
+                Ok(false) => break,
+                Err(e) => {
+                    code = e.code();
+                    answers.fail(e);
+                    break;
+                }
             }
         }
         metrics::histogram!("nba_flight_stream_duration_seconds", "kind" => label).record(started.elapsed().as_secs_f64());
@@ -570,9 +673,9 @@ impl FlightService for FlightApi {
     async fn do_exchange(&self, r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
         let started = Instant::now();
         let (exchange, batches) = self.open_exchange(r.into_inner()).await?;
-        let (answers, answered) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(2);
+        let (answers, answered) = AnswerQueue::new(self.max_answer_backlog);
         tokio::spawn(exchange.run(spawn_reader(batches), answers, started));
-        let out = FlightDataEncoderBuilder::new().build(ReceiverStream::new(answered)).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
+        let out = FlightDataEncoderBuilder::new().build(answered).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
         Ok(Response::new(out))
     }
 

@@ -170,7 +170,11 @@ pub(crate) fn grpc_router(cfg: &ServeConfig, secrets: &Secrets, state: &ServerSt
     let predictor = &state.predictor;
     let predict_api = PredictApi { predictor: predictor.clone(), max_batch: cfg.max_batch };
     let inference_api = InferenceApi { predictor: predictor.clone(), ready: state.ready.clone(), max_batch: cfg.max_batch };
-    let flight_api = FlightApi { predictor: predictor.clone(), max_batch: cfg.max_flight_batch };
+    let flight_api = FlightApi {
+        predictor: predictor.clone(),
+        max_batch: cfg.max_flight_batch,
+        max_answer_backlog: usize::try_from(cfg.max_flight_answer_backlog_bytes).unwrap_or(usize::MAX),
+    };
     let predict_svc = InterceptedService::new(PredictionServiceServer::new(predict_api).max_decoding_message_size(cfg.max_request_bytes), gate.clone());
     let inference_svc = InterceptedService::new(GrpcInferenceServiceServer::new(inference_api).max_decoding_message_size(cfg.max_request_bytes), gate.clone());
     let flight_svc = InterceptedService::new(FlightServiceServer::new(flight_api).max_decoding_message_size(cfg.max_flight_message_bytes), gate);

@@ -278,17 +278,16 @@ async fn wait_for(server: &TestServer, field: &str) {
     panic!("/ready never had {field}: {:?}", server.ready_json().await);
 }
 
-/// A client nobody here wrote: pyarrow.flight, in a venv the test creates.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
-    let Ok(python) = which_python() else {
-        eprintln!("SKIPPED pyarrow_fetches_a_slate_and_exchanges_a_batch: python3 is not installed");
-        return;
-    };
-    // Kept in the target folder (CI may reuse one across runs) so pip runs once.
+/// A Python with pyarrow (in a venv the tests create in the target folder, which CI may
+/// reuse across runs, so pip runs once), or None without python3.
+fn pyarrow_python() -> Option<std::path::PathBuf> {
+    let python = which_python().ok()?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| nba_testkit::workspace_root().join("target"));
     let venv = target.join("pyarrow-venv");
     let py = venv.join("bin/python");
+    // Tests run in parallel: one at a time creates the venv and installs pyarrow.
+    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     if !py.exists() {
         let ok = std::process::Command::new(&python).args(["-m", "venv"]).arg(&venv).status().unwrap().success();
         assert!(ok, "python3 -m venv failed");
@@ -298,6 +297,16 @@ async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
         let ok = std::process::Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyarrow"]).status().unwrap().success();
         assert!(ok, "pip install pyarrow failed");
     }
+    Some(py)
+}
+
+/// A client nobody here wrote: pyarrow.flight, in a venv the test creates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
+    let Some(py) = pyarrow_python() else {
+        eprintln!("SKIPPED pyarrow_fetches_a_slate_and_exchanges_a_batch: python3 is not installed");
+        return;
+    };
     let server = TestServer::season(&["--prediction-log", "false"]).await;
     let date = "2024-03-05";
     let script = nba_testkit::workspace_root().join("server/tests/flight_client.py");
@@ -331,4 +340,50 @@ fn which_python() -> Result<String, ()> {
         Ok(o) if o.status.success() => Ok("python3".into()),
         _ => Err(()),
     }
+}
+
+/// Runs `server/tests/flight_write_then_read.py` (pyarrow writes `rows` feature rows in
+/// 100,000-row batches, then reads): its JSON line, or a panic if it has not finished
+/// within two minutes (the exchange hung).
+async fn write_everything_then_read(py: &std::path::Path, server: &TestServer, rows: usize) -> serde_json::Value {
+    let script = nba_testkit::workspace_root().join("server/tests/flight_write_then_read.py");
+    let addr = server.grpc.replace("http://", "grpc://");
+    let run = tokio::process::Command::new(py).arg(&script).arg(&addr).arg(rows.to_string()).arg("100000").kill_on_drop(true).output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the exchange hung: no answer within 120 s").unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A client that writes a million rows before reading one answer gets every answer: the
+/// server keeps reading while the answers wait for the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_writing_everything_before_reading_gets_every_answer() {
+    let Some(py) = pyarrow_python() else {
+        eprintln!("SKIPPED pyarrow_writing_everything_before_reading_gets_every_answer: python3 is not installed");
+        return;
+    };
+    let server = TestServer::season(&["--prediction-log", "false"]).await;
+    let v = write_everything_then_read(&py, &server, 1_000_000).await;
+    assert_eq!(v["rows"], 1_000_000, "{v}");
+    assert!(v["first"].as_array().unwrap().iter().all(|p| p.as_f64().is_some_and(f64::is_finite)), "{v}");
+    server.stop().await.unwrap();
+}
+
+/// Past `--max-flight-answer-backlog-bytes` of unread answers the exchange ends with
+/// RESOURCE_EXHAUSTED, which the client sees after its writes finish: never a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhausted() {
+    let Some(py) = pyarrow_python() else {
+        eprintln!("SKIPPED pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhausted: python3 is not installed");
+        return;
+    };
+    let server = TestServer::season(&["--prediction-log", "false", "--max-flight-answer-backlog-bytes", "2000000"]).await;
+    let v = write_everything_then_read(&py, &server, 1_000_000).await;
+    let message = v["message"].as_str().unwrap_or_else(|| panic!("expected an error: {v}"));
+    assert!(message.contains("resource exhausted") || message.contains("RESOURCE_EXHAUSTED"), "{v}");
+    assert!(message.contains("read answers while writing"), "{v}");
+    // The server is fine afterwards: a client that reads gets its answers.
+    let v = write_everything_then_read(&py, &server, 50_000).await;
+    assert_eq!(v["rows"], 50_000, "{v}");
+    server.stop().await.unwrap();
 }

@@ -1,0 +1,48 @@
+"""A pyarrow.flight client that writes a whole table into DoExchange ["features"] before it
+reads a single answer, as `write_table(...); done_writing(); read_all()` does. Run by the
+Rust test `flight::pyarrow_writing_everything_before_reading_*`.
+
+    python flight_write_then_read.py ADDR ROWS BATCH_ROWS
+
+Prints one JSON line: {"rows": answered rows, "first": [predicted_points of the first 3]}
+or {"error": "<code>", "message": "..."} when the server ends the exchange with an error.
+The feature columns come from the server's own schema (GetSchema), plus a player_id
+column that the server hands back with every answer.
+"""
+import json
+import sys
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+addr, rows, batch_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+client = flight.connect(addr)
+descriptor = flight.FlightDescriptor.for_path("features")
+features = [f.name for f in client.get_schema(descriptor).schema]
+
+# One batch of plausible values, sent again and again: building it is the slow part in
+# pure Python (no numpy), and the server scores every row whatever it is.
+columns = [pa.array([f"p{i % 500:05d}" for i in range(batch_rows)], pa.string())]
+columns += [pa.array([float((i * 7 + j * 3) % 37) for i in range(batch_rows)], pa.float32()) for j in range(len(features))]
+batch = pa.record_batch(columns, names=["player_id"] + features)
+
+writer, reader = client.do_exchange(descriptor)
+try:
+    writer.begin(batch.schema)
+    sent = 0
+    while sent < rows:
+        n = min(batch_rows, rows - sent)
+        writer.write_batch(batch.slice(0, n))
+        sent += n
+    writer.done_writing()
+    answered = reader.read_all()
+    writer.close()
+except flight.FlightError as e:
+    code = type(e).__name__
+    print(json.dumps({"error": code, "message": str(e)}))
+    sys.exit(0)
+except pa.ArrowException as e:
+    print(json.dumps({"error": type(e).__name__, "message": str(e)}))
+    sys.exit(0)
+
+print(json.dumps({"rows": answered.num_rows, "first": answered.column("predicted_points").to_pylist()[:3]}))
