@@ -197,7 +197,7 @@ pub struct Tensor {
     pub raw: bool,
 }
 
-/// Decodes a V2 input tensor: FP32, shape `[N, 65]` (or `[65]`), `1 <= N <= max_rows`, raw
+/// Decodes a V2 input tensor: FP32, shape `[N, N_FEATURES]` (or `[N_FEATURES]`), `1 <= N <= max_rows`, raw
 /// little-endian bytes or typed contents of exactly that many values, no infinity.
 pub fn tensor(input: TensorInput<'_>, max_rows: usize) -> Result<Tensor, TensorError> {
     if input.datatype != "FP32" {
