@@ -323,6 +323,27 @@ impl TableRow for IngestFileRow {
     const TABLE: &'static schema::Table = &schema::INGEST_FILES;
 }
 
+/// One line of an injury report (see [`schema::INJURY_REPORTS`]): `status` is one of
+/// [`crate::injuries::InjuryStatus`]'s names; `player_id` and `player_name` are empty on
+/// the `None` row that says the team is reported with nobody on it.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct InjuryReportRow {
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub report_time: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub team: String,
+    pub player_id: String,
+    pub player_name: String,
+    pub status: String,
+    pub reason: String,
+    pub source_file: String,
+    pub version: u64,
+}
+impl TableRow for InjuryReportRow {
+    const TABLE: &'static schema::Table = &schema::INJURY_REPORTS;
+}
+
 /// `(seen_at, seen_at_us)` for a ledger entry written now.
 pub fn ledger_time() -> (DateTime<Utc>, u64) {
     let now = Utc::now();

@@ -460,6 +460,31 @@ pub const PREDICTION_GRADES: Table = Table {
     comment: "daily MAE of served predictions per model version",
 };
 
+/// Injury reports as teams file them through game day: one row per player listed (or one
+/// row with an empty player and status `None` for a team reported with nobody on it). A
+/// team absent from a report is not reported. Keyed so that loading a report again adds
+/// nothing; the read side is `crate::injuries`.
+pub const INJURY_REPORTS: Table = Table {
+    name: "injury_reports",
+    columns: &[
+        ("report_time", "DateTime"),
+        ("game_date", "Date"),
+        ("team", "LowCardinality(String)"),
+        ("player_id", "String"),
+        // As the report wrote it (the id is the resolved basketball-reference id).
+        ("player_name", "String"),
+        ("status", "LowCardinality(String)"),
+        ("reason", "String"),
+        ("source_file", "String"),
+        ("version", "UInt64"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, team, report_time, player_id)",
+    comment: "injury reports (Out, Doubtful, Questionable, Probable, Available) per team, game date and report time",
+};
+
+/// Tables of migration 6 (pre-game information), in creation order.
+pub const PREGAME_TABLES: &[&Table] = &[&INJURY_REPORTS];
+
 /// Tables of migration 3 (models and serving), in creation order.
 pub const SERVING_TABLES: &[&Table] = &[&MODEL_REGISTRY, &PREDICTIONS, &PREDICTION_GRADES];
 
