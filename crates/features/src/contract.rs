@@ -5,9 +5,13 @@
 //! the `player_features` table use this list; a model records the version and hash it was
 //! trained with and the server refuses a model whose contract differs.
 //!
-//! Every feature of a game G uses only games dated strictly before G's date, plus the
-//! official inactive list of G (published before tip-off). "Did Not Play" is never used:
-//! it is a coach's decision made during the game.
+//! Every feature of a game G uses only games dated strictly before G's date, plus what is
+//! published before tip-off and given at request time: the inactive lists of G (official
+//! list, injury report or the caller's own) and the confirmed starting lineups. Each
+//! request-time feature declares which of the two it reads ([`Given`]); when that
+//! information is not known yet the feature is missing (NaN), never "nobody out" or
+//! "nobody starts". "Did Not Play" is never used: it is a coach's decision made during
+//! the game.
 
 use crate::history::PlayerGame;
 use crate::inputs::Inputs;
@@ -16,7 +20,7 @@ use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
 /// Bumped whenever a name, order or definition changes.
-pub const FEATURE_VERSION: u32 = 3;
+pub const FEATURE_VERSION: u32 = 4;
 
 /// What a feature describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,8 +33,10 @@ pub enum Group {
     TeamForm,
     /// The opponent's earlier games.
     OpponentForm,
-    /// Who is missing tonight, from the official inactive lists.
+    /// Who is missing tonight, from the inactive lists.
     Availability,
+    /// Who starts tonight, from the confirmed starting lineups.
+    Lineup,
     /// Formulas over other features.
     Composite,
 }
@@ -43,6 +49,7 @@ impl Group {
             Group::TeamForm => "team form",
             Group::OpponentForm => "opponent form",
             Group::Availability => "availability",
+            Group::Lineup => "lineup",
             Group::Composite => "composite",
         }
     }
@@ -53,17 +60,42 @@ impl Group {
 pub enum Timing {
     /// Known before game day: from earlier games and the schedule (date, teams, venue).
     PreGame,
-    /// Given at request time: reads the game's official inactive lists, which are
-    /// published on game day and can change until tip-off.
-    RequestTime,
+    /// Given at request time: reads information published on game day that can change
+    /// until tip-off, and is missing (NaN) while that information is not known.
+    RequestTime(Given),
+}
+
+/// The game-day information a request-time feature reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Given {
+    /// The inactive lists of both teams (official list, injury report or the caller's).
+    InactiveLists,
+    /// The confirmed starting lineups of both teams.
+    Lineups,
+}
+
+impl Given {
+    pub const ALL: [Given; 2] = [Given::InactiveLists, Given::Lineups];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Given::InactiveLists => "inactive lists",
+            Given::Lineups => "lineups",
+        }
+    }
 }
 
 impl Timing {
     pub fn label(self) -> &'static str {
         match self {
             Timing::PreGame => "pre-game",
-            Timing::RequestTime => "request-time",
+            Timing::RequestTime(Given::InactiveLists) => "request-time (inactive lists)",
+            Timing::RequestTime(Given::Lineups) => "request-time (lineups)",
         }
+    }
+
+    pub fn is_request_time(self) -> bool {
+        matches!(self, Timing::RequestTime(_))
     }
 }
 
@@ -188,8 +220,12 @@ fn one_if(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-use Group::{Availability, Composite, OpponentForm, PlayerForm, RestSchedule, TeamForm};
-use Timing::{PreGame, RequestTime};
+use Group::{Availability, Composite, Lineup, OpponentForm, PlayerForm, RestSchedule, TeamForm};
+use Timing::PreGame;
+/// Reads the inactive lists.
+const LISTS: Timing = Timing::RequestTime(Given::InactiveLists);
+/// Reads the starting lineups.
+const LINEUPS: Timing = Timing::RequestTime(Given::Lineups);
 
 /// The features after the rolling block, in contract order.
 const SINGLES: &[Single] = &[
@@ -307,58 +343,58 @@ const SINGLES: &[Single] = &[
     Single {
         name: "team_regulars_out",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "teammates on tonight's inactive list who are regulars (played in 3+ of the team's last 10 games, 15+ minutes on average)",
-        value: |x| x.team_out.regulars_out,
+        value: |x| x.team_out.map_or(f64::NAN, |a| a.regulars_out),
     },
     Single {
         name: "team_out_pts_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "sum over tonight's inactive teammates of their share of the team's points in its last 10 games",
-        value: |x| x.team_out.pts_share,
+        value: |x| x.team_out.map_or(f64::NAN, |a| a.pts_share),
     },
     Single {
         name: "team_out_min_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "same, share of the team's minutes",
-        value: |x| x.team_out.min_share,
+        value: |x| x.team_out.map_or(f64::NAN, |a| a.min_share),
     },
     Single {
         name: "team_out_fga_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "same, share of the team's field-goal attempts",
-        value: |x| x.team_out.fga_share,
+        value: |x| x.team_out.map_or(f64::NAN, |a| a.fga_share),
     },
     Single {
         name: "opp_regulars_out",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "team_regulars_out for the opponent",
-        value: |x| x.opp_out.regulars_out,
+        value: |x| x.opp_out.map_or(f64::NAN, |a| a.regulars_out),
     },
     Single {
         name: "opp_out_pts_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "team_out_pts_share for the opponent",
-        value: |x| x.opp_out.pts_share,
+        value: |x| x.opp_out.map_or(f64::NAN, |a| a.pts_share),
     },
     Single {
         name: "opp_out_min_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "team_out_min_share for the opponent",
-        value: |x| x.opp_out.min_share,
+        value: |x| x.opp_out.map_or(f64::NAN, |a| a.min_share),
     },
     Single {
         name: "opp_out_fga_share",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "team_out_fga_share for the opponent",
-        value: |x| x.opp_out.fga_share,
+        value: |x| x.opp_out.map_or(f64::NAN, |a| a.fga_share),
     },
     Single {
         name: "fatigue_score",
@@ -380,9 +416,9 @@ const SINGLES: &[Single] = &[
     Single {
         name: "usage_spike_score",
         group: Composite,
-        timing: RequestTime,
-        definition: "(usg_avg_3 - usg_avg_20) + usg_avg_10 * team_out_fga_share",
-        value: |x| (usage(x.last(3)) - usage(x.last(20))) + usage(x.last(10)) * x.team_out.fga_share,
+        timing: LISTS,
+        definition: "(usg_avg_3 - usg_avg_20) + usg_avg_10 * team_out_fga_share (NaN while the team's inactive list is unknown)",
+        value: |x| (usage(x.last(3)) - usage(x.last(20))) + usage(x.last(10)) * x.team_out.map_or(f64::NAN, |a| a.fga_share),
     },
     Single {
         name: "matchup_score",
@@ -415,7 +451,7 @@ const SINGLES: &[Single] = &[
     Single {
         name: "teammates_returning_pts",
         group: Availability,
-        timing: RequestTime,
+        timing: LISTS,
         definition: "teammates' scoring available tonight minus that beside him in his recent games: a teammate is a player other than him \
                      who played for his team in its last 20 games and whose latest earlier game was with it, his level the mean of his points \
                      in those games he played; tonight = sum of the levels of teammates not on tonight's inactive list; recent = mean, over the \
@@ -443,6 +479,43 @@ const SINGLES: &[Single] = &[
         timing: PreGame,
         definition: "of his team's last 10 games (tonight's team, all seasons), the number in which he played for it (0 if none)",
         value: |x| x.team_games_played_10(),
+    },
+    Single {
+        name: "starts_tonight",
+        group: Lineup,
+        timing: LINEUPS,
+        definition: "1 when he is in his team's confirmed starting lineup, 0 when he is not (NaN while the lineup is unknown)",
+        value: |x| x.lineup().map_or(f64::NAN, |l| one_if(l.starts)),
+    },
+    Single {
+        name: "starts_against_form",
+        group: Lineup,
+        timing: LINEUPS,
+        definition: "1 when he starts tonight but started fewer than half of his last 5 played games (none counts as fewer), else 0 \
+                     (NaN while the lineup is unknown)",
+        value: |x| x.lineup().map_or(f64::NAN, |l| one_if(l.starts && !l.usual_starter)),
+    },
+    Single {
+        name: "benched_against_form",
+        group: Lineup,
+        timing: LINEUPS,
+        definition: "1 when he does not start tonight but started at least half of his last 5 played games, else 0 (NaN while the lineup is unknown)",
+        value: |x| x.lineup().map_or(f64::NAN, |l| one_if(!l.starts && l.usual_starter)),
+    },
+    Single {
+        name: "team_usual_starters_benched",
+        group: Lineup,
+        timing: LINEUPS,
+        definition: "his team's usual starters (started 3+ of the team's last 5 games, latest earlier game with the team) not in tonight's \
+                     confirmed lineup (NaN while the lineup is unknown)",
+        value: |x| x.usual_starters_missing(&x.ctx.team, x.ctx.team_starters.as_deref()),
+    },
+    Single {
+        name: "opp_usual_starters_benched",
+        group: Lineup,
+        timing: LINEUPS,
+        definition: "team_usual_starters_benched for the opponent",
+        value: |x| x.usual_starters_missing(&x.ctx.opponent, x.ctx.opp_starters.as_deref()),
     },
 ];
 
@@ -472,10 +545,16 @@ pub fn feature_names() -> Vec<String> {
     features().iter().map(|f| f.name.clone()).collect()
 }
 
-/// The features that read the game's inactive lists, in contract order: what a caller
-/// must supply (or refresh) at request time.
+/// The features read at request time (inactive lists or lineups), in contract order:
+/// what a caller must supply (or refresh) on game day.
 pub fn request_time_features() -> impl Iterator<Item = &'static Feature> {
-    features().iter().filter(|f| f.timing == Timing::RequestTime)
+    features().iter().filter(|f| f.timing.is_request_time())
+}
+
+/// Vector positions of the features that read `given`: what is missing (NaN) while that
+/// information is unknown, and what the trainer hides to teach the model that state.
+pub fn indices_given(given: Given) -> Vec<usize> {
+    features().iter().enumerate().filter(|(_, f)| f.timing == Timing::RequestTime(given)).map(|(i, _)| i).collect()
 }
 
 /// Hex sha256 of the version and the ordered names, one per line: what a model records.
@@ -517,7 +596,8 @@ mod tests {
         assert_eq!(names[4], "pts_avg_season");
         assert_eq!(names[34], "ppm_avg_season");
         assert_eq!(names[35], "pts_std_10");
-        assert_eq!(names[N_FEATURES - 1], "team_games_played_10");
+        assert_eq!(names[71], "team_games_played_10");
+        assert_eq!(names[N_FEATURES - 1], "opp_usual_starters_benched");
         assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
         assert!(features().iter().all(|f| f.definition.len() > 10), "every feature says what it is");
     }
@@ -526,10 +606,10 @@ mod tests {
     /// or dropped feature). Update it only together with a FEATURE_VERSION bump: models
     /// and `player_features` rows record this hash, and the server refuses a mismatch.
     #[test]
-    fn hash_is_pinned_for_version_3() {
-        assert_eq!(FEATURE_VERSION, 3);
-        assert_eq!(N_FEATURES, 72);
-        assert_eq!(contract_hash(), "85d95909caa7b79543a72e99ddc8983a19263afc38f059dba0969c505d845121");
+    fn hash_is_pinned_for_version_4() {
+        assert_eq!(FEATURE_VERSION, 4);
+        assert_eq!(N_FEATURES, 77);
+        assert_eq!(contract_hash(), "959a3773ff9652972b193db1e4d1f3bdba4ddc1ddb3fd20ba35237533366781e");
     }
 
     #[test]
@@ -546,7 +626,7 @@ mod tests {
     }
 
     #[test]
-    fn request_time_features_are_those_that_read_the_inactive_lists() {
+    fn request_time_features_are_those_that_read_the_lists_or_lineups() {
         let names: Vec<&str> = request_time_features().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
@@ -561,8 +641,17 @@ mod tests {
                 "opp_out_fga_share",
                 "usage_spike_score",
                 "teammates_returning_pts",
+                "starts_tonight",
+                "starts_against_form",
+                "benched_against_form",
+                "team_usual_starters_benched",
+                "opp_usual_starters_benched",
             ]
         );
-        assert!(features().iter().filter(|f| f.group == Group::Availability).all(|f| f.timing == Timing::RequestTime));
+        assert!(features().iter().filter(|f| f.group == Group::Availability).all(|f| f.timing == LISTS));
+        assert!(features().iter().filter(|f| f.group == Group::Lineup).all(|f| f.timing == LINEUPS));
+        let lineups: Vec<&str> = indices_given(Given::Lineups).into_iter().map(|i| features()[i].name.as_str()).collect();
+        assert_eq!(lineups, ["starts_tonight", "starts_against_form", "benched_against_form", "team_usual_starters_benched", "opp_usual_starters_benched"]);
+        assert_eq!(indices_given(Given::InactiveLists).len() + lineups.len(), request_time_features().count());
     }
 }

@@ -95,8 +95,10 @@ pub fn ctx(inactive: &[&str]) -> GameContext {
         team: "AAA".into(),
         opponent: "BBB".into(),
         is_home: true,
-        team_inactive: inactive.iter().map(|s| s.to_string()).collect(),
-        opp_inactive: vec![],
+        team_inactive: Some(inactive.iter().map(|s| s.to_string()).collect()),
+        opp_inactive: Some(vec![]),
+        team_starters: None,
+        opp_starters: None,
     }
 }
 
@@ -249,7 +251,35 @@ pub fn random_request(rng: &mut Rng, h: &History) -> (String, GameContext) {
         (0..n).map(|_| if rng.chance(0.1) { "stranger".to_string() } else { random_player(rng.below(RANDOM_PLAYERS)) }).collect()
     };
     let (team_inactive, opp_inactive) = (inactive(), inactive());
+    // Unknown lists in a few requests (the guard against the frozen copy skips those).
+    let known = |rng: &mut Rng, list: Vec<String>| if rng.chance(0.9) { Some(list) } else { None };
+    let (team_inactive, opp_inactive) = (known(rng, team_inactive), known(rng, opp_inactive));
     let season = if rng.chance(0.05) { 2022 } else { random_season(d) };
-    let ctx = GameContext { date, season, team, opponent, is_home: rng.chance(0.5), team_inactive, opp_inactive };
+    let team_starters = random_lineup(rng, h, &team, date, &player);
+    let opp_starters = random_lineup(rng, h, &opponent, date, "");
+    let ctx = GameContext { date, season, team, opponent, is_home: rng.chance(0.5), team_inactive, opp_inactive, team_starters, opp_starters };
     (player, ctx)
+}
+
+/// A starting five for `team` on `date`, or unknown: mostly players of its last game
+/// (often with `player` in or out), sometimes strangers or fewer than five.
+fn random_lineup(rng: &mut Rng, h: &History, team: &str, date: NaiveDate, player: &str) -> Option<Vec<String>> {
+    if rng.chance(0.3) {
+        return None;
+    }
+    let mut lineup: Vec<String> = match h.team_before(team, date).last() {
+        Some(g) => h.game_before(&g.game_id, date).iter().filter(|l| l.team == team && (l.starter || rng.chance(0.2))).map(|l| l.player_id.clone()).collect(),
+        None => vec![],
+    };
+    if !player.is_empty() && rng.chance(0.3) {
+        lineup.retain(|p| p != player);
+        if rng.chance(0.5) {
+            lineup.push(player.to_string());
+        }
+    }
+    if rng.chance(0.1) {
+        lineup.push("stranger".to_string());
+    }
+    lineup.truncate(5);
+    Some(lineup)
 }

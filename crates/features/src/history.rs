@@ -52,6 +52,7 @@ pub struct GameLine {
     pub player_id: String,
     pub team: String,
     pub played: bool,
+    pub starter: bool,
     pub pts: f64,
 }
 
@@ -75,7 +76,7 @@ impl History {
     pub fn new(players: impl IntoIterator<Item = (String, PlayerGame)>, teams: impl IntoIterator<Item = TeamGame>) -> Self {
         let mut h = History::default();
         for (player_id, g) in players {
-            let line = GameLine { player_id: player_id.clone(), team: g.team.clone(), played: g.played, pts: g.pts };
+            let line = GameLine { player_id: player_id.clone(), team: g.team.clone(), played: g.played, starter: g.starter, pts: g.pts };
             h.games.entry(g.game_id.clone()).or_insert_with(|| (g.date, vec![])).1.push(line);
             h.players.entry(player_id).or_default().push(g);
         }

@@ -19,6 +19,11 @@ const LEAGUE_WINDOW: usize = 200;
 /// and his games (among those) that define "recent".
 const RETURNING_TEAM_GAMES: usize = 20;
 const RETURNING_PLAYER_GAMES: usize = 5;
+/// Lineup features: a usual starter started at least [`USUAL_STARTER_MIN_STARTS`] of his
+/// team's last [`USUAL_STARTER_GAMES`] games (or, for the player himself, at least half of
+/// his last 5 played games).
+const USUAL_STARTER_GAMES: usize = 5;
+const USUAL_STARTER_MIN_STARTS: usize = 3;
 
 /// A team's mean form over its last [`TEAM_WINDOW`] games.
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +74,9 @@ pub struct Inputs<'a> {
     pub team_games_last_7: f64,
     pub team_form: TeamForm,
     pub opp_form: TeamForm,
-    pub team_out: Availability,
-    pub opp_out: Availability,
+    /// `None` while that team's inactive list is unknown.
+    pub team_out: Option<Availability>,
+    pub opp_out: Option<Availability>,
     pub league: LeagueForm,
 }
 
@@ -97,8 +103,8 @@ impl<'a> Inputs<'a> {
             team_games_last_7: team_games.iter().rev().take_while(|g| days_between(g.date, day) <= 7.0).count() as f64,
             team_form: team_form(team_games),
             opp_form: team_form(h.team_before(&ctx.opponent, day)),
-            team_out: availability(h, &ctx.team, day, &ctx.team_inactive),
-            opp_out: availability(h, &ctx.opponent, day, &ctx.opp_inactive),
+            team_out: ctx.team_inactive.as_deref().map(|out| availability(h, &ctx.team, day, out)),
+            opp_out: ctx.opp_inactive.as_deref().map(|out| availability(h, &ctx.opponent, day, out)),
             league: LeagueForm { pace: mean(league.iter().map(|g| g.1)), off_rtg: mean(league.iter().map(|g| g.2)) },
         }
     }
@@ -142,6 +148,7 @@ impl<'a> Inputs<'a> {
     /// (the contract's definition of `teammates_returning_pts`).
     pub fn teammates_returning_pts(&self) -> f64 {
         let (h, ctx, day) = (self.history, self.ctx, self.ctx.date);
+        let Some(inactive) = ctx.team_inactive.as_deref() else { return f64::NAN };
         let recent = last_n(self.team_games, RETURNING_TEAM_GAMES);
         // Teammates (sorted by id, so sums are in a fixed order) and their points / games.
         let mut level: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
@@ -163,7 +170,7 @@ impl<'a> Inputs<'a> {
         }
         let level: Vec<(&str, f64)> =
             level.into_iter().filter(|(p, _)| h.current_team(p, day) == Some(ctx.team.as_str())).map(|(p, (pts, n))| (p, pts / n as f64)).collect();
-        let tonight: f64 = level.iter().filter(|(p, _)| !ctx.team_inactive.iter().any(|i| i == p)).map(|(_, v)| v).sum();
+        let tonight: f64 = level.iter().filter(|(p, _)| !inactive.iter().any(|i| i == p)).map(|(_, v)| v).sum();
         let mut recent_sum = 0.0;
         for g in his_games {
             let lines = h.game_before(g, day);
@@ -171,6 +178,40 @@ impl<'a> Inputs<'a> {
             recent_sum += level.iter().filter(|(p, _)| played(p)).map(|(_, v)| v).sum::<f64>();
         }
         tonight - recent_sum / his_games.len() as f64
+    }
+}
+
+/// What tonight's confirmed lineup says about him.
+#[derive(Debug, Clone, Copy)]
+pub struct LineupFacts {
+    /// He is in his team's starting five.
+    pub starts: bool,
+    /// He started at least half of his last 5 played games.
+    pub usual_starter: bool,
+}
+
+impl Inputs<'_> {
+    /// His place in tonight's lineup; `None` while his team's lineup is unknown.
+    pub fn lineup(&self) -> Option<LineupFacts> {
+        let starters = self.ctx.team_starters.as_deref()?;
+        let last5 = self.last(USUAL_STARTER_GAMES);
+        let started = last5.iter().filter(|g| g.starter).count();
+        Some(LineupFacts { starts: starters.iter().any(|s| s == self.player_id), usual_starter: !last5.is_empty() && 2 * started >= last5.len() })
+    }
+
+    /// How many of `team`'s usual starters (started 3+ of its last 5 games, latest
+    /// earlier game with it) are not in `starters`; NaN while the lineup is unknown.
+    pub fn usual_starters_missing(&self, team: &str, starters: Option<&[String]>) -> f64 {
+        let Some(starters) = starters else { return f64::NAN };
+        let (h, day) = (self.history, self.ctx.date);
+        let mut starts: BTreeMap<&str, usize> = BTreeMap::new();
+        for tg in last_n(h.team_before(team, day), USUAL_STARTER_GAMES) {
+            for l in h.game_before(&tg.game_id, day).iter().filter(|l| l.team == team && l.played && l.starter) {
+                *starts.entry(&l.player_id).or_default() += 1;
+            }
+        }
+        starts.into_iter().filter(|&(p, n)| n >= USUAL_STARTER_MIN_STARTS && h.current_team(p, day) == Some(team) && !starters.iter().any(|s| s == p)).count()
+            as f64
     }
 }
 

@@ -22,6 +22,6 @@ mod fixtures;
 #[cfg(test)]
 mod reference;
 
-pub use contract::{FEATURE_VERSION, Feature, Group, N_FEATURES, Timing, contract_hash, feature_names, features, request_time_features};
+pub use contract::{FEATURE_VERSION, Feature, Given, Group, N_FEATURES, Timing, contract_hash, feature_names, features, indices_given, request_time_features};
 pub use history::{GameLine, History, PlayerGame, TeamGame};
 pub use vector::{GameContext, compute};

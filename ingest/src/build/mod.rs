@@ -75,13 +75,32 @@ impl RawRows {
         Ok(RawRows { players, teams, inactives })
     }
 
-    /// Inactive lists by (game, team).
-    pub fn inactive_lists(&self) -> HashMap<(&str, &str), Vec<String>> {
-        let mut out: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+    /// What was published before each game's tip-off, by (game, team): the official
+    /// inactive lists and the starting fives (the box score's starters).
+    pub fn game_day(&self) -> GameDayLists<'_> {
+        let mut inactive: HashMap<(&str, &str), Vec<String>> = HashMap::new();
         for i in &self.inactives {
-            out.entry((i.game_id.as_str(), i.team.as_str())).or_default().push(i.player_id.clone());
+            inactive.entry((i.game_id.as_str(), i.team.as_str())).or_default().push(i.player_id.clone());
         }
-        out
+        let mut starters: HashMap<(&str, &str), Vec<String>> = HashMap::new();
+        for p in self.players.iter().filter(|p| p.starter == 1) {
+            starters.entry((p.game_id.as_str(), p.team.as_str())).or_default().push(p.player_id.clone());
+        }
+        GameDayLists { inactive, starters }
+    }
+}
+
+/// The request-time information of past games, by (game id, team). Every stored page
+/// carries its official inactive list ("None" = nobody), so a team without an entry had
+/// nobody inactive; likewise every box score names its five starters.
+pub struct GameDayLists<'a> {
+    pub inactive: HashMap<(&'a str, &'a str), Vec<String>>,
+    pub starters: HashMap<(&'a str, &'a str), Vec<String>>,
+}
+
+impl GameDayLists<'_> {
+    fn of(map: &HashMap<(&str, &str), Vec<String>>, game_id: &str, team: &str) -> Vec<String> {
+        map.get(&(game_id, team)).cloned().unwrap_or_default()
     }
 }
 
@@ -99,22 +118,25 @@ pub fn compute_summaries(raw: &RawRows, version: u64) -> ComputedSummaries {
     ComputedSummaries { players, teams, history }
 }
 
-/// The pre-game context of a player's row.
-pub fn context_of(p: &PlayerBoxscoreRow, inactive: &HashMap<(&str, &str), Vec<String>>) -> GameContext {
+/// The context of a player's row as known at tip-off: inactive lists and lineups known.
+pub fn context_of(p: &PlayerBoxscoreRow, lists: &GameDayLists<'_>) -> GameContext {
+    let (game, team, opp) = (p.game_id.as_str(), p.team.as_str(), p.opponent.as_str());
     GameContext {
         date: p.game_date,
         season: p.season,
         team: p.team.clone(),
         opponent: p.opponent.clone(),
         is_home: p.is_home == 1,
-        team_inactive: inactive.get(&(p.game_id.as_str(), p.team.as_str())).cloned().unwrap_or_default(),
-        opp_inactive: inactive.get(&(p.game_id.as_str(), p.opponent.as_str())).cloned().unwrap_or_default(),
+        team_inactive: Some(GameDayLists::of(&lists.inactive, game, team)),
+        opp_inactive: Some(GameDayLists::of(&lists.inactive, game, opp)),
+        team_starters: Some(GameDayLists::of(&lists.starters, game, team)),
+        opp_starters: Some(GameDayLists::of(&lists.starters, game, opp)),
     }
 }
 
 /// The features row of one raw player row.
-pub fn features_row(p: &PlayerBoxscoreRow, history: &History, inactive: &HashMap<(&str, &str), Vec<String>>, version: u64) -> PlayerFeaturesRow {
-    let ctx = context_of(p, inactive);
+pub fn features_row(p: &PlayerBoxscoreRow, history: &History, lists: &GameDayLists<'_>, version: u64) -> PlayerFeaturesRow {
+    let ctx = context_of(p, lists);
     PlayerFeaturesRow {
         game_id: p.game_id.clone(),
         game_date: p.game_date,
@@ -247,11 +269,11 @@ impl BuiltRows {
     fn of_range(raw: &RawRows, version: u64, from: NaiveDate, to: NaiveDate) -> BuiltRows {
         let in_range = |d: NaiveDate| d >= from && d <= to;
         let summaries = compute_summaries(raw, version);
-        let inactive = raw.inactive_lists();
+        let lists = raw.game_day();
         BuiltRows {
             players: summaries.players.iter().filter(|r| in_range(r.game_date)).cloned().collect(),
             teams: summaries.teams.iter().filter(|r| in_range(r.game_date)).cloned().collect(),
-            features: raw.players.iter().filter(|p| in_range(p.game_date)).map(|p| features_row(p, &summaries.history, &inactive, version)).collect(),
+            features: raw.players.iter().filter(|p| in_range(p.game_date)).map(|p| features_row(p, &summaries.history, &lists, version)).collect(),
         }
     }
 

@@ -75,12 +75,12 @@ async fn server_path_gives_bit_identical_vectors() {
     let store = season_store().await;
     let history = store.history().await.unwrap();
     let raw = RawRows::read(store).await.unwrap();
-    let inactive = raw.inactive_lists();
+    let lists = raw.game_day();
     let stored: HashMap<(String, String), PlayerFeaturesRow> =
         stored_features(store).await.into_iter().map(|r| ((r.game_id.clone(), r.player_id.clone()), r)).collect();
     let mut checked = 0;
     for p in raw.players.iter().step_by(37) {
-        let ctx = build::context_of(p, &inactive);
+        let ctx = build::context_of(p, &lists);
         let v = nba_features::compute(&history, &p.player_id, &ctx);
         let row = &stored[&(p.game_id.clone(), p.player_id.clone())];
         assert_eq!(bits(&v), bits(&row.features), "{} {}", p.game_id, p.player_id);
@@ -96,7 +96,7 @@ async fn server_path_gives_bit_identical_vectors() {
 async fn features_use_only_earlier_games() {
     let store = season_store().await;
     let raw = RawRows::read(store).await.unwrap();
-    let inactive = raw.inactive_lists();
+    let lists = raw.game_day();
     let computed = build::compute_summaries(&raw, 1);
     let stored: HashMap<(String, String), Vec<f32>> = stored_features(store).await.into_iter().map(|r| ((r.game_id, r.player_id), r.features)).collect();
     let mut dates: Vec<_> = raw.teams.iter().map(|t| t.game_date).collect();
@@ -135,7 +135,7 @@ async fn features_use_only_earlier_games() {
         );
         let mut on_cut = 0;
         for p in raw.players.iter().filter(|p| p.game_date <= *cut) {
-            let ctx = build::context_of(p, &inactive);
+            let ctx = build::context_of(p, &lists);
             let want = bits(&stored[&(p.game_id.clone(), p.player_id.clone())]);
             assert_eq!(bits(&nba_features::compute(&perturbed, &p.player_id, &ctx)), want, "{} {} changed with later games", p.game_id, p.player_id);
             if p.game_date == *cut {
