@@ -201,8 +201,10 @@ impl FeatureSource {
             team: key.team.clone(),
             opponent: key.opponent.clone(),
             is_home: key.is_home,
-            team_inactive: key.team_inactive.clone(),
-            opp_inactive: key.opp_inactive.clone(),
+            team_inactive: Some(key.team_inactive.clone()),
+            opp_inactive: Some(key.opp_inactive.clone()),
+            team_starters: None,
+            opp_starters: None,
         };
         let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
         let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;

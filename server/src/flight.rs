@@ -271,8 +271,7 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
             is_home: row.is_home,
             team: row.team,
             line: row.line,
-            team_inactive: None,
-            opponent_inactive: None,
+            ..Default::default()
         };
         let answer = p.predict_with(model, &req, "Flight");
         out.push(Some(&req), model, answer);
@@ -338,6 +337,7 @@ impl FlightApi {
                         line: None,
                         team_inactive: Some(no_one.clone()),
                         opponent_inactive: Some(no_one.clone()),
+                        ..Default::default()
                     };
                     let answer = self.predictor.predict_with(model, &req, "FlightSlate");
                     out.push(Some(&req), model, answer);

@@ -75,6 +75,7 @@ impl Predictor {
             p_over: None,
             call: Call::Unspecified as i32,
             games_before: features.games_before,
+            ..Default::default()
         };
         if let Some(line) = line {
             let p_over = model.p_over(pred, line);

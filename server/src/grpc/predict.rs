@@ -6,7 +6,7 @@ use crate::predict::Predictor;
 use nba_api::proto::predict::prediction_service_server::PredictionService;
 use nba_api::proto::predict::{
     BatchError, ExplainResponse, GetModelRequest, GetModelResponse, Metric, PredictBatchItem, PredictBatchRequest, PredictBatchResponse, PredictRequest,
-    PredictResponse, predict_batch_item,
+    PredictResponse, ResolvePlayerRequest, ResolvePlayerResponse, predict_batch_item,
 };
 use nba_registry::Metrics;
 use std::sync::Arc;
@@ -92,5 +92,9 @@ impl PredictionService for PredictApi {
             Ok(ExplainResponse { prediction: Some(s.response), features })
         });
         finish("Explain", started, r)
+    }
+
+    async fn resolve_player(&self, _request: Request<ResolvePlayerRequest>) -> Result<Response<ResolvePlayerResponse>, Status> {
+        Err(Status::unimplemented("ResolvePlayer is being built (issue #17)"))
     }
 }
