@@ -82,6 +82,27 @@ pub enum Command {
     /// daily MAE, RMSE and bias per model version into `prediction_grades`. Rerunning
     /// replaces a day's grades. Default range: the last 7 days of loaded games.
     Grade(RangeArgs),
+    /// Injury reports (Out, Doubtful, Questionable, Probable, Available per player, team
+    /// and game date): the pre-game availability the server uses for a game without an
+    /// official inactive list. Shapes: docs/ingest.md, "Injury reports".
+    #[command(subcommand)]
+    Injuries(InjuriesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InjuriesCommand {
+    /// Load report files (CSV or JSON; folders: their .csv and .json files). Names and
+    /// teams are resolved to ids and codes; a bad entry is rejected with its line and the
+    /// reason (data_quality_issues and the summary) and the rest is kept. Loading the same
+    /// file twice writes nothing. Exit code 1 when anything was rejected.
+    Load(InjuriesLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InjuriesLoadArgs {
+    /// Report files (.csv, .json) or folders holding them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

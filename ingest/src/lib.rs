@@ -7,6 +7,7 @@
 //! - [`monitoring`]: the monitoring queries and the `status` screen; [`grade`]: served
 //!   predictions against what happened.
 //! - [`scrape`]: polite fetching of new pages into a raw page store.
+//! - [`injuries`]: injury reports (CSV or JSON) into `injury_reports`.
 //!
 //! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
 
@@ -14,6 +15,7 @@ pub mod backfill;
 pub mod build;
 pub mod cli;
 pub mod grade;
+pub mod injuries;
 pub mod load;
 pub mod monitoring;
 pub mod progress;
@@ -21,7 +23,7 @@ pub mod scrape;
 pub mod validate;
 
 use anyhow::Context;
-use cli::{BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, LoadArgs, ProgressMode, QueryArgs, RangeArgs, ScrapeArgs};
+use cli::{BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, InjuriesCommand, InjuriesLoadArgs, LoadArgs, ProgressMode, QueryArgs, RangeArgs, ScrapeArgs};
 use nba_store::Store;
 use std::process::ExitCode;
 
@@ -47,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => status(global).await,
         Command::Query(args) => monitoring_query(global, args).await,
         Command::Scrape(args) => scrape_pages(global, args).await,
+        Command::Injuries(InjuriesCommand::Load(args)) => load_injuries(global, &args).await,
     }
 }
 
@@ -202,11 +205,20 @@ async fn scrape_pages(global: &GlobalArgs, args: ScrapeArgs) -> anyhow::Result<E
     Ok(exit_code(all_good))
 }
 
+/// Loads injury-report files; exit code 1 when a file or an entry was rejected.
+async fn load_injuries(global: &GlobalArgs, args: &InjuriesLoadArgs) -> anyhow::Result<ExitCode> {
+    let store = migrated_store(global).await?;
+    let summary = injuries::load(&store, &args.paths).await?;
+    print!("{}", summary.render());
+    Ok(exit_code(summary.all_good()))
+}
+
 /// The feature contract as a Markdown table (docs/features.md is this output).
 pub fn contract_markdown() -> String {
     let mut out = format!(
         "Contract version {}, hash `{}`, {} features, in this order. Timing: *pre-game* features come from earlier games and the \
-         schedule; *request-time* features read the game's official inactive lists, which a caller supplies on game day.\n\n\
+         schedule; *request-time* features read what is published on game day and can change until tip-off (the inactive lists, \
+         or the confirmed starting lineups) and are missing (NaN) while it is not known.\n\n\
          | # | feature | group | timing | definition |\n| --- | --- | --- | --- | --- |\n",
         nba_features::FEATURE_VERSION,
         nba_features::contract_hash(),

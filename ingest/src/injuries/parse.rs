@@ -1,0 +1,279 @@
+//! The two documented shapes of an injury-report file, read into one list of entries
+//! with the place each came from. Values stay text here: whether a time, date, team,
+//! status or player is good is decided per entry by the loader, so one bad entry never
+//! costs the others. Only a file that cannot be read as either shape is refused whole.
+//!
+//! - CSV with the header `report_time,game_date,team,player,status,reason`; fields may be
+//!   double-quoted (a quoted field may hold commas and `""` for a quote), blank lines and
+//!   lines starting with `#` are skipped.
+//! - JSON: `{"report_time": ..., "games": [{"game_date", "team", "players": [{"player",
+//!   "status", "reason"}]}]}`, or an array of such objects. A game with `"players": []`
+//!   is the team reported with nobody on it.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use serde::Deserialize;
+
+/// The CSV header, in this order.
+pub const CSV_HEADER: [&str; 6] = ["report_time", "game_date", "team", "player", "status", "reason"];
+
+/// One entry of a report, as the file wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawEntry {
+    /// Where in the file: `line 7`, or `report 1 games[2].players[0]`.
+    pub location: String,
+    pub report_time: String,
+    pub game_date: String,
+    pub team: String,
+    /// A name as the report spells it, a basketball-reference id, or empty for the
+    /// "nobody" entry.
+    pub player: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// What a file turned into: its entries, and lines that are not entries at all (wrong
+/// number of fields), each with its location.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub entries: Vec<RawEntry>,
+    pub malformed: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FileError {
+    #[error("not UTF-8 text (byte {0})")]
+    NotUtf8(usize),
+    #[error("empty file")]
+    Empty,
+    #[error("the CSV header must be `{expected}`, found `{found}`", expected = CSV_HEADER.join(","), found = .0)]
+    BadHeader(String),
+    #[error("not an injury report in the documented JSON shape: {0}")]
+    Json(String),
+}
+
+/// Reads a file in either shape: JSON when its first non-blank character is `{` or `[`,
+/// CSV otherwise.
+pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8(e.valid_up_to()))?;
+    let text = text.trim_start_matches('\u{feff}');
+    match text.trim_start().chars().next() {
+        None => Err(FileError::Empty),
+        Some('{' | '[') => parse_json(text),
+        Some(_) => parse_csv(text),
+    }
+}
+
+fn parse_csv(text: &str) -> Result<ParsedFile, FileError> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let (_, header) = lines.next().ok_or(FileError::Empty)?;
+    let names: Vec<String> = split_csv_line(header).iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    if names != CSV_HEADER {
+        return Err(FileError::BadHeader(header.trim().to_string()));
+    }
+    let mut out = ParsedFile::default();
+    for (i, line) in lines {
+        let location = format!("line {}", i + 1);
+        let fields = split_csv_line(line);
+        // A trailing empty reason may be left off.
+        let fields: Vec<String> = match fields.len() {
+            5 => fields.into_iter().chain([String::new()]).collect(),
+            6 => fields,
+            n => {
+                out.malformed.push((location, format!("{n} fields, expected {} ({})", CSV_HEADER.len(), CSV_HEADER.join(","))));
+                continue;
+            }
+        };
+        let [report_time, game_date, team, player, status, reason] = <[String; 6]>::try_from(fields).unwrap_or_default();
+        out.entries.push(RawEntry { location, report_time, game_date, team, player, status, reason });
+    }
+    Ok(out)
+}
+
+/// Splits one CSV line: commas separate fields; a field starting with `"` runs to the
+/// next lone `"`, with `""` standing for a quote. Fields are trimmed.
+pub fn split_csv_line(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            '"' if in_quotes => in_quotes = false,
+            '"' if field.trim().is_empty() => {
+                field.clear();
+                in_quotes = true;
+            }
+            ',' if !in_quotes => fields.push(std::mem::take(&mut field).trim().to_string()),
+            c => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_string());
+    fields
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonReport {
+    report_time: String,
+    games: Vec<JsonGame>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonGame {
+    game_date: String,
+    team: String,
+    players: Vec<JsonPlayer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPlayer {
+    player: String,
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn parse_json(text: &str) -> Result<ParsedFile, FileError> {
+    // Parsed straight into the typed shape, so a missing field is reported with its line
+    // and column.
+    let reports: Vec<JsonReport> = if text.trim_start().starts_with('[') {
+        serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))?
+    } else {
+        vec![serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))?]
+    };
+    let mut out = ParsedFile::default();
+    for (r, report) in reports.into_iter().enumerate() {
+        for (g, game) in report.games.into_iter().enumerate() {
+            let entry = |location: String, player: String, status: String, reason: String| RawEntry {
+                location,
+                report_time: report.report_time.clone(),
+                game_date: game.game_date.clone(),
+                team: game.team.clone(),
+                player,
+                status,
+                reason,
+            };
+            if game.players.is_empty() {
+                out.entries.push(entry(format!("report {} games[{g}] (no players)", r + 1), String::new(), "None".into(), String::new()));
+            }
+            for (p, player) in game.players.iter().enumerate() {
+                let location = format!("report {} games[{g}].players[{p}]", r + 1);
+                out.entries.push(entry(location, player.player.clone(), player.status.clone(), player.reason.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A report time: RFC 3339 with an offset (`2023-10-25T17:30:00-04:00`, or `Z`).
+pub fn parse_report_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("report_time {s:?} is not an RFC 3339 time with an offset such as 2023-10-25T17:30:00-04:00 ({e})"))
+}
+
+/// A game date: `YYYY-MM-DD`.
+pub fn parse_game_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| format!("game_date {s:?} is not a YYYY-MM-DD date ({e})"))
+}
+
+/// The calendar day of `t` in US Eastern time, where game dates are reckoned: UTC-4 from
+/// the second Sunday of March, 2:00 local, to the first Sunday of November, 2:00 local
+/// (the rule since 2007), UTC-5 otherwise.
+pub fn eastern_date(t: DateTime<Utc>) -> NaiveDate {
+    let year = t.year();
+    let nth_sunday = |month: u32, n: u8| NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n);
+    // 2:00 EST = 7:00 UTC (start); 2:00 EDT = 6:00 UTC (end).
+    let utc_at = |d: Option<NaiveDate>, hour: u32| d.and_then(|d| d.and_hms_opt(hour, 0, 0)).map(|n| Utc.from_utc_datetime(&n));
+    let dst = match (utc_at(nth_sunday(3, 2), 7), utc_at(nth_sunday(11, 1), 6)) {
+        (Some(start), Some(end)) => t >= start && t < end,
+        _ => false,
+    };
+    let offset_hours = if dst { 4 } else { 5 };
+    (t - chrono::Duration::hours(offset_hours)).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        parse_report_time(s).unwrap()
+    }
+
+    #[test]
+    fn csv_lines_split_with_quotes_and_empty_fields() {
+        assert_eq!(split_csv_line("a,b,,d"), vec!["a", "b", "", "d"]);
+        assert_eq!(split_csv_line(r#"x,"Jackson Jr., Jaren",Out,"said ""no""""#), vec!["x", "Jackson Jr., Jaren", "Out", r#"said "no""#]);
+        assert_eq!(split_csv_line("a,b,"), vec!["a", "b", ""]);
+        assert_eq!(split_csv_line(r#""a","#), vec!["a", ""]);
+        assert_eq!(split_csv_line(" a , b "), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn csv_needs_the_header_and_reports_malformed_lines_by_number() {
+        let text = "report_time,game_date,team,player,status,reason\n\
+                    # a comment\n\
+                    2023-10-25T17:30:00-04:00,2023-10-25,BKN,Nic Claxton,Out,Left ankle sprain\n\
+                    2023-10-25T17:30:00-04:00,2023-10-25,BKN,Ben Simmons,Probable\n\
+                    \n\
+                    only,three,fields\n";
+        let parsed = parse_file(text.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        assert_eq!((parsed.entries[0].location.as_str(), parsed.entries[0].player.as_str()), ("line 3", "Nic Claxton"));
+        assert_eq!((parsed.entries[1].status.as_str(), parsed.entries[1].reason.as_str()), ("Probable", ""));
+        assert_eq!(parsed.malformed.len(), 1);
+        assert_eq!(parsed.malformed[0].0, "line 6");
+        assert!(matches!(parse_file(b"time,date,team\n1,2,3\n"), Err(FileError::BadHeader(_))));
+        assert_eq!(parse_file(b"  \n").unwrap_err(), FileError::Empty);
+        assert!(matches!(parse_file(&[b'a', 0xff]), Err(FileError::NotUtf8(1))));
+    }
+
+    #[test]
+    fn json_object_or_array_and_an_empty_player_list_is_the_nobody_entry() {
+        let one = r#"{"report_time": "2023-10-25T17:30:00-04:00", "games": [
+            {"game_date": "2023-10-25", "team": "BKN", "players": [{"player": "Nic Claxton", "status": "Out", "reason": "Injury/Illness - Left Ankle; Sprain"}]},
+            {"game_date": "2023-10-25", "team": "CLE", "players": []}]}"#;
+        let parsed = parse_file(one.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        assert_eq!(parsed.entries[0].location, "report 1 games[0].players[0]");
+        assert_eq!((parsed.entries[1].player.as_str(), parsed.entries[1].status.as_str()), ("", "None"));
+        let many = format!("[{one}, {one}]");
+        let parsed = parse_file(many.as_bytes()).unwrap();
+        assert_eq!(parsed.entries.len(), 4);
+        assert_eq!(parsed.entries[3].location, "report 2 games[1] (no players)");
+        // A missing field is named, with where it is.
+        let err = parse_file(br#"{"report_time": "x", "games": [{"team": "BKN", "players": []}]}"#).unwrap_err().to_string();
+        assert!(err.contains("game_date") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn times_need_an_offset_and_dates_the_iso_form() {
+        assert_eq!(utc("2023-10-25T17:30:00-04:00"), utc("2023-10-25T21:30:00Z"));
+        assert!(parse_report_time("2023-10-25T17:30:00").is_err(), "no offset");
+        assert!(parse_report_time("yesterday").unwrap_err().contains("yesterday"));
+        assert_eq!(parse_game_date("2023-10-25").unwrap(), NaiveDate::from_ymd_opt(2023, 10, 25).unwrap());
+        assert!(parse_game_date("10/25/2023").is_err());
+    }
+
+    #[test]
+    fn eastern_dates_follow_daylight_saving_time() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        // EDT (UTC-4) in October: 03:59 UTC is still the evening before.
+        assert_eq!(eastern_date(utc("2023-10-26T03:59:00Z")), d(2023, 10, 25));
+        assert_eq!(eastern_date(utc("2023-10-26T04:00:00Z")), d(2023, 10, 26));
+        // EST (UTC-5) in December.
+        assert_eq!(eastern_date(utc("2023-12-10T04:30:00Z")), d(2023, 12, 9));
+        assert_eq!(eastern_date(utc("2023-12-10T05:00:00Z")), d(2023, 12, 10));
+        // Switches: 2023-11-05 06:00 UTC and 2024-03-10 07:00 UTC.
+        assert_eq!(eastern_date(utc("2023-11-05T04:30:00Z")), d(2023, 11, 5), "still EDT");
+        assert_eq!(eastern_date(utc("2024-03-10T04:30:00Z")), d(2024, 3, 9), "still EST");
+        assert_eq!(eastern_date(utc("2024-03-11T03:30:00Z")), d(2024, 3, 10), "EDT again");
+    }
+}
