@@ -1,15 +1,18 @@
 //! Arrow Flight on the gRPC port: columnar batch scoring and daily slates.
 //!
 //! - `DoExchange` with descriptor path `["requests"]`: batches of `player_id`, `game_date`,
-//!   `opponent`, `is_home` (optional `line`, `team`) are answered batch by batch, row
-//!   order kept, features looked up as for `Predict`. A row that cannot be answered (null
-//!   key, unknown player, bad date) gets null predictions and an `error`; the rest of the
-//!   batch and the stream go on.
+//!   `opponent`, `is_home` (optional `line`, `team`, the request-time lists
+//!   `team_inactive`, `opponent_inactive`, `team_starters`, `opponent_starters` and
+//!   `ignore_stored`, as in `PredictRequest`) are answered batch by batch, row order kept,
+//!   features looked up as for `Predict`, each answer saying where its lists came from. A
+//!   row that cannot be answered (null key, unknown player, bad date) gets null
+//!   predictions and an `error`; the rest of the batch and the stream go on.
 //! - `DoExchange` with `["features"]`: batches of the contract's feature columns (any
 //!   other columns pass through as keys) are scored directly.
 //! - `DoGet` with ticket `slate/YYYY-MM-DD`: a prediction for every player on every team
-//!   scheduled that day, from the history before that day (no inactive lists: a slate is
-//!   made in the morning, before they are published).
+//!   scheduled that day, from the history before that day, with the inactive lists and
+//!   lineups resolved as for a `Predict` that gives none (stored official, else the latest
+//!   injury report, else unknown); each row says its sources.
 //! - `ListFlights`, `GetFlightInfo`, `GetSchema` describe both exchange inputs and the
 //!   slates of the latest season.
 //!
@@ -28,7 +31,8 @@
 use crate::error::ServeError;
 use crate::predict::Predictor;
 use crate::served_model::LoadedModel;
-use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, StringDictionaryBuilder};
+use arrow_array::types::Int8Type;
 use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_data::transform::MutableArrayData;
 use arrow_flight::decode::FlightRecordBatchStream;
@@ -44,7 +48,7 @@ use chrono::NaiveDate;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use nba_api::decode;
-use nba_api::proto::predict::{Call, PlayerList, PredictRequest};
+use nba_api::proto::predict::{Call, InfoSource, PlayerList, PredictRequest};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -100,16 +104,41 @@ impl ExchangeInput {
     }
 }
 
-/// Input of `DoExchange` `["requests"]`.
+/// Input of `DoExchange` `["requests"]`: the four keys, then optional columns (absent or
+/// null: not given). A list column that is null on a row means "not given" there, an
+/// empty list "known: nobody".
 pub fn requests_schema() -> Schema {
-    Schema::new(vec![
+    let mut fields = vec![
         Field::new("player_id", DataType::Utf8, false),
         Field::new("game_date", DataType::Utf8, false),
         Field::new("opponent", DataType::Utf8, false),
         Field::new("is_home", DataType::Boolean, false),
         Field::new("line", DataType::Float64, true),
         Field::new("team", DataType::Utf8, true),
-    ])
+    ];
+    fields.extend(decode::REQUEST_LIST_COLUMNS.map(|name| Field::new(name, decode::player_list_type(), true)));
+    fields.push(Field::new("ignore_stored", DataType::Boolean, true));
+    Schema::new(fields)
+}
+
+/// The answer columns that say where a row's information came from, in order.
+pub const SOURCE_COLUMNS: [&str; 4] = ["availability_source", "opponent_availability_source", "lineup_source", "opponent_lineup_source"];
+
+/// A source column's type: few distinct values, so dictionary-encoded.
+fn source_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
+}
+
+/// A source as the Flight columns spell it: "official", "injury_report", "request",
+/// "unknown" (null only if the predictor left it unspecified).
+pub fn source_name(v: i32) -> Option<&'static str> {
+    match InfoSource::try_from(v).ok()? {
+        InfoSource::Official => Some("official"),
+        InfoSource::InjuryReport => Some("injury_report"),
+        InfoSource::Request => Some("request"),
+        InfoSource::Unknown => Some("unknown"),
+        InfoSource::Unspecified => None,
+    }
 }
 
 /// Input of `DoExchange` `["features"]`: the contract's columns, in order.
@@ -134,6 +163,13 @@ pub fn predictions_schema() -> Schema {
         Field::new("call", DataType::Utf8, true),
         Field::new("model_version", DataType::Utf8, false),
         Field::new("error", DataType::Utf8, true),
+        // After the original columns, so that clients reading by position keep working.
+        Field::new(SOURCE_COLUMNS[0], source_type(), true),
+        Field::new(SOURCE_COLUMNS[1], source_type(), true),
+        Field::new(SOURCE_COLUMNS[2], source_type(), true),
+        Field::new(SOURCE_COLUMNS[3], source_type(), true),
+        // RFC 3339, as in PredictResponse; set when a list came from an injury report.
+        Field::new("injury_report_time", DataType::Utf8, true),
     ])
 }
 
@@ -174,6 +210,9 @@ struct PredictionRows {
     call: StringBuilder,
     version: StringBuilder,
     error: StringBuilder,
+    /// In SOURCE_COLUMNS order.
+    sources: [StringDictionaryBuilder<Int8Type>; 4],
+    report_time: StringBuilder,
 }
 
 impl PredictionRows {
@@ -193,6 +232,8 @@ impl PredictionRows {
             call: StringBuilder::new(),
             version: StringBuilder::new(),
             error: StringBuilder::new(),
+            sources: std::array::from_fn(|_| StringDictionaryBuilder::new()),
+            report_time: StringBuilder::new(),
         }
     }
 
@@ -217,6 +258,11 @@ impl PredictionRows {
                     Ok(Call::Unspecified) | Err(_) => self.call.append_null(),
                     Ok(c) => self.call.append_value(c.as_str_name()),
                 }
+                let sources = [r.availability_source, r.opponent_availability_source, r.lineup_source, r.opponent_lineup_source];
+                for (b, source) in self.sources.iter_mut().zip(sources) {
+                    b.append_option(source_name(source));
+                }
+                self.report_time.append_option(r.injury_report_time.as_deref());
                 self.error.append_null();
             }
             Err(e) => {
@@ -225,6 +271,10 @@ impl PredictionRows {
                     b.append_null();
                 }
                 self.call.append_null();
+                for b in &mut self.sources {
+                    b.append_null();
+                }
+                self.report_time.append_null();
                 // The row's status as a client would get it from `Predict`: code, then message.
                 self.error.append_value(format!("{}: {e}", crate::grpc::code_name(e.code())));
             }
@@ -232,7 +282,7 @@ impl PredictionRows {
     }
 
     fn finish(mut self) -> Result<RecordBatch, ServeError> {
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.player_id.finish()),
             Arc::new(self.game_date.finish()),
             Arc::new(self.team.finish()),
@@ -248,6 +298,8 @@ impl PredictionRows {
             Arc::new(self.version.finish()),
             Arc::new(self.error.finish()),
         ];
+        cols.extend(self.sources.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.push(Arc::new(self.report_time.finish()));
         Ok(RecordBatch::try_new(Arc::new(predictions_schema()), cols)?)
     }
 }
@@ -264,6 +316,7 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
                 continue;
             }
         };
+        let list = |ids: Option<Vec<String>>| ids.map(|player_ids| PlayerList { player_ids });
         let req = PredictRequest {
             player_id: row.player_id,
             game_date: row.game_date,
@@ -271,7 +324,11 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
             is_home: row.is_home,
             team: row.team,
             line: row.line,
-            ..Default::default()
+            team_inactive: list(row.team_inactive),
+            opponent_inactive: list(row.opponent_inactive),
+            team_starters: list(row.team_starters),
+            opponent_starters: list(row.opponent_starters),
+            ignore_stored: row.ignore_stored,
         };
         let answer = p.predict_with(model, &req, "Flight");
         out.push(Some(&req), model, answer);
@@ -319,12 +376,13 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
 }
 
 impl FlightApi {
-    /// The slate of `date`: every player of both teams of every game that day.
+    /// The slate of `date`: every player of both teams of every game that day. No list is
+    /// given, so each row's lists are resolved as for a `Predict` without them (stored
+    /// official, else the latest injury report, else unknown) and its sources say which.
     fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, ServeError> {
         let snap = self.predictor.feature_source.snapshot().ok_or_else(|| ServeError::Unavailable("the feature history is not loaded yet".into()))?;
         let games = snap.schedule.get(&date).ok_or(ServeError::NoGamesScheduled { date })?;
         let mut out = PredictionRows::new();
-        let no_one = PlayerList { player_ids: vec![] };
         for (home, away) in games {
             for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
                 for player in roster(&snap.history, team, date) {
@@ -335,8 +393,6 @@ impl FlightApi {
                         is_home,
                         team: Some(team.clone()),
                         line: None,
-                        team_inactive: Some(no_one.clone()),
-                        opponent_inactive: Some(no_one.clone()),
                         ..Default::default()
                     };
                     let answer = self.predictor.predict_with(model, &req, "FlightSlate");
@@ -711,8 +767,10 @@ mod tests {
     #[tokio::test]
     async fn a_batch_pointing_past_its_body_is_invalid_argument_not_a_panic() {
         let strings = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        // The keys, line and team (the optional columns may be left out).
+        let schema = requests_schema().project(&[0, 1, 2, 3, 4, 5]).unwrap();
         let batch = RecordBatch::try_new(
-            Arc::new(requests_schema()),
+            Arc::new(schema.clone()),
             vec![
                 strings("jamesle01"),
                 strings("2024-03-05"),
@@ -723,7 +781,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut messages = arrow_flight::utils::batches_to_flight_data(&requests_schema(), &[batch]).unwrap();
+        let mut messages = arrow_flight::utils::batches_to_flight_data(&schema, &[batch]).unwrap();
         assert_eq!(messages.len(), 2, "schema, then the batch");
         messages[1].data_body = Default::default();
         let mut batches = FlightRecordBatchStream::new_from_flight_data(futures::stream::iter(messages.into_iter().map(Ok)));

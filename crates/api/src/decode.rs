@@ -8,9 +8,10 @@
 //! targets in `fuzz/` call these very functions without building the gRPC stack (see
 //! docs/reliability.md).
 
-use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray};
-use arrow_schema::{ArrowError, DataType};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, ListArray, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field};
 use nba_features::N_FEATURES;
+use std::sync::Arc;
 
 /// Why a Flight record batch cannot be scored. The text is the `INVALID_ARGUMENT` message.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum BatchError {
     InfiniteFeature { row: usize, feature: String },
     #[error("batch of {rows} rows; at most {max} per batch")]
     TooManyRows { rows: usize, max: usize },
+    #[error("column {name:?} of type {from} is not a list (a list of player ids is expected)")]
+    NotAList { name: String, from: DataType },
 }
 
 /// A column cast to `to`, or an error naming it. Casts are unsafe in Arrow's sense: a value
@@ -54,7 +57,7 @@ fn downcast<T: Array + Clone + 'static>(a: &ArrayRef) -> T {
 }
 
 /// One row of a `["requests"]` batch, as the fields of a `PredictRequest`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RequestRow {
     pub player_id: String,
     pub game_date: String,
@@ -62,6 +65,23 @@ pub struct RequestRow {
     pub is_home: bool,
     pub team: Option<String>,
     pub line: Option<f64>,
+    /// The request-time lists (player ids): `None` when the column is absent or the row's
+    /// value is null ("not given"), `Some(vec![])` for an empty list ("known: nobody").
+    pub team_inactive: Option<Vec<String>>,
+    pub opponent_inactive: Option<Vec<String>>,
+    pub team_starters: Option<Vec<String>>,
+    pub opponent_starters: Option<Vec<String>>,
+    /// Null or absent reads as false.
+    pub ignore_stored: bool,
+}
+
+/// The optional list columns of a `["requests"]` batch, in `RequestRow` order.
+pub const REQUEST_LIST_COLUMNS: [&str; 4] = ["team_inactive", "opponent_inactive", "team_starters", "opponent_starters"];
+
+/// The type list columns are read as: `List<Utf8>` (any list of strings casts to it:
+/// `LargeList`, `LargeUtf8` or `Utf8View` items, another item field name).
+pub fn player_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
 }
 
 /// The columns of a `["requests"]` batch, checked and cast once; rows are read one by one
@@ -74,12 +94,23 @@ pub struct RequestColumns {
     home: BooleanArray,
     line: Option<Float64Array>,
     team: Option<StringArray>,
+    lists: [Option<ListArray>; 4],
+    ignore_stored: Option<BooleanArray>,
 }
 
 impl RequestColumns {
-    /// `player_id`, `game_date`, `opponent` and `is_home` are required, `line` and `team`
-    /// optional; each is cast (so `LargeUtf8`, `Utf8View`, `Date32`... are accepted).
+    /// `player_id`, `game_date`, `opponent` and `is_home` are required; `line`, `team`,
+    /// the four lists (`REQUEST_LIST_COLUMNS`) and `ignore_stored` optional; each is cast
+    /// (so `LargeUtf8`, `Utf8View`, `Date32`, `LargeList`... are accepted).
     pub fn read(b: &RecordBatch) -> Result<RequestColumns, BatchError> {
+        let list = |name: &str| {
+            // Arrow would cast a scalar to a list of one; a list column must be a list.
+            match b.column_by_name(name).map(|c| c.data_type()) {
+                Some(DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) | DataType::ListView(_) | DataType::LargeListView(_)) | None => {}
+                Some(other) => return Err(BatchError::NotAList { name: name.to_string(), from: other.clone() }),
+            }
+            optional::<ListArray>(b, name, player_list_type())
+        };
         Ok(RequestColumns {
             player: required(b, "player_id", DataType::Utf8)?,
             date: required(b, "game_date", DataType::Utf8)?,
@@ -87,6 +118,8 @@ impl RequestColumns {
             home: required(b, "is_home", DataType::Boolean)?,
             line: optional(b, "line", DataType::Float64)?,
             team: optional(b, "team", DataType::Utf8)?,
+            lists: [list(REQUEST_LIST_COLUMNS[0])?, list(REQUEST_LIST_COLUMNS[1])?, list(REQUEST_LIST_COLUMNS[2])?, list(REQUEST_LIST_COLUMNS[3])?],
+            ignore_stored: optional(b, "ignore_stored", DataType::Boolean)?,
         })
     }
 
@@ -98,8 +131,8 @@ impl RequestColumns {
         self.len() == 0
     }
 
-    /// Row `i`, or the message of a row that cannot be a request (a null key). Rows are
-    /// validated as requests later, by the predictor.
+    /// Row `i`, or the message of a row that cannot be a request (a null key, a null id
+    /// inside a list). Rows are validated as requests later, by the predictor.
     pub fn row(&self, i: usize) -> Result<RequestRow, String> {
         let nulls: Vec<&str> = [
             ("player_id", self.player.is_null(i)),
@@ -114,6 +147,11 @@ impl RequestColumns {
         if !nulls.is_empty() {
             return Err(format!("row {i}: null {}", nulls.join(", ")));
         }
+        let mut lists: [Option<Vec<String>>; 4] = Default::default();
+        for ((out, col), name) in lists.iter_mut().zip(&self.lists).zip(REQUEST_LIST_COLUMNS) {
+            *out = list_at(col.as_ref(), i).map_err(|()| format!("row {i}: {name} holds a null player id"))?;
+        }
+        let [team_inactive, opponent_inactive, team_starters, opponent_starters] = lists;
         Ok(RequestRow {
             player_id: self.player.value(i).to_string(),
             game_date: self.date.value(i).to_string(),
@@ -121,8 +159,22 @@ impl RequestColumns {
             is_home: self.home.value(i),
             team: self.team.as_ref().filter(|t| !t.is_null(i)).map(|t| t.value(i).to_string()),
             line: self.line.as_ref().filter(|l| !l.is_null(i)).map(|l| l.value(i)),
+            team_inactive,
+            opponent_inactive,
+            team_starters,
+            opponent_starters,
+            ignore_stored: self.ignore_stored.as_ref().is_some_and(|c| c.is_valid(i) && c.value(i)),
         })
     }
+}
+
+/// Row `i` of a list column (already cast to `player_list_type`): `None` when the column
+/// is absent or the row is null, `Err` when an id in the list is null.
+fn list_at(col: Option<&ListArray>, i: usize) -> Result<Option<Vec<String>>, ()> {
+    let Some(col) = col.filter(|c| c.is_valid(i)) else { return Ok(None) };
+    let items = col.value(i);
+    let ids = items.as_any().downcast_ref::<StringArray>().ok_or(())?;
+    ids.iter().map(|id| id.map(str::to_string).ok_or(())).collect::<Result<Vec<_>, ()>>().map(Some)
 }
 
 /// The contract's columns of a `["features"]` batch (found by name, in contract order),
@@ -242,8 +294,7 @@ pub fn tensor(input: TensorInput<'_>, max_rows: usize) -> Result<Tensor, TensorE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_schema::{Field, Schema};
-    use std::sync::Arc;
+    use arrow_schema::Schema;
 
     fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> RecordBatch {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
@@ -272,6 +323,76 @@ mod tests {
         let first = cols.row(0).unwrap();
         assert_eq!((first.player_id.as_str(), first.is_home, first.line, first.team), ("jamesle01", true, Some(24.0), None));
         assert_eq!(cols.row(1).unwrap_err(), "row 1: null player_id, is_home");
+    }
+
+    /// Lists: an absent column and a null row are "not given", an empty list is "known:
+    /// nobody"; a null id in a list is the row's error; other list types cast.
+    #[test]
+    fn request_lists_tell_not_given_from_empty() {
+        use arrow_array::builder::{LargeStringBuilder, ListBuilder, StringBuilder};
+        let mut inactive = ListBuilder::new(StringBuilder::new());
+        inactive.append_value([Some("embiijo01"), Some("harrito02")]);
+        inactive.append_value(Vec::<Option<&str>>::new());
+        inactive.append_null();
+        inactive.append_value([Some("x"), None]);
+        let inactive = inactive.finish();
+        // The starters as pyarrow's large_list(large_string) would send them.
+        let mut starters = arrow_array::builder::LargeListBuilder::new(LargeStringBuilder::new());
+        starters.append_value([Some("a"), Some("b"), Some("c"), Some("d"), Some("e")]);
+        starters.append_null();
+        starters.append_value(Vec::<Option<&str>>::new());
+        starters.append_null();
+        let starters = starters.finish();
+        let keys = |v: &str| Arc::new(StringArray::from(vec![v; 4])) as ArrayRef;
+        let b = batch(
+            vec![
+                Field::new("player_id", DataType::Utf8, false),
+                Field::new("game_date", DataType::Utf8, false),
+                Field::new("opponent", DataType::Utf8, false),
+                Field::new("is_home", DataType::Boolean, false),
+                Field::new("team_inactive", inactive.data_type().clone(), true),
+                Field::new("opponent_starters", starters.data_type().clone(), true),
+                Field::new("ignore_stored", DataType::Boolean, true),
+            ],
+            vec![
+                keys("maxeyty01"),
+                keys("2023-10-26"),
+                keys("MIL"),
+                Arc::new(BooleanArray::from(vec![false; 4])),
+                Arc::new(inactive),
+                Arc::new(starters),
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false), Some(true)])),
+            ],
+        );
+        let cols = RequestColumns::read(&b).unwrap();
+        let r0 = cols.row(0).unwrap();
+        assert_eq!(r0.team_inactive, Some(vec!["embiijo01".to_string(), "harrito02".to_string()]));
+        assert_eq!(r0.opponent_starters.as_ref().map(Vec::len), Some(5));
+        assert_eq!((r0.opponent_inactive, r0.team_starters, r0.ignore_stored), (None, None, true), "absent columns: not given");
+        let r1 = cols.row(1).unwrap();
+        assert_eq!((r1.team_inactive, r1.opponent_starters, r1.ignore_stored), (Some(vec![]), None, false), "empty list: known; null: not given");
+        let r2 = cols.row(2).unwrap();
+        assert_eq!((r2.team_inactive, r2.opponent_starters), (None, Some(vec![])));
+        assert_eq!(cols.row(3).unwrap_err(), "row 3: team_inactive holds a null player id");
+        // Not a list of strings: the column is named.
+        let b = batch(
+            vec![
+                Field::new("player_id", DataType::Utf8, false),
+                Field::new("game_date", DataType::Utf8, false),
+                Field::new("opponent", DataType::Utf8, false),
+                Field::new("is_home", DataType::Boolean, false),
+                Field::new("team_starters", DataType::Float64, true),
+            ],
+            vec![
+                keys("a").slice(0, 1),
+                keys("b").slice(0, 1),
+                keys("c").slice(0, 1),
+                Arc::new(BooleanArray::from(vec![true])),
+                Arc::new(Float64Array::from(vec![1.0])),
+            ],
+        );
+        let e = RequestColumns::read(&b).unwrap_err().to_string();
+        assert_eq!(e, "column \"team_starters\" of type Float64 is not a list (a list of player ids is expected)");
     }
 
     #[test]
