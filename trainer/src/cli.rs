@@ -2,6 +2,7 @@
 //! ClickHouse connection and logging flags are the ones all three binaries share.
 
 use crate::data::Period;
+use crate::game_day::HideSharesArg;
 use crate::gbm::Objective;
 use clap::{Args, Parser, Subcommand};
 use nba_logging::LogArgs;
@@ -133,6 +134,12 @@ pub struct TrainArgs {
     /// each month, the trees of the main model) and report that table too.
     #[arg(long, env = "NBA_WALK_FORWARD", default_value_t = false)]
     pub walk_forward: bool,
+    /// Shares of the training rows trained with the lineups hidden (state B: lists known,
+    /// lineups unknown) and with lists and lineups hidden (state C), as `B,C` (for
+    /// example 0.2,0.2); `auto` tries a small grid and keeps the shares with the lowest
+    /// mean validation MAE over the three game-day states.
+    #[arg(long, env = "NBA_HIDE_SHARES", default_value = "auto")]
+    pub hide_shares: HideSharesArg,
     /// Show a progress bar while training (when stderr is a terminal).
     #[arg(long, env = "NBA_PROGRESS", default_value = "auto")]
     pub progress: String,
@@ -155,5 +162,22 @@ mod tests {
         assert_eq!(clickhouse.connection.user.as_deref(), Some("nba"));
         assert_eq!(clickhouse.connection.password_file.as_deref(), Some(std::path::Path::new("/run/pw")));
         assert!(clickhouse.no_mirror);
+    }
+
+    #[test]
+    fn hide_shares_default_to_the_validation_grid() {
+        let train = |extra: &[&str]| {
+            let mut argv = vec!["nba-trainer", "train"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Command::Train(a)) => Ok(a.hide_shares),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(train(&[]).unwrap(), HideSharesArg::Auto);
+        let fixed = train(&["--hide-shares", "0.2,0.1"]).unwrap();
+        assert_eq!(fixed, HideSharesArg::Fixed(crate::game_day::HideShares { lineups_hidden: 0.2, both_hidden: 0.1 }));
+        assert!(train(&["--hide-shares", "0.8,0.8"]).unwrap_err().contains("at most 1"));
     }
 }

@@ -13,6 +13,11 @@ pub struct FeatureRow {
     pub season: u16,
     pub game_id: String,
     pub player_id: String,
+    /// His team, the opponent and the venue: the state-D evaluation recomputes the
+    /// request-time features from them (`crate::game_day::lists_forced_empty`).
+    pub team: String,
+    pub opponent: String,
+    pub is_home: u8,
     pub contract_hash: String,
     pub features: Vec<f32>,
     pub target_pts: u16,
@@ -139,6 +144,9 @@ mod tests {
             season,
             game_id: String::new(),
             player_id: String::new(),
+            team: String::new(),
+            opponent: String::new(),
+            is_home: 0,
             contract_hash: String::new(),
             features: vec![],
             target_pts: 0,

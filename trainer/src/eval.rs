@@ -52,12 +52,18 @@ pub const BASELINES: [&str; 3] = ["pts_avg_10", "pts_avg_season", "old_rule"];
 /// The model and each baseline on `rows` (the same rows for all).
 fn compare(rows: &[&FeatureRow], pred: &[f64], cols: EvaluationColumns) -> BaselineComparison {
     let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
-    let mut baselines = BTreeMap::new();
+    BaselineComparison { model: Metrics::of(pred, &actual), baselines: baselines(rows, cols) }
+}
+
+/// Each baseline on `rows`, by name.
+pub fn baselines(rows: &[&FeatureRow], cols: EvaluationColumns) -> BTreeMap<String, Metrics> {
+    let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
+    let mut out = BTreeMap::new();
     for (k, name) in BASELINES.iter().enumerate() {
         let b: Vec<f64> = rows.iter().map(|r| cols.baselines(&r.features).map_or(f64::NAN, |b| b[k])).collect();
-        baselines.insert(name.to_string(), Metrics::of(&b, &actual));
+        out.insert(name.to_string(), Metrics::of(&b, &actual));
     }
-    BaselineComparison { model: Metrics::of(pred, &actual), baselines }
+    out
 }
 
 fn grouped(rows: &[&FeatureRow], pred: &[f64], key: impl Fn(&FeatureRow) -> String) -> BTreeMap<String, Metrics> {

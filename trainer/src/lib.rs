@@ -5,6 +5,8 @@
 //! - [`gbm`]: the project's histogram gradient boosting (absolute or squared error) and
 //!   its conversion to a [`nba_model::Forest`];
 //! - [`eval`]: metrics, scored rows, baselines, breakdowns;
+//! - [`game_day`]: the game-day states (lists and lineups known or not), the hiding of
+//!   request-time features on a share of training rows, and the states' test rows;
 //! - [`manifest`], [`registry`]: what is written and where; [`training_report`]:
 //!   `report.md` and its SVG plots beside the model; [`registry_table`]: registry events
 //!   into ClickHouse;
@@ -13,6 +15,7 @@
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod game_day;
 pub mod gbm;
 pub mod registry_table;
 pub mod train;

@@ -1,20 +1,28 @@
 //! The `train` pipeline and the registry commands.
 //!
-//! train: read played rows → check the contract → split by time → fit (early stopping on
-//! validation) → convert to a flat forest → export ONNX → score the test rows through
-//! tract and require agreement with the in-memory forest (1e-4) → evaluate the model and
-//! the baselines on identical rows → write the version atomically → gate → promote →
-//! mirror the events into ClickHouse. [`train`] reads as those steps, one function each.
+//! train: read played rows and the history → check the contract → split by time → fit
+//! (request-time features hidden on a share of the training rows, the shares chosen on
+//! validation; early stopping on validation in the three game-day states) and the
+//! reference model without request-time features → convert to a flat forest → export
+//! ONNX → score the test rows through tract and require agreement with the in-memory
+//! forest (1e-4) → evaluate the model and the baselines on identical rows, in every
+//! game-day state → write the version atomically → gate → promote → mirror the events
+//! into ClickHouse. [`train`] reads as those steps, one function each.
 
 use crate::cli::{Command, TrainArgs};
 use crate::data::{self, FeatureRow, Period};
 use crate::eval::{self, EvaluationColumns};
-use crate::manifest::{Canary, FeatureGain, HyperParams, Manifest, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
+use crate::game_day::{self, Hiding, MaskedRows, RequestTimeColumns, State};
+use crate::manifest::{
+    Canary, FeatureGain, GameDayEvaluation, HideSharesCandidate, HyperParams, Manifest, PartInfo, SplitInfo, StateMaes, WalkForward, WalkForwardMonth,
+};
 use crate::registry::Registry;
 use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, registry_table, training_report};
 use chrono::Datelike;
+use nba_features::History;
 use nba_model::Forest;
 use nba_model::onnx::{OnnxModel, to_onnx_bytes};
+use nba_store::Store;
 use nba_store::rows::ModelRegistryRow;
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
@@ -117,19 +125,34 @@ fn source_commit() -> Option<String> {
 
 /// Played rows and their split, checked.
 pub async fn load(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
+    load_from(&connect(args).await?, args).await
+}
+
+/// The store of the arguments, after a ping: a server that refuses the login says why
+/// here, before any reading.
+async fn connect(args: &TrainArgs) -> Result<Store, TrainError> {
     let store = args.clickhouse.connection.connect().map_err(|e| TrainError::Store(e.to_string()))?;
-    // A server that refuses the login says why here, before any reading.
     store.ping().await.map_err(|e| TrainError::Store(e.with_causes()))?;
-    let rows = data::read_played(&store).await?;
+    Ok(store)
+}
+
+/// What training reads: the played rows, their split, and the history the builder and
+/// the server compute features from (state D of the game-day evaluation recomputes
+/// features from it).
+async fn load_for_training(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split, History), TrainError> {
+    let store = connect(args).await?;
+    let (rows, split) = load_from(&store, args).await?;
+    let history = store.history().await.map_err(|e| TrainError::Store(format!("reading the history (player_game_summary, team_game_summary): {e}")))?;
+    Ok((rows, split, history))
+}
+
+async fn load_from(store: &Store, args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
+    let rows = data::read_played(store).await?;
     if rows.is_empty() {
         return Err(TrainError::Data(format!("no played rows in {}.player_features", args.clickhouse.connection.database)));
     }
     let split = data::split(&rows, args.train_period, args.valid_period, args.test_period, args.min_rows.max(1))?;
     Ok((rows, split))
-}
-
-fn feats<'a>(rows: &'a [FeatureRow], ix: &[usize]) -> Vec<&'a [f32]> {
-    ix.iter().map(|&i| &rows[i].features[..]).collect()
 }
 
 fn target(rows: &[FeatureRow], ix: &[usize]) -> Vec<f64> {
@@ -153,7 +176,7 @@ fn progress_bar(args: &TrainArgs, what: String) -> Option<indicatif::ProgressBar
 /// mirrors the events into ClickHouse.
 pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, TrainError> {
     let registry = Registry::new(registry_root);
-    let (rows, split) = load(args).await?;
+    let (rows, split, history) = load_for_training(args).await?;
     // From here on ClickHouse is needed again only for the mirror (the fault test waits
     // for this line to kill the server mid-run).
     tracing::info!(rows = rows.len(), train = split.train.len(), valid = split.valid.len(), test = split.test.len(), "read player_features");
@@ -162,8 +185,10 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     tracing::info!(trees = forest.n_trees(), grown = fitted.booster.trees_grown, seconds = fitted.training_seconds, "trained");
     let test = TestPredictions::of(&forest, &rows, &split)?;
     let exported = export_checked(&forest, &test)?;
-    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted.bag_trees)?) } else { None };
-    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, walk_forward);
+    let game_day = game_day_evaluation(args, (&rows, &split), &fitted, &forest, &test, &history)?;
+    log_game_day(&game_day);
+    let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted)?) } else { None };
+    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, walk_forward, game_day);
 
     // The gate is computed before anything is written: on the same scored rows.
     let refused = if args.promote { gate(args, &registry, &manifest, &test.rows, &test.scored)? } else { None };
@@ -184,41 +209,179 @@ struct FittedModel {
     /// Trees each bag member kept (early stopping on validation); the refit and the
     /// walk-forward reuse these counts.
     bag_trees: Vec<usize>,
-    /// Validation MAE of the early-stopped model (the refit has seen the validation rows).
+    /// Validation MAE of the early-stopped model in state A, on every validation row
+    /// (the refit has seen the validation rows).
     validation_mae: f64,
     /// Validation loss after each tree of the first bag member (the report's curve).
     valid_history: Vec<f64>,
+    /// How the shipped model's training rows were hidden (the chosen shares).
+    hiding: Hiding,
+    /// Every candidate of the hide-share grid, measured on validation.
+    grid: Vec<HideSharesCandidate>,
+    /// The reference model: the same fit without any request-time feature.
+    reference: gbm::Booster,
     training_seconds: f64,
 }
 
-/// Fits the bag members with early stopping on the validation part, averages them, and
-/// refits on train + validation when asked.
+/// The validation period in the three game-day states, stacked (A, then B, then C):
+/// early stopping watches the loss over all three, and the grid compares candidates by
+/// the mean of their scored-row MAEs.
+struct ValidationStates {
+    stacked: MaskedRows,
+    /// Targets of the stacked rows (the validation targets three times).
+    y: Vec<f64>,
+    /// Rows of the period.
+    n: usize,
+    /// Indices of the scored validation rows (pre-game features only: the same in every
+    /// state).
+    scored: Vec<usize>,
+}
+
+impl ValidationStates {
+    fn of(rows: &[FeatureRow], ix: &[usize], cols: &RequestTimeColumns) -> ValidationStates {
+        let part: Vec<&FeatureRow> = ix.iter().map(|&i| &rows[i]).collect();
+        let mut stacked = MaskedRows { x: vec![] };
+        for state in State::ALL {
+            stacked.extend(&game_day::masked(part.iter().copied(), Hiding::Every(state), cols));
+        }
+        let y1 = target(rows, ix);
+        let y = State::ALL.iter().flat_map(|_| y1.iter().copied()).collect();
+        ValidationStates { stacked, y, n: ix.len(), scored: eval::scored_indices(&part, EvaluationColumns::from_contract()) }
+    }
+
+    /// The rows of one state.
+    fn state(&self, k: usize) -> (Vec<&[f32]>, &[f64]) {
+        (self.stacked.rows()[k * self.n..(k + 1) * self.n].to_vec(), &self.y[k * self.n..(k + 1) * self.n])
+    }
+
+    /// The booster's MAE on the scored rows in each state, and on every row in state A.
+    fn maes(&self, b: &gbm::Booster) -> (StateMaes, f64) {
+        let mut mae = [0.0; 3];
+        let mut all_rows_a = f64::NAN;
+        for (k, m) in mae.iter_mut().enumerate() {
+            let (x, y) = self.state(k);
+            let pred = b.predict(&x);
+            if k == 0 {
+                all_rows_a = eval::Metrics::of(&pred, y).mae;
+            }
+            let pick = |v: &[f64]| self.scored.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            *m = eval::Metrics::of(&pick(&pred), &pick(y)).mae;
+        }
+        let maes =
+            StateMaes { lists_and_lineups_known: mae[0], lists_known_lineups_unknown: mae[1], nothing_known: mae[2], mean: mae.iter().sum::<f64>() / 3.0 };
+        (maes, all_rows_a)
+    }
+}
+
+/// One candidate of the grid, fitted: its members early-stopped on the stacked states.
+struct Candidate {
+    members: Vec<gbm::Booster>,
+    booster: gbm::Booster,
+    record: HideSharesCandidate,
+    validation_mae: f64,
+}
+
+/// Fits one model per candidate share (`--hide-shares`), each on the training rows hidden
+/// with those shares and early-stopped on validation in the three states, keeps the one
+/// with the lowest mean scored-row validation MAE over the states, fits the reference
+/// model, and refits on train + validation when asked. Only training and validation rows
+/// are read here: the test period never chooses.
 fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<FittedModel, TrainError> {
     let started = Instant::now();
-    let (vx, vy) = (feats(rows, &split.valid), target(rows, &split.valid));
-    let members = fit_bag_members(args, &feats(rows, &split.train), &target(rows, &split.train), (&vx, &vy))?;
-    let bag_trees: Vec<usize> = members.iter().map(|m| m.trees.len()).collect();
-    let booster = gbm::average(&members)?;
-    let validation_mae = eval::Metrics::of(&booster.predict(&vx), &vy).mae;
-    let valid_history = booster.valid_history.clone();
-    let booster = if args.refit {
+    let cols = RequestTimeColumns::from_contract();
+    let valid = ValidationStates::of(rows, &split.valid, &cols);
+    let y = target(rows, &split.train);
+    let mut grid = vec![];
+    let mut best: Option<(Candidate, Hiding)> = None;
+    for shares in args.hide_shares.candidates() {
+        let hiding = Hiding::Drawn { shares, seed: args.seed };
+        let candidate = fit_candidate(args, rows, split, hiding, &valid, &cols, &y)?;
+        grid.push(candidate.record.clone());
+        if best.as_ref().is_none_or(|(b, _)| candidate.record.validation.mean < b.record.validation.mean) {
+            best = Some((candidate, hiding));
+        }
+    }
+    let Some((chosen, hiding)) = best else { return Err(TrainError::Training("no hide-share candidate to train".into())) };
+    let reference = fit_reference(args, rows, split, &valid, &cols, &y)?;
+    let bag_trees: Vec<usize> = chosen.members.iter().map(|m| m.trees.len()).collect();
+    let valid_history = chosen.booster.valid_history.clone();
+    let (booster, reference) = if args.refit {
         let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
-        let mut refit = fit_with_kept_trees(args, rows, &both, &bag_trees, format!("refit on {} rows", both.len()))?;
-        refit.trees_grown = booster.trees_grown;
-        refit
+        let mut refit = fit_with_kept_trees(args, &masked_part(rows, &both, hiding, &cols).rows(), &target(rows, &both), &bag_trees, "refit")?;
+        refit.trees_grown = chosen.booster.trees_grown;
+        let ref_trees: Vec<usize> = vec![reference.trees.len()];
+        let ref_x = masked_part(rows, &both, Hiding::Every(State::Nothing), &cols);
+        let mut ref_refit = fit_with_kept_trees(args, &ref_x.rows(), &target(rows, &both), &ref_trees, "refit of the reference")?;
+        ref_refit.trees_grown = reference.trees_grown;
+        (refit, ref_refit)
     } else {
-        booster
+        (chosen.booster, reference)
     };
-    Ok(FittedModel { booster, bag_trees, validation_mae, valid_history, training_seconds: started.elapsed().as_secs_f64() })
+    let training_seconds = started.elapsed().as_secs_f64();
+    Ok(FittedModel { booster, bag_trees, validation_mae: chosen.validation_mae, valid_history, hiding, grid, reference, training_seconds })
+}
+
+/// The features of rows `ix`, hidden as `hiding` says.
+fn masked_part(rows: &[FeatureRow], ix: &[usize], hiding: Hiding, cols: &RequestTimeColumns) -> MaskedRows {
+    game_day::masked(ix.iter().map(|&i| &rows[i]), hiding, cols)
+}
+
+/// One grid candidate: the training rows hidden with its shares, early stopping on the
+/// stacked validation states, and its validation MAE in each state.
+fn fit_candidate(
+    args: &TrainArgs,
+    rows: &[FeatureRow],
+    split: &data::Split,
+    hiding: Hiding,
+    valid: &ValidationStates,
+    cols: &RequestTimeColumns,
+    y: &[f64],
+) -> Result<Candidate, TrainError> {
+    let Hiding::Drawn { shares, .. } = hiding else { unreachable!("grid candidates draw their states") };
+    let x = masked_part(rows, &split.train, hiding, cols);
+    let what = format!("hide {},{}", shares.lineups_hidden, shares.both_hidden);
+    let members = fit_bag_members(args, &what, &x.rows(), y, (&valid.stacked.rows(), &valid.y))?;
+    let booster = gbm::average(&members)?;
+    let (maes, validation_mae) = valid.maes(&booster);
+    tracing::info!(
+        lineups_hidden = shares.lineups_hidden,
+        both_hidden = shares.both_hidden,
+        trees = booster.trees.len(),
+        valid_a = maes.lists_and_lineups_known,
+        valid_b = maes.lists_known_lineups_unknown,
+        valid_c = maes.nothing_known,
+        valid_mean = maes.mean,
+        "hide-share candidate"
+    );
+    let record = HideSharesCandidate { shares, validation: maes, trees: booster.trees.len() };
+    Ok(Candidate { members, booster, record, validation_mae })
+}
+
+/// The reference: the same fit with every request-time feature missing in training and
+/// validation rows (state C everywhere).
+fn fit_reference(
+    args: &TrainArgs,
+    rows: &[FeatureRow],
+    split: &data::Split,
+    valid: &ValidationStates,
+    cols: &RequestTimeColumns,
+    y: &[f64],
+) -> Result<gbm::Booster, TrainError> {
+    let x = masked_part(rows, &split.train, Hiding::Every(State::Nothing), cols);
+    let (vx, vy) = valid.state(2);
+    let members = fit_bag_members(args, "reference without request-time features", &x.rows(), y, (&vx, vy))?;
+    let reference = gbm::average(&members)?;
+    tracing::info!(trees = reference.trees.len(), "reference model without request-time features");
+    Ok(reference)
 }
 
 /// `--bag` boosters on the training rows, each early-stopped on `valid`, with a progress
-/// bar naming the member being fitted.
-fn fit_bag_members(args: &TrainArgs, x: &[&[f32]], y: &[f64], valid: (&[&[f32]], &[f64])) -> Result<Vec<gbm::Booster>, TrainError> {
+/// bar naming the model (`what`) and the member being fitted.
+fn fit_bag_members(args: &TrainArgs, what: &str, x: &[&[f32]], y: &[f64], valid: (&[&[f32]], &[f64])) -> Result<Vec<gbm::Booster>, TrainError> {
     let bag = usize::from(args.bag.max(1));
     let label = |k: usize| {
         let member = if bag > 1 { format!(" (bag member {}/{bag})", k + 1) } else { String::new() };
-        format!("{} on {} rows{member}", args.objective, x.len())
+        format!("{what}: {} on {} rows{member}", args.objective, x.len())
     };
     let pb = progress_bar(args, label(0));
     let metric = args.objective.metric_name();
@@ -242,13 +405,12 @@ fn fit_bag_members(args: &TrainArgs, x: &[&[f32]], y: &[f64], valid: (&[&[f32]],
     Ok(members)
 }
 
-/// One booster per bag member on rows `ix`, each with that member's seed and the number
+/// One booster per bag member on rows `x`, each with that member's seed and the number
 /// of trees it kept (no early stopping: there is no validation part left), averaged.
 /// The refit and every walk-forward month train this way.
-fn fit_with_kept_trees(args: &TrainArgs, rows: &[FeatureRow], ix: &[usize], bag_trees: &[usize], what: String) -> Result<gbm::Booster, TrainError> {
+fn fit_with_kept_trees(args: &TrainArgs, x: &[&[f32]], y: &[f64], bag_trees: &[usize], what: &str) -> Result<gbm::Booster, TrainError> {
     let total: usize = bag_trees.iter().map(|&t| t.max(1)).sum();
-    let pb = progress_bar(&TrainArgs { iterations: total, ..args.clone() }, what);
-    let (x, y) = (feats(rows, ix), target(rows, ix));
+    let pb = progress_bar(&TrainArgs { iterations: total, ..args.clone() }, format!("{what} on {} rows", x.len()));
     let mut members = vec![];
     let mut done = 0;
     for (k, &trees) in bag_trees.iter().enumerate() {
@@ -258,7 +420,7 @@ fn fit_with_kept_trees(args: &TrainArgs, rows: &[FeatureRow], ix: &[usize], bag_
                 pb.set_position((done + pr.trees) as u64);
             }
         };
-        members.push(gbm::fit(&p, &x, &y, None, nba_features::N_FEATURES, &mut on_tree)?);
+        members.push(gbm::fit(&p, x, y, None, nba_features::N_FEATURES, &mut on_tree)?);
         done += trees.max(1);
     }
     if let Some(pb) = pb {
@@ -314,6 +476,65 @@ fn export_checked(forest: &Forest, test: &TestPredictions) -> Result<ExportedMod
     Ok(ExportedModel { onnx, max_abs_diff })
 }
 
+/// The scored test rows in every game-day state (A as built, B and C hidden, D the lists
+/// forced empty and recomputed from `history`), the reference model (E) and the
+/// baselines, all on the same rows. A is the headline model line (`metrics.scored`).
+fn game_day_evaluation(
+    args: &TrainArgs,
+    data: (&[FeatureRow], &data::Split),
+    fitted: &FittedModel,
+    forest: &Forest,
+    test: &TestPredictions,
+    history: &History,
+) -> Result<GameDayEvaluation, TrainError> {
+    let cols = RequestTimeColumns::from_contract();
+    let rows: Vec<&FeatureRow> = test.scored.iter().map(|&i| test.rows[i]).collect();
+    let actual: Vec<f64> = rows.iter().map(|r| r.target_pts as f64).collect();
+    let score = |f: &Forest, x: &MaskedRows| -> Result<eval::Metrics, TrainError> {
+        let pred: Vec<f64> = f.predict_batch(&x.x)?.into_iter().map(f64::from).collect();
+        Ok(eval::Metrics::of(&pred, &actual))
+    };
+    let state = |s: State| game_day::masked(rows.iter().copied(), Hiding::Every(s), &cols);
+    let (forced_empty, recomputed_pre_game_mismatches) = game_day::lists_forced_empty(&rows, history, &cols)?;
+    let reference = fitted.reference.to_forest()?;
+    // The rows the shipped trees were fitted on: the refit adds the validation period.
+    let (all, split) = data;
+    let fitted_on = split.train.iter().chain(if args.refit { &split.valid[..] } else { &[] });
+    let (train_rows, mask_digest) = game_day::mask_summary(fitted_on.map(|&i| &all[i]), fitted.hiding);
+    let Hiding::Drawn { shares: hide_shares, seed: hide_seed } = fitted.hiding else { unreachable!("the shipped model draws its states") };
+    Ok(GameDayEvaluation {
+        hide_shares,
+        chosen_by: args.hide_shares.chosen_by().to_string(),
+        grid: fitted.grid.clone(),
+        hide_seed,
+        train_rows,
+        mask_digest,
+        lists_and_lineups_known: score(forest, &state(State::ListsAndLineups))?,
+        lists_known_lineups_unknown: score(forest, &state(State::ListsOnly))?,
+        nothing_known: score(forest, &state(State::Nothing))?,
+        lists_forced_empty: score(forest, &forced_empty)?,
+        reference_without_request_time: score(&reference, &state(State::Nothing))?,
+        reference_trees: fitted.reference.trees.len(),
+        baselines: eval::baselines(&rows, EvaluationColumns::from_contract()),
+        recomputed_pre_game_mismatches,
+    })
+}
+
+/// One log line per game-day state, and the choice of shares.
+fn log_game_day(g: &GameDayEvaluation) {
+    let s = g.hide_shares;
+    tracing::info!(lineups_hidden = s.lineups_hidden, both_hidden = s.both_hidden, chosen_by = %g.chosen_by, candidates = g.grid.len(), "hide shares");
+    for (state, m) in game_day::test_lines(g) {
+        tracing::info!(rows = m.rows, mae = m.mae, rmse = m.rmse, bias = m.bias, "test, {state}");
+    }
+    if g.recomputed_pre_game_mismatches > 0 {
+        tracing::warn!(
+            rows = g.recomputed_pre_game_mismatches,
+            "scored test rows whose pre-game features recomputed from the history differ from player_features"
+        );
+    }
+}
+
 /// [`CANARIES`] scored test rows spread evenly from the first to the last, with the
 /// forest's predictions: the server checks a loaded model against them.
 fn canaries(test: &TestPredictions) -> Vec<Canary> {
@@ -346,6 +567,7 @@ fn manifest(
     test: &TestPredictions,
     exported: &ExportedModel,
     walk_forward: Option<WalkForward>,
+    game_day: GameDayEvaluation,
 ) -> Manifest {
     let now = chrono::Utc::now();
     let sha = hex::encode(Sha256::digest(&exported.onnx));
@@ -373,6 +595,7 @@ fn manifest(
         residual_quantiles: nba_registry::manifest::percentiles(&residuals),
         feature_gain: feature_gain(&fitted.booster),
         walk_forward,
+        game_day: Some(game_day),
     }
 }
 
@@ -393,8 +616,10 @@ fn train_events(manifest: &Manifest, scored_rows: usize, promoted: bool, refused
 /// a model trained on every row from the start of the training period up to the day
 /// before that month, with the main model's trees (chosen on validation): with bagging,
 /// one booster per member, each with that member's seed and number of trees, averaged.
-fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, bag_trees: &[usize]) -> Result<WalkForward, TrainError> {
+/// Training rows are hidden with the main model's shares.
+fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, fitted: &FittedModel) -> Result<WalkForward, TrainError> {
     let started = Instant::now();
+    let (bag_trees, cols) = (&fitted.bag_trees[..], RequestTimeColumns::from_contract());
     let first = split.train.iter().map(|&i| rows[i].game_date).min().unwrap_or_default();
     let mut months: Vec<String> = split.test.iter().map(|&i| eval::month(&rows[i])).collect();
     months.dedup();
@@ -406,7 +631,8 @@ fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, bag_
         let start = test_ix.iter().map(|&k| rows[split.test[k]].game_date).min().unwrap_or_default();
         let month_start = start.with_day(1).unwrap_or(start);
         let train_ix: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].game_date >= first && rows[i].game_date < month_start).collect();
-        let b = fit_with_kept_trees(args, rows, &train_ix, bag_trees, format!("walk-forward {m} on {} rows", train_ix.len()))?;
+        let x = masked_part(rows, &train_ix, fitted.hiding, &cols);
+        let b = fit_with_kept_trees(args, &x.rows(), &target(rows, &train_ix), bag_trees, &format!("walk-forward {m}"))?;
         for &k in &test_ix {
             pred[k] = b.predict_row(&rows[split.test[k]].features) as f32 as f64;
         }
@@ -504,6 +730,18 @@ fn summary(m: &Manifest) -> String {
     );
     for (name, b) in &s.baselines {
         out += &format!("  {:<16} MAE {:.4}  RMSE {:.4}  bias {:+.4}  median AE {:.4}\n", name, b.mae, b.rmse, b.bias, b.median_ae);
+    }
+    if let Some(g) = &m.game_day {
+        let h = g.hide_shares;
+        out += &format!(
+            "  game-day states, same scored rows (trained with lineups hidden on {:.0}% and lists and lineups on {:.0}% of rows, {}):\n",
+            100.0 * h.lineups_hidden,
+            100.0 * h.both_hidden,
+            g.chosen_by
+        );
+        for (state, x) in game_day::test_lines(g) {
+            out += &format!("    {:<45} MAE {:.4}  RMSE {:.4}  bias {:+.4}\n", state, x.mae, x.rmse, x.bias);
+        }
     }
     out
 }

@@ -1,6 +1,7 @@
 //! `report.md` and its SVG plots, written beside the model in the version folder: the
 //! test tables (model against the three baselines on the scored rows and on all rows,
-//! breakdowns by minutes band, role and month, walk-forward when run) and plots of
+//! the game-day states and the hide-share grid, breakdowns by minutes band, role and
+//! month, walk-forward when run) and plots of
 //! feature importance (gain), predicted vs actual, residual by predicted, MAE by month,
 //! and the validation curve. Plots use plotters' SVG backend, which writes text as SVG
 //! `<text>`, so no font library is needed.
@@ -8,7 +9,8 @@
 use crate::TrainError;
 use crate::data::FeatureRow;
 use crate::eval::{self, BASELINES, EvaluationColumns};
-use crate::manifest::{BaselineComparison, Manifest, Metrics, WalkForward};
+use crate::game_day;
+use crate::manifest::{BaselineComparison, GameDayEvaluation, Manifest, Metrics, WalkForward};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -257,6 +259,9 @@ fn markdown(m: &Manifest, breakdowns: &Breakdowns) -> String {
     let mut out = String::new();
     model_section(&mut out, m);
     test_sections(&mut out, m, breakdowns);
+    if let Some(g) = &m.game_day {
+        game_day_section(&mut out, g);
+    }
     if let Some(w) = &m.walk_forward {
         walk_forward_section(&mut out, w);
     }
@@ -329,6 +334,55 @@ fn test_sections(out: &mut String, m: &Manifest, breakdowns: &Breakdowns) {
     breakdown_table(out, "role", &breakdowns.by_role);
     let _ = writeln!(out, "\nRole: starter when he started at least half of his last 5 played games.");
     breakdown_table(out, "month", &breakdowns.by_month);
+}
+
+/// The model in every game-day state, the reference and the baselines on the scored
+/// rows; then the hide-share grid measured on validation.
+fn game_day_section(out: &mut String, g: &GameDayEvaluation) {
+    let _ = writeln!(
+        out,
+        "\n## Game-day states\n\nThe same scored test rows, with what is known when the prediction is asked. B and C hide the \
+         request-time features (NaN); D recomputes the list features with every inactive list empty (\"nobody out\"), lineups \
+         unknown; E is a model trained in the same run without any request-time feature ({} trees). The baselines read only \
+         pre-game features: the same in every state.\n",
+        g.reference_trees
+    );
+    let _ = writeln!(out, "| state | rows | MAE | RMSE | bias | median AE |\n| --- | --- | --- | --- | --- | --- |");
+    let line = |out: &mut String, name: &str, m: &Metrics| {
+        let _ = writeln!(out, "| {name} | {} | {:.4} | {:.4} | {:+.3} | {:.3} |", m.rows, m.mae, m.rmse, m.bias, m.median_ae);
+    };
+    for (state, m) in game_day::test_lines(g) {
+        line(out, state, m);
+    }
+    for (name, m) in &g.baselines {
+        line(out, &format!("baseline {name}"), m);
+    }
+    let (h, n) = (g.hide_shares, g.train_rows);
+    let _ = writeln!(
+        out,
+        "\nTrained with the lineups hidden on a share {} and lists and lineups hidden on a share {} of the rows ({}; per-row \
+         draw, seed {}): {} rows in state A, {} in B, {} in C. Scored test rows whose pre-game features, recomputed for D, differ \
+         from the stored row: {}.\n",
+        h.lineups_hidden,
+        h.both_hidden,
+        g.chosen_by,
+        g.hide_seed,
+        n.lists_and_lineups_known,
+        n.lists_known_lineups_unknown,
+        n.nothing_known,
+        g.recomputed_pre_game_mismatches
+    );
+    let _ = writeln!(out, "Hide-share grid, scored validation rows (the lowest mean is chosen):\n");
+    let _ = writeln!(out, "| lineups hidden | both hidden | trees | A | B | C | mean |\n| --- | --- | --- | --- | --- | --- | --- |");
+    for c in &g.grid {
+        let v = &c.validation;
+        let mark = if c.shares == h { " **chosen**" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4}{mark} |",
+            c.shares.lineups_hidden, c.shares.both_hidden, c.trees, v.lists_and_lineups_known, v.lists_known_lineups_unknown, v.nothing_known, v.mean
+        );
+    }
 }
 
 fn walk_forward_section(out: &mut String, w: &WalkForward) {

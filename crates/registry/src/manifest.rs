@@ -159,12 +159,92 @@ pub struct Manifest {
     /// retrained on everything before each month. Informative only (not gated).
     #[serde(default)]
     pub walk_forward: Option<WalkForward>,
+    /// The game-day states: how the model was taught that the inactive lists and the
+    /// lineups may be unknown at request time, and its test MAE in each state. None in
+    /// manifests written before it existed.
+    #[serde(default)]
+    pub game_day: Option<GameDayEvaluation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureGain {
     pub feature: String,
     pub gain: f64,
+}
+
+/// Shares of the training rows trained in each game-day state: `lineups_hidden` of them
+/// see the inactive lists but not the lineups (state B), `both_hidden` see neither (state
+/// C), the rest see both (state A, as the rows were built).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HideShares {
+    pub lineups_hidden: f64,
+    pub both_hidden: f64,
+}
+
+/// Scored-row MAE in the three game-day states a model can be asked in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StateMaes {
+    /// A: inactive lists and lineups known (about 30 minutes before tip-off).
+    pub lists_and_lineups_known: f64,
+    /// B: lists known (official list or injury report), lineups not yet.
+    pub lists_known_lineups_unknown: f64,
+    /// C: nothing known (the morning of the game).
+    pub nothing_known: f64,
+    /// The mean of the three: what the grid minimises.
+    pub mean: f64,
+}
+
+/// One candidate of the hide-share grid, measured on the validation period only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HideSharesCandidate {
+    pub shares: HideShares,
+    /// On the scored validation rows, each state masked on every row.
+    pub validation: StateMaes,
+    /// Trees kept by early stopping (summed over bag members).
+    pub trees: usize,
+}
+
+/// Training rows in each game-day state, with the chosen shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsByState {
+    pub lists_and_lineups_known: usize,
+    pub lists_known_lineups_unknown: usize,
+    pub nothing_known: usize,
+}
+
+/// How the model serves every game-day state, on the scored test rows (the same rows for
+/// every line, those of `metrics.scored`, whose model line is state A).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameDayEvaluation {
+    /// The shares the shipped model was trained with.
+    pub hide_shares: HideShares,
+    /// `validation grid` (`--hide-shares auto`) or `fixed` (`--hide-shares B,C`).
+    pub chosen_by: String,
+    /// Every candidate tried, in order; the chosen one has the lowest mean.
+    pub grid: Vec<HideSharesCandidate>,
+    /// The seed of the per-row draw (the training seed).
+    pub hide_seed: u64,
+    pub train_rows: RowsByState,
+    /// sha256 of the training rows' states in row order: the same digest, the same masks.
+    pub mask_digest: String,
+    /// A: lists and lineups known (the rows as built; equals `metrics.scored.model`).
+    pub lists_and_lineups_known: Metrics,
+    /// B: the lineup features missing.
+    pub lists_known_lineups_unknown: Metrics,
+    /// C: every request-time feature missing.
+    pub nothing_known: Metrics,
+    /// D: every inactive list forced empty ("nobody out"; what the server did before
+    /// availability could be unknown), lineups unknown; the list features recomputed.
+    pub lists_forced_empty: Metrics,
+    /// E: a reference model trained in the same run on the same rows without any
+    /// request-time feature (same hyper-parameters and early stopping).
+    pub reference_without_request_time: Metrics,
+    pub reference_trees: usize,
+    /// The baselines (pre-game features only: the same in every state).
+    pub baselines: BTreeMap<String, Metrics>,
+    /// Scored test rows whose recomputed pre-game features differ from the stored row
+    /// (0: the history reproduces the rows; D only replaces the request-time features).
+    pub recomputed_pre_game_mismatches: usize,
 }
 
 /// Month-by-month retraining through the test period.

@@ -235,6 +235,7 @@ mod tests {
             residual_quantiles: vec![],
             feature_gain: vec![],
             walk_forward: None,
+            game_day: None,
         }
     }
 
