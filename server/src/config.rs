@@ -52,6 +52,10 @@ pub struct ServeConfig {
     /// Computed feature vectors kept in memory (least recently used are evicted).
     #[arg(long, env = "NBA_FEATURE_CACHE_ENTRIES", default_value_t = 100_000)]
     pub feature_cache_entries: usize,
+    /// Injury reports' Doubtful players play. Off: a Doubtful player counts as inactive
+    /// (as Out does) when a team's list comes from an injury report.
+    #[arg(long, env = "NBA_DOUBTFUL_PLAYS")]
+    pub doubtful_plays: bool,
     /// Largest accepted request message, bytes.
     #[arg(long, env = "NBA_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
@@ -247,6 +251,12 @@ mod tests {
         assert!(parse(&["--keep-cpus-awake", "1", "--keep-awake-window-us", "0"]).validate().is_err());
         assert!(parse(&["--keep-awake-window-us", "0"]).validate().is_ok(), "the window is not used when off");
         assert!(parse(&["--keep-cpus-awake", "100000"]).validate().is_err());
+    }
+
+    #[test]
+    fn doubtful_players_are_inactive_unless_the_flag_says_they_play() {
+        assert!(!parse(&[]).doubtful_plays);
+        assert!(parse(&["--doubtful-plays"]).doubtful_plays);
     }
 
     #[test]

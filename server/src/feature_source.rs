@@ -5,41 +5,51 @@
 //! teams, the player's latest team).
 //!
 //! The server keeps a snapshot of the whole league history (every player's and team's
-//! game summaries and the official inactive lists) in memory, read from ClickHouse with
-//! the same row-to-history conversion the builder uses, so a vector computed here equals
-//! the `player_features` row of any historical game bit for bit. The snapshot is replaced
-//! (never edited) when ClickHouse holds newer summaries; if ClickHouse is unreachable
+//! game summaries, the stored games' official inactive lists and starters, the injury
+//! reports and the player registry) in memory, read from ClickHouse with the same
+//! row-to-history conversion the builder uses, so a vector computed here equals the
+//! `player_features` row of any historical game bit for bit. What each request's lists
+//! are, and where they come from, is [`crate::game_day`]'s business. The snapshot is
+//! replaced (never edited) when ClickHouse holds newer rows; if ClickHouse is unreachable
 //! the last snapshot keeps serving and readiness reports degraded. Computed vectors are
 //! kept in a bounded LRU cache keyed by everything that determines them.
 
 use crate::error::ServeError;
+use crate::game_day::{GameDay, Known, Resolve, Source, given_inactive, given_starters, valid_id};
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_features::{GameContext, History, N_FEATURES};
+use nba_names::PlayerRegistry;
 use nba_store::Store;
-use nba_store::rows::{GameRow, InactiveRow};
-use std::collections::HashMap;
+use nba_store::injuries::InjuryReports;
+use nba_store::rows::{GameRow, InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The tables a snapshot is read from: a refresh reloads when any of them changed (its
+/// newest row version or its row count). `player_boxscores` feeds the player registry.
+const WATCHED_TABLES: [&str; 6] = ["player_game_summary", "team_game_summary", "game_inactives", "games", "injury_reports", "player_boxscores"];
 
 /// One immutable view of the league's history, replaced whole when ClickHouse changes.
 #[derive(Debug)]
 pub struct HistorySnapshot {
     pub history: History,
-    /// Official inactive lists by (date, team).
-    pub inactive: HashMap<(NaiveDate, String), Vec<String>>,
+    /// The stored games' official inactive lists and starters, and the injury reports.
+    pub game_day: GameDay,
     /// Scheduled games by date: (home, away), from the schedule pages.
     pub schedule: HashMap<NaiveDate, Vec<(String, String)>>,
-    /// What the snapshot was read at: (summary rows' max version and count, schedule
-    /// rows' max version and count).
-    pub watermark: [u64; 4],
+    /// Every player seen, for names as other sources write them.
+    pub registry: Arc<PlayerRegistry>,
+    /// What the snapshot was read at: each of [`WATCHED_TABLES`]' max version and count.
+    pub watermark: Vec<u64>,
     pub loaded_at: DateTime<Utc>,
     /// Increases with every snapshot (cache keys include it).
     pub generation: u64,
 }
 
-/// A request after validation: what determines the vector.
+/// A request after validation: what determines the vector (and its sources).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VectorKey {
     pub generation: u64,
@@ -48,16 +58,28 @@ pub struct VectorKey {
     pub team: String,
     pub opponent: String,
     pub is_home: bool,
-    pub team_inactive: Vec<String>,
-    pub opp_inactive: Vec<String>,
+    pub team_inactive: Known,
+    pub opp_inactive: Known,
+    pub team_starters: Known,
+    pub opp_starters: Known,
 }
 
 /// A computed vector and what it was computed for.
 #[derive(Debug, Clone)]
 pub struct FeatureVector {
     pub values: Arc<[f32; N_FEATURES]>,
+    /// The teams in the platform's codes, whatever spelling the request used.
     pub team: String,
+    pub opponent: String,
     pub games_before: u32,
+    /// Where each list came from: the player's team's and the opponent's inactive list,
+    /// then their starting fives.
+    pub availability_source: Source,
+    pub opponent_availability_source: Source,
+    pub lineup_source: Source,
+    pub opponent_lineup_source: Source,
+    /// The latest filing time of the injury reports used (None when no list came from one).
+    pub injury_report_time: Option<DateTime<Utc>>,
 }
 
 /// What the caller asks for (strings as received; validated here).
@@ -70,6 +92,10 @@ pub struct FeatureQuery<'a> {
     pub team: Option<&'a str>,
     pub team_inactive: Option<&'a [String]>,
     pub opp_inactive: Option<&'a [String]>,
+    pub team_starters: Option<&'a [String]>,
+    pub opp_starters: Option<&'a [String]>,
+    /// Use only what the query gives (no stored lists, reports or lineups).
+    pub ignore_stored: bool,
 }
 
 /// Feature vectors for requests: the current [`HistorySnapshot`], its refresh from
@@ -81,15 +107,12 @@ pub struct FeatureSource {
     healthy: AtomicBool,
     cache: Mutex<lru::LruCache<VectorKey, FeatureVector>>,
     refreshing: tokio::sync::Mutex<()>,
-}
-
-/// A basketball-reference player or team id: short, and only letters, digits, `_-.`.
-fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    /// Doubtful players of an injury report play (`--doubtful-plays`).
+    doubtful_plays: bool,
 }
 
 impl FeatureSource {
-    pub fn new(store: Store, cache_entries: usize) -> Self {
+    pub fn new(store: Store, cache_entries: usize, doubtful_plays: bool) -> Self {
         let cap = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
         FeatureSource {
             store,
@@ -97,6 +120,7 @@ impl FeatureSource {
             healthy: AtomicBool::new(false),
             cache: Mutex::new(lru::LruCache::new(cap)),
             refreshing: tokio::sync::Mutex::new(()),
+            doubtful_plays,
         }
     }
 
@@ -109,8 +133,8 @@ impl FeatureSource {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Reloads the history if ClickHouse holds newer summaries. Returns whether the
-    /// snapshot changed. On error the old snapshot stays and `healthy()` turns false.
+    /// Reloads the history if ClickHouse holds newer rows. Returns whether the snapshot
+    /// changed. On error the old snapshot stays and `healthy()` turns false.
     pub async fn refresh(&self) -> Result<bool, nba_store::StoreError> {
         let _one = self.refreshing.lock().await;
         let result = self.refresh_locked().await;
@@ -130,28 +154,17 @@ impl FeatureSource {
             return Ok(false);
         }
         let started = std::time::Instant::now();
-        // Store::history converts rows with the same to_history the builder uses.
-        let history = self.store.history().await?;
-        let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
-        let mut inactive: HashMap<(NaiveDate, String), Vec<String>> = HashMap::new();
-        for r in inactives {
-            inactive.entry((r.game_date, r.team)).or_default().push(r.player_id);
-        }
-        let games: Vec<GameRow> = self.store.select("read games", "SELECT ?fields FROM games FINAL").await?;
-        let mut schedule: HashMap<NaiveDate, Vec<(String, String)>> = HashMap::new();
-        for g in games {
-            schedule.entry(g.game_date).or_default().push((g.home_team, g.away_team));
-        }
-        for day in schedule.values_mut() {
-            day.sort();
-        }
+        let (history, game_day) = self.read_history().await?;
+        let schedule = self.read_schedule().await?;
+        let registry = Arc::new(PlayerRegistry::load(&self.store).await?);
         let generation = old.map_or(1, |s| s.generation + 1);
-        let snap = HistorySnapshot { history, inactive, schedule, watermark, loaded_at: Utc::now(), generation };
+        let snap = HistorySnapshot { history, game_day, schedule, registry, watermark, loaded_at: Utc::now(), generation };
         tracing::info!(
             players = snap.history.player_count(),
             player_games = snap.history.player_game_count(),
             team_games = snap.history.team_game_count(),
             last_date = ?snap.history.last_date(),
+            injury_reports = snap.game_day.injuries.len(),
             generation,
             ms = started.elapsed().as_millis() as u64,
             "feature history loaded"
@@ -165,21 +178,51 @@ impl FeatureSource {
         Ok(true)
     }
 
-    async fn watermark(&self) -> Result<[u64; 4], nba_store::StoreError> {
+    /// The history and, from the same rows, the stored games, their starters and official
+    /// inactive lists; and the injury reports. The history is built with the same
+    /// `to_history` as the builder's, so vectors equal its rows bit for bit.
+    async fn read_history(&self) -> Result<(History, GameDay), nba_store::StoreError> {
+        let players: Vec<PlayerGameSummaryRow> = self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let teams: Vec<TeamGameSummaryRow> = self.store.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
+        let mut game_day = GameDay { injuries: InjuryReports::load(&self.store).await?, ..GameDay::default() };
+        for r in inactives {
+            game_day.inactive.entry((r.game_date, r.team)).or_default().push(r.player_id);
+        }
+        for p in players.iter().filter(|p| p.starter == 1) {
+            game_day.starters.entry((p.game_date, p.team.clone())).or_default().push(p.player_id.clone());
+        }
+        game_day.stored = teams.iter().map(|t| (t.game_date, t.team.clone())).collect::<HashSet<_>>();
+        let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
+        Ok((history, game_day))
+    }
+
+    /// Scheduled games by date, each day sorted.
+    async fn read_schedule(&self) -> Result<HashMap<NaiveDate, Vec<(String, String)>>, nba_store::StoreError> {
+        let games: Vec<GameRow> = self.store.select("read games", "SELECT ?fields FROM games FINAL").await?;
+        let mut schedule: HashMap<NaiveDate, Vec<(String, String)>> = HashMap::new();
+        for g in games {
+            schedule.entry(g.game_date).or_default().push((g.home_team, g.away_team));
+        }
+        for day in schedule.values_mut() {
+            day.sort();
+        }
+        Ok(schedule)
+    }
+
+    async fn watermark(&self) -> Result<Vec<u64>, nba_store::StoreError> {
         /// A table's newest row version and row count.
         #[derive(clickhouse::Row, serde::Deserialize)]
         struct TableWatermark {
             v: u64,
             n: u64,
         }
-        let mut out = [0; 4];
-        for (i, table) in ["player_game_summary", "games"].into_iter().enumerate() {
+        let mut out = Vec::with_capacity(2 * WATCHED_TABLES.len());
+        for table in WATCHED_TABLES {
             let sql = format!("SELECT max(version) AS v, count() AS n FROM {table}");
             let w: Vec<TableWatermark> = self.store.select("read watermark", &sql).await?;
-            if let Some(w) = w.first() {
-                out[2 * i] = w.v;
-                out[2 * i + 1] = w.n;
-            }
+            let (v, n) = w.first().map_or((0, 0), |w| (w.v, w.n));
+            out.extend([v, n]);
         }
         Ok(out)
     }
@@ -201,78 +244,65 @@ impl FeatureSource {
             team: key.team.clone(),
             opponent: key.opponent.clone(),
             is_home: key.is_home,
-            team_inactive: Some(key.team_inactive.clone()),
-            opp_inactive: Some(key.opp_inactive.clone()),
-            team_starters: None,
-            opp_starters: None,
+            team_inactive: key.team_inactive.ids.clone(),
+            opp_inactive: key.opp_inactive.ids.clone(),
+            team_starters: key.team_starters.ids.clone(),
+            opp_starters: key.opp_starters.ids.clone(),
         };
         let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
         let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;
-        let f = FeatureVector { values: Arc::new(values), team: key.team.clone(), games_before };
+        let f = FeatureVector {
+            values: Arc::new(values),
+            team: key.team.clone(),
+            opponent: key.opponent.clone(),
+            games_before,
+            availability_source: key.team_inactive.source,
+            opponent_availability_source: key.opp_inactive.source,
+            lineup_source: key.team_starters.source,
+            opponent_lineup_source: key.opp_starters.source,
+            injury_report_time: key.team_inactive.report_time.max(key.opp_inactive.report_time),
+        };
         if let Ok(mut c) = self.cache.lock() {
             c.put(key, f.clone());
         }
         Ok(f)
     }
 
-    /// Validates a query against the snapshot and resolves defaults.
+    /// Validates a query against the snapshot, resolves the teams' spellings, the default
+    /// team, and each list's source.
     fn key(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<VectorKey, ServeError> {
         let h = &snap.history;
         if !valid_id(q.player_id) {
             return Err(ServeError::invalid("player_id", format!("{:?} is not a basketball-reference player id", q.player_id)));
         }
-        let date = NaiveDate::parse_from_str(q.game_date, "%Y-%m-%d")
-            .map_err(|_| ServeError::invalid("game_date", format!("{:?} is not a date (YYYY-MM-DD)", q.game_date)))?;
-        let first = NaiveDate::from_ymd_opt(1946, 11, 1).unwrap_or(NaiveDate::MIN);
-        let last = Utc::now().date_naive() + chrono::Days::new(400);
-        if date < first || date > last {
-            return Err(ServeError::invalid("game_date", format!("{date} is outside the dates this server predicts ({first} to {last})")));
-        }
-        let team_known = |t: &str| valid_id(t) && h.knows_team(t);
-        if !team_known(q.opponent) {
-            return Err(ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)));
-        }
+        let date = parse_date(q.game_date)?;
+        let opponent = known_team(h, q.opponent).ok_or_else(|| ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)))?;
         let team = match q.team {
-            Some(t) if !team_known(t) => {
-                return Err(ServeError::invalid("team", format!("unknown team {t:?}")));
-            }
-            Some(t) => t.to_string(),
+            Some(t) => known_team(h, t).ok_or_else(|| ServeError::invalid("team", format!("unknown team {t:?}")))?,
             None => match h.current_team(q.player_id, date) {
                 Some(t) => t.to_string(),
                 None => return Err(self.unknown_player(q.player_id, date)),
             },
         };
-        if team == q.opponent {
+        if team == opponent {
             return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
         }
         if h.player_before(q.player_id, date).is_empty() {
             return Err(self.unknown_player(q.player_id, date));
         }
-        let list = |given: Option<&[String]>, team: &str, field: &'static str| -> Result<Vec<String>, ServeError> {
-            let mut ids: Vec<String> = match given {
-                Some(ids) => {
-                    if let Some(bad) = ids.iter().find(|id| !valid_id(id)) {
-                        return Err(ServeError::invalid(field, format!("{bad:?} is not a player id")));
-                    }
-                    ids.to_vec()
-                }
-                None => snap.inactive.get(&(date, team.to_string())).cloned().unwrap_or_default(),
-            };
-            ids.sort_unstable();
-            ids.dedup();
-            Ok(ids)
-        };
-        let team_inactive = list(q.team_inactive, &team, "team_inactive")?;
-        let opp_inactive = list(q.opp_inactive, q.opponent, "opponent_inactive")?;
+        let how = Resolve { ignore_stored: q.ignore_stored, as_of: Utc::now(), doubtful_plays: self.doubtful_plays };
+        let g = &snap.game_day;
         Ok(VectorKey {
             generation: snap.generation,
             player_id: q.player_id.to_string(),
             date,
+            team_inactive: g.inactive(date, &team, given_inactive(q.team_inactive, "team_inactive")?, how),
+            opp_inactive: g.inactive(date, &opponent, given_inactive(q.opp_inactive, "opponent_inactive")?, how),
+            team_starters: g.starters(date, &team, given_starters(q.team_starters, "team_starters")?, how),
+            opp_starters: g.starters(date, &opponent, given_starters(q.opp_starters, "opponent_starters")?, how),
             team,
-            opponent: q.opponent.to_string(),
+            opponent,
             is_home: q.is_home,
-            team_inactive,
-            opp_inactive,
         })
     }
 
@@ -286,4 +316,28 @@ impl FeatureSource {
             ServeError::Unavailable(format!("player {player_id:?} is not in the cached history and ClickHouse is unreachable"))
         }
     }
+}
+
+/// A game date the server predicts: YYYY-MM-DD, from the league's first season to 400
+/// days from now.
+fn parse_date(s: &str) -> Result<NaiveDate, ServeError> {
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ServeError::invalid("game_date", format!("{s:?} is not a date (YYYY-MM-DD)")))?;
+    let first = NaiveDate::from_ymd_opt(1946, 11, 1).unwrap_or(NaiveDate::MIN);
+    let last = Utc::now().date_naive() + chrono::Days::new(400);
+    if date < first || date > last {
+        return Err(ServeError::invalid("game_date", format!("{date} is outside the dates this server predicts ({first} to {last})")));
+    }
+    Ok(date)
+}
+
+/// The platform's code of a team the history knows, from any spelling clients use ("PHX",
+/// "Phoenix Suns", "pho"); a code outside the 30 current franchises' aliases is accepted
+/// as written when the history knows it (a former franchise's code).
+fn known_team(h: &History, spelled: &str) -> Option<String> {
+    let code = match nba_names::canonical_team(spelled) {
+        Some(code) => code,
+        None if valid_id(spelled) => spelled,
+        None => return None,
+    };
+    h.knows_team(code).then(|| code.to_string())
 }

@@ -3,6 +3,8 @@
 //! - [`predict`]: where a prediction is computed (request -> features -> model -> answer);
 //! - [`feature_source`]: where a request's feature vector comes from (the in-memory
 //!   history from ClickHouse, the shared contract's `compute`, the vector cache);
+//! - [`game_day`]: each request's inactive lists and lineups, and where they came from
+//!   (the request, the stored game, an injury report, or unknown);
 //! - [`served_model`]: the served-model slot: loading, checking and hot-swapping registry
 //!   versions;
 //! - [`grpc`]: the `nba.predict.v1` and KServe V2 services, auth, per-call metrics;
@@ -37,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod feature_source;
 pub mod flight;
+pub mod game_day;
 pub mod grpc;
 pub mod keep_awake;
 mod lifecycle;

@@ -57,7 +57,7 @@ impl PredictionLogWriter {
 /// writer (None with `--prediction-log false`). Nothing runs yet.
 pub(crate) fn build_state(cfg: &ServeConfig, secrets: &Secrets, store: Store) -> (Arc<ServerState>, HealthGrpcService, Option<PredictionLogWriter>) {
     let model_slot = Arc::new(ModelSlot::new(Registry::new(&cfg.registry)));
-    let feature_source = Arc::new(FeatureSource::new(store.clone(), cfg.feature_cache_entries));
+    let feature_source = Arc::new(FeatureSource::new(store.clone(), cfg.feature_cache_entries, cfg.doubtful_plays));
     let writer = cfg.prediction_log.then(|| {
         let (log, task) = PredictionLog::start(store);
         PredictionLogWriter { log, task }

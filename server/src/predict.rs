@@ -55,6 +55,9 @@ impl Predictor {
             team: req.team.as_deref(),
             team_inactive: req.team_inactive.as_ref().map(|l| l.player_ids.as_slice()),
             opp_inactive: req.opponent_inactive.as_ref().map(|l| l.player_ids.as_slice()),
+            team_starters: req.team_starters.as_ref().map(|l| l.player_ids.as_slice()),
+            opp_starters: req.opponent_starters.as_ref().map(|l| l.player_ids.as_slice()),
+            ignore_stored: req.ignore_stored,
         };
         let features = self.feature_source.vector(&q)?;
         // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
@@ -64,7 +67,7 @@ impl Predictor {
             player_id: req.player_id.clone(),
             game_date: req.game_date.clone(),
             team: features.team.clone(),
-            opponent: req.opponent.clone(),
+            opponent: features.opponent.clone(),
             predicted_points: pred,
             p10: (pred + model.residual_percentile(10)).max(0.0),
             p90: (pred + model.residual_percentile(90)).max(0.0),
@@ -75,7 +78,11 @@ impl Predictor {
             p_over: None,
             call: Call::Unspecified as i32,
             games_before: features.games_before,
-            ..Default::default()
+            availability_source: features.availability_source.proto() as i32,
+            opponent_availability_source: features.opponent_availability_source.proto() as i32,
+            lineup_source: features.lineup_source.proto() as i32,
+            opponent_lineup_source: features.opponent_lineup_source.proto() as i32,
+            injury_report_time: features.injury_report_time.map(|t| t.to_rfc3339()),
         };
         if let Some(line) = line {
             let p_over = model.p_over(pred, line);
