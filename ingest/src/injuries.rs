@@ -66,6 +66,8 @@ pub struct InjurySummary {
     pub files_seen: u64,
     /// Files read and written (with or without rejected entries).
     pub files_loaded: u64,
+    /// Of those, files with rejected entries (ledgered `rejected`, read again next run).
+    pub files_with_rejections: u64,
     /// Files whose content the ledger already held: nothing read or written.
     pub files_unchanged: u64,
     /// Files refused whole (unreadable, not either shape), with the reason.
@@ -87,9 +89,10 @@ impl InjurySummary {
         let mut out = String::from("injury reports load summary\n");
         let _ = writeln!(
             out,
-            "  files: {} seen, {} loaded, {} unchanged, {} rejected",
+            "  files: {} seen, {} loaded ({} with rejected entries), {} unchanged, {} rejected whole",
             self.files_seen,
             self.files_loaded,
+            self.files_with_rejections,
             self.files_unchanged,
             self.files_rejected.len()
         );
@@ -240,6 +243,7 @@ async fn load_file(
     if checked.rejected.is_empty() {
         entry.status = FileStatus::Loaded.as_str().to_string();
     } else {
+        summary.files_with_rejections += 1;
         entry.reason = format!("{} of {total} entries rejected (see data_quality_issues); the other {} loaded", checked.rejected.len(), checked.rows.len());
     }
     summary.rejected.extend(checked.rejected.into_iter().map(|(r, _)| r));

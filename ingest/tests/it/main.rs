@@ -9,6 +9,7 @@
 mod build;
 mod faults;
 mod hostile;
+mod injuries;
 mod load;
 mod operations;
 mod scrape;
