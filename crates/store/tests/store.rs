@@ -436,6 +436,21 @@ async fn analytics_row_structs_match_their_tables() {
         PredictionGradeRow { game_date: date(), model_version: "v1".into(), predictions: 300, graded: 280, mae: 4.9, rmse: 6.3, bias: -0.2, graded_at: time() },
     )
     .await;
+    check_round_trip(
+        &store,
+        InjuryReportRow {
+            report_time: time(),
+            game_date: date(),
+            team: "BRK".into(),
+            player_id: "claxtni01".into(),
+            player_name: "Nic Claxton".into(),
+            status: "Doubtful".into(),
+            reason: "Injury/Illness - Left Ankle; Sprain".into(),
+            source_file: "injuries/2024-02-29.csv".into(),
+            version: 7,
+        },
+    )
+    .await;
     // NaN (an undefined rate) survives the round trip as NaN.
     let row = PlayerFeaturesRow {
         game_id: "nan".into(),
