@@ -188,7 +188,7 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     let game_day = game_day_evaluation(args, (&rows, &split), &fitted, &forest, &test, &history)?;
     log_game_day(&game_day);
     let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted)?) } else { None };
-    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, walk_forward, game_day);
+    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, MoreEvaluations { game_day, walk_forward });
 
     // The gate is computed before anything is written: on the same scored rows.
     let refused = if args.promote { gate(args, &registry, &manifest, &test.rows, &test.scored)? } else { None };
@@ -218,8 +218,10 @@ struct FittedModel {
     hiding: Hiding,
     /// Every candidate of the hide-share grid, measured on validation.
     grid: Vec<HideSharesCandidate>,
-    /// The reference model: the same fit without any request-time feature.
+    /// The reference model: the same fit without any request-time feature, and its MAE
+    /// on the scored validation rows.
     reference: gbm::Booster,
+    reference_validation_mae: f64,
     training_seconds: f64,
 }
 
@@ -303,6 +305,8 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
     }
     let Some((chosen, hiding)) = best else { return Err(TrainError::Training("no hide-share candidate to train".into())) };
     let reference = fit_reference(args, rows, split, &valid, &cols, &y)?;
+    let reference_validation_mae = valid.maes(&reference).0.nothing_known;
+    tracing::info!(trees = reference.trees.len(), valid_mae = reference_validation_mae, "reference model without request-time features");
     let bag_trees: Vec<usize> = chosen.members.iter().map(|m| m.trees.len()).collect();
     let valid_history = chosen.booster.valid_history.clone();
     let (booster, reference) = if args.refit {
@@ -318,7 +322,17 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
         (chosen.booster, reference)
     };
     let training_seconds = started.elapsed().as_secs_f64();
-    Ok(FittedModel { booster, bag_trees, validation_mae: chosen.validation_mae, valid_history, hiding, grid, reference, training_seconds })
+    Ok(FittedModel {
+        booster,
+        bag_trees,
+        validation_mae: chosen.validation_mae,
+        valid_history,
+        hiding,
+        grid,
+        reference,
+        reference_validation_mae,
+        training_seconds,
+    })
 }
 
 /// The features of rows `ix`, hidden as `hiding` says.
@@ -370,9 +384,7 @@ fn fit_reference(
     let x = masked_part(rows, &split.train, Hiding::Every(State::Nothing), cols);
     let (vx, vy) = valid.state(2);
     let members = fit_bag_members(args, "reference without request-time features", &x.rows(), y, (&vx, vy))?;
-    let reference = gbm::average(&members)?;
-    tracing::info!(trees = reference.trees.len(), "reference model without request-time features");
-    Ok(reference)
+    gbm::average(&members)
 }
 
 /// `--bag` boosters on the training rows, each early-stopped on `valid`, with a progress
@@ -515,6 +527,7 @@ fn game_day_evaluation(
         lists_forced_empty: score(forest, &forced_empty)?,
         reference_without_request_time: score(&reference, &state(State::Nothing))?,
         reference_trees: fitted.reference.trees.len(),
+        reference_validation_mae: fitted.reference_validation_mae,
         baselines: eval::baselines(&rows, EvaluationColumns::from_contract()),
         recomputed_pre_game_mismatches,
     })
@@ -558,6 +571,13 @@ fn feature_gain(booster: &gbm::Booster) -> Vec<FeatureGain> {
     gain
 }
 
+/// The evaluations besides the test metrics: the game-day states and, when asked, the
+/// walk-forward.
+struct MoreEvaluations {
+    game_day: GameDayEvaluation,
+    walk_forward: Option<WalkForward>,
+}
+
 /// The manifest of the new version; its name is the creation time and the model's hash.
 fn manifest(
     args: &TrainArgs,
@@ -566,8 +586,7 @@ fn manifest(
     fitted: &FittedModel,
     test: &TestPredictions,
     exported: &ExportedModel,
-    walk_forward: Option<WalkForward>,
-    game_day: GameDayEvaluation,
+    more: MoreEvaluations,
 ) -> Manifest {
     let now = chrono::Utc::now();
     let sha = hex::encode(Sha256::digest(&exported.onnx));
@@ -594,8 +613,8 @@ fn manifest(
         canaries: canaries(test),
         residual_quantiles: nba_registry::manifest::percentiles(&residuals),
         feature_gain: feature_gain(&fitted.booster),
-        walk_forward,
-        game_day: Some(game_day),
+        walk_forward: more.walk_forward,
+        game_day: Some(more.game_day),
     }
 }
 

@@ -372,7 +372,12 @@ fn game_day_section(out: &mut String, g: &GameDayEvaluation) {
         n.nothing_known,
         g.recomputed_pre_game_mismatches
     );
-    let _ = writeln!(out, "Hide-share grid, scored validation rows (the lowest mean is chosen):\n");
+    let _ = writeln!(
+        out,
+        "Hide-share grid, scored validation rows (the lowest mean is chosen; the reference model's validation MAE is {:.4}, \
+         to set beside column C):\n",
+        g.reference_validation_mae
+    );
     let _ = writeln!(out, "| lineups hidden | both hidden | trees | A | B | C | mean |\n| --- | --- | --- | --- | --- | --- | --- |");
     for c in &g.grid {
         let v = &c.validation;

@@ -240,6 +240,8 @@ pub struct GameDayEvaluation {
     /// request-time feature (same hyper-parameters and early stopping).
     pub reference_without_request_time: Metrics,
     pub reference_trees: usize,
+    /// The reference's MAE on the scored validation rows: to set beside the grid's state C.
+    pub reference_validation_mae: f64,
     /// The baselines (pre-game features only: the same in every state).
     pub baselines: BTreeMap<String, Metrics>,
     /// Scored test rows whose recomputed pre-game features differ from the stored row

@@ -7,6 +7,7 @@
 
 mod errors;
 mod faults;
+mod game_day;
 mod password_user;
 mod train;
 mod util;
