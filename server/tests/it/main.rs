@@ -7,6 +7,7 @@
 
 mod faults;
 mod flight;
+mod game_day;
 mod ops;
 mod predict;
 mod util;

@@ -1,11 +1,11 @@
-//! Answers: features equal the builder's rows bit for bit, predictions equal the model
-//! file's, every error code, batches, the V2 protocol, health, reflection and metrics.
+//! Answers: features equal the builder's rows bit for bit (a stored game: official lists
+//! and lineups), predictions equal the model file's, every error code, batches, the V2 protocol, health, reflection and metrics.
 
 use crate::util::*;
 use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use nba_api::proto::inference::model_infer_request::InferInputTensor;
 use nba_api::proto::inference::*;
-use nba_api::proto::predict::{Call, GetModelRequest, PlayerList, PredictBatchRequest, predict_batch_item};
+use nba_api::proto::predict::{Call, GetModelRequest, InfoSource, PlayerList, PredictBatchRequest, predict_batch_item};
 use nba_model::onnx::OnnxModel;
 use nba_registry::Registry;
 use tonic::Code;
@@ -104,6 +104,9 @@ async fn predict_answers_known_players_and_each_error_has_its_code() {
     req.line = Some(0.5);
     let r = client.predict(req.clone()).await.unwrap().into_inner();
     assert_eq!(r.team, team);
+    // A stored game: both teams' official lists and box-score starters.
+    let official = InfoSource::Official as i32;
+    assert_eq!([r.availability_source, r.opponent_availability_source, r.lineup_source, r.opponent_lineup_source], [official; 4]);
     assert!(r.predicted_points > 3.0 && r.predicted_points < 60.0, "{r:?}");
     assert!(r.games_before > 20, "{r:?}");
     assert!((r.edge.unwrap() - (r.predicted_points - 0.5)).abs() < 1e-9);
@@ -139,6 +142,8 @@ async fn predict_answers_known_players_and_each_error_has_its_code() {
     };
     with_out.team_inactive = Some(PlayerList { player_ids: teammates });
     let out = explain(with_out).await;
+    let answer = out.prediction.as_ref().unwrap();
+    assert_eq!((answer.availability_source(), answer.opponent_availability_source()), (InfoSource::Request, InfoSource::Official));
     let ix = nba_features::contract::index_of("team_out_pts_share").unwrap();
     assert!(out.features[ix].value > base.features[ix].value, "{} vs {}", out.features[ix].value, base.features[ix].value);
 

@@ -36,6 +36,31 @@ pub async fn season_store() -> &'static Store {
     Box::leak(Box::new(loaded.new_pool()))
 }
 
+/// A fresh database holding the sample's pages (every game of 2023-10-24 to 2023-10-31,
+/// and a few older ones) dated up to `last_day` (all of them when None), built. The
+/// schedule pages are loaded whole: later games of the month stay scheduled, not stored.
+pub async fn sample_database(name: &str, last_day: Option<chrono::NaiveDate>) -> Store {
+    let mut config = StoreConfig::new(nba_testkit::clickhouse_url(), nba_testkit::unique_database(name));
+    config.attempts = 1;
+    let store = Store::new(config).unwrap();
+    store.drop_database().await.unwrap();
+    store.migrate().await.unwrap();
+    let dates = last_day.map(|d| (chrono::NaiveDate::MIN, d));
+    let opts = LoadOptions { paths: vec![nba_testkit::sample_archive()], batch_pages: 200, workers: 2, dry_run: false, progress: false, dates };
+    let s = nba_ingest::load::load(Some(&store), &opts).await.unwrap();
+    assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+    nba_ingest::build::build(&store, &Default::default()).await.unwrap();
+    store
+}
+
+/// The whole sample, loaded and built once per run: for tests that only read it.
+pub async fn sample_store() -> &'static Store {
+    static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
+    let loaded = STORE.get_or_init(|| sample_database("server_sample", None)).await;
+    // A pool per test runtime, as season_store.
+    Box::leak(Box::new(loaded.new_pool()))
+}
+
 fn train_args(store: &Store, iterations: &str) -> nba_trainer::TrainArgs {
     let argv = [
         "nba-trainer",
@@ -148,6 +173,14 @@ impl TestServer {
     /// The season database and the trained registry, ready.
     pub async fn season(extra: &[&str]) -> TestServer {
         let store = season_store().await;
+        let t = trained().await;
+        let s = TestServer::start(config(&t.root, store.url(), store.database(), extra)).await;
+        s.wait_ready().await;
+        s
+    }
+
+    /// A server on `store` with the trained registry, ready.
+    pub async fn on(store: &Store, extra: &[&str]) -> TestServer {
         let t = trained().await;
         let s = TestServer::start(config(&t.root, store.url(), store.database(), extra)).await;
         s.wait_ready().await;
