@@ -304,7 +304,7 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
         }
     }
     let Some((chosen, hiding)) = best else { return Err(TrainError::Training("no hide-share candidate to train".into())) };
-    let reference = fit_reference(args, rows, split, &valid, &cols, &y)?;
+    let (reference, reference_bag_trees) = fit_reference(args, rows, split, &valid, &cols, &y)?;
     let reference_validation_mae = valid.maes(&reference).0.nothing_known;
     tracing::info!(trees = reference.trees.len(), valid_mae = reference_validation_mae, "reference model without request-time features");
     let bag_trees: Vec<usize> = chosen.members.iter().map(|m| m.trees.len()).collect();
@@ -313,9 +313,8 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
         let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
         let mut refit = fit_with_kept_trees(args, &masked_part(rows, &both, hiding, &cols).rows(), &target(rows, &both), &bag_trees, "refit")?;
         refit.trees_grown = chosen.booster.trees_grown;
-        let ref_trees: Vec<usize> = vec![reference.trees.len()];
         let ref_x = masked_part(rows, &both, Hiding::Every(State::Nothing), &cols);
-        let mut ref_refit = fit_with_kept_trees(args, &ref_x.rows(), &target(rows, &both), &ref_trees, "refit of the reference")?;
+        let mut ref_refit = fit_with_kept_trees(args, &ref_x.rows(), &target(rows, &both), &reference_bag_trees, "refit of the reference")?;
         ref_refit.trees_grown = reference.trees_grown;
         (refit, ref_refit)
     } else {
@@ -372,7 +371,7 @@ fn fit_candidate(
 }
 
 /// The reference: the same fit with every request-time feature missing in training and
-/// validation rows (state C everywhere).
+/// validation rows (state C everywhere); with the trees each bag member kept.
 fn fit_reference(
     args: &TrainArgs,
     rows: &[FeatureRow],
@@ -380,11 +379,11 @@ fn fit_reference(
     valid: &ValidationStates,
     cols: &RequestTimeColumns,
     y: &[f64],
-) -> Result<gbm::Booster, TrainError> {
+) -> Result<(gbm::Booster, Vec<usize>), TrainError> {
     let x = masked_part(rows, &split.train, Hiding::Every(State::Nothing), cols);
     let (vx, vy) = valid.state(2);
     let members = fit_bag_members(args, "reference without request-time features", &x.rows(), y, (&vx, vy))?;
-    gbm::average(&members)
+    Ok((gbm::average(&members)?, members.iter().map(|m| m.trees.len()).collect()))
 }
 
 /// `--bag` boosters on the training rows, each early-stopped on `valid`, with a progress
