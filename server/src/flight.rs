@@ -36,7 +36,7 @@ use arrow_array::types::Int8Type;
 use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_data::transform::MutableArrayData;
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::{
@@ -171,6 +171,14 @@ pub fn predictions_schema() -> Schema {
         // RFC 3339, as in PredictResponse; set when a list came from an injury report.
         Field::new("injury_report_time", DataType::Utf8, true),
     ])
+}
+
+/// The encoder of every answer stream. Dictionaries (the source columns, and any a
+/// `["features"]` client passes through) are sent as dictionaries, with each batch, so the
+/// columns arrive with the types `GetSchema` advertises (arrow-flight's default would
+/// turn them into plain strings on the wire).
+fn encoder() -> FlightDataEncoderBuilder {
+    FlightDataEncoderBuilder::new().with_dictionary_handling(DictionaryHandling::Resend)
 }
 
 fn schema_result(s: &Schema) -> Result<SchemaResult, ServeError> {
@@ -717,7 +725,7 @@ impl FlightService for FlightApi {
         let result = self.slate_for(&r.into_inner().ticket).await.map(|b| {
             metrics::counter!("nba_flight_rows_total", "kind" => "slate").increment(b.num_rows() as u64);
             let s = futures::stream::iter([Ok(b)]);
-            FlightDataEncoderBuilder::new().build(s).map_err(|e| Status::from(ServeError::flight_output(e))).boxed()
+            encoder().build(s).map_err(|e| Status::from(ServeError::flight_output(e))).boxed()
         });
         crate::grpc::finish("FlightDoGet", started, result)
     }
@@ -731,7 +739,7 @@ impl FlightService for FlightApi {
         let (exchange, batches) = self.open_exchange(r.into_inner()).await?;
         let (answers, answered) = AnswerQueue::new(self.max_answer_backlog);
         tokio::spawn(exchange.run(spawn_reader(batches), answers, started));
-        let out = FlightDataEncoderBuilder::new().build(answered).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
+        let out = encoder().build(answered).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
         Ok(Response::new(out))
     }
 

@@ -1,12 +1,17 @@
-//! Arrow Flight: both exchange schemas, slates, discovery, bad input and each error's
-//! status code, and pyarrow.
+//! Arrow Flight: both exchange schemas, slates, discovery, request-time lists and lineups
+//! and the sources each answer names, bad input and each error's status code, and pyarrow.
 
 use crate::util::*;
-use arrow_array::{Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::types::Int8Type;
+use arrow_array::{Array, ArrayRef, BooleanArray, DictionaryArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
 use arrow_schema::{DataType, Field, Schema};
 use futures::TryStreamExt;
+use nba_api::proto::predict::{PlayerList, PredictRequest};
+use nba_server::flight::SOURCE_COLUMNS;
+use nba_store::Store;
 use std::sync::Arc;
 use tonic::Code;
 
@@ -43,6 +48,14 @@ async fn exchange(client: &mut FlightClient, path: &str, batches: Vec<RecordBatc
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
     b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).as_any().downcast_ref::<T>().unwrap()
+}
+
+/// Each row's four sources (availability, opponent's availability, lineup, opponent's
+/// lineup), read from their dictionary-encoded columns.
+fn source_rows(b: &RecordBatch) -> Vec<[Option<&str>; 4]> {
+    let cols = SOURCE_COLUMNS.map(|name| col::<DictionaryArray<Int8Type>>(b, name));
+    let values = cols.map(|c| c.values().as_any().downcast_ref::<StringArray>().unwrap());
+    (0..b.num_rows()).map(|k| std::array::from_fn(|i| cols[i].key(k).map(|key| values[i].value(key)))).collect()
 }
 
 /// (player_id, game_date, opponent, is_home, team) of one request row.
@@ -139,15 +152,15 @@ async fn slates_and_discovery() {
     let games: u64 = store.client().query("SELECT count() FROM games FINAL WHERE game_date = toDate(?)").bind(date).fetch_one().await.unwrap();
     assert!(games >= 5 && rows as u64 >= games * 2 * 10, "{games} games, {rows} rows");
     let b = &batches[0];
-    // Every team of the day is in the slate, and a row equals Predict without inactive lists.
+    // Every team of the day is in the slate, and a row equals Predict without lists (a
+    // stored day: the official ones, which every row names as its sources).
     let teams: std::collections::BTreeSet<&str> = (0..b.num_rows()).map(|k| col::<StringArray>(b, "team").value(k)).collect();
     assert_eq!(teams.len() as u64, games * 2);
+    assert_eq!(source_rows(b), vec![[Some("official"); 4]; b.num_rows()]);
     for k in [0, b.num_rows() / 2, b.num_rows() - 1] {
         let mut req =
             request(col::<StringArray>(b, "player_id").value(k), date, col::<StringArray>(b, "opponent").value(k), col::<BooleanArray>(b, "is_home").value(k));
         req.team = Some(col::<StringArray>(b, "team").value(k).to_string());
-        req.team_inactive = Some(Default::default());
-        req.opponent_inactive = Some(Default::default());
         let single = grpc.predict(req).await.unwrap().into_inner();
         assert_eq!(col::<Float64Array>(b, "predicted_points").value(k), single.predicted_points);
     }
@@ -161,11 +174,233 @@ async fn slates_and_discovery() {
     assert_eq!(schema.field(0).name(), &nba_features::feature_names()[0]);
     let info = flight.get_flight_info(FlightDescriptor::new_path(vec!["slate".into(), date.into()])).await.unwrap();
     assert_eq!(info.endpoint[0].ticket.as_ref().unwrap().ticket, format!("slate/{date}").as_bytes());
+    // The advertised schemas: the optional request-time columns, and the answer's sources
+    // with the type the answers really carry.
+    let requests = flight.get_schema(FlightDescriptor::new_path(vec!["requests".into()])).await.unwrap();
+    for name in ["team_inactive", "opponent_inactive", "team_starters", "opponent_starters"] {
+        let f = requests.field_with_name(name).unwrap();
+        assert!(f.is_nullable() && matches!(f.data_type(), DataType::List(item) if item.data_type() == &DataType::Utf8), "{f:?}");
+    }
+    assert_eq!(requests.field_with_name("ignore_stored").unwrap().data_type(), &DataType::Boolean);
+    let answers = info.try_decode_schema().unwrap();
+    for name in SOURCE_COLUMNS {
+        assert_eq!(answers.field_with_name(name).unwrap().data_type(), b.schema().field_with_name(name).unwrap().data_type(), "{name}");
+    }
+    assert!(answers.field_with_name("injury_report_time").unwrap().is_nullable());
     // No games that day, a bad ticket.
     let e = flight.do_get(Ticket::new("slate/2024-07-04")).await.map(|_| ()).unwrap_err();
     assert!(matches!(e, arrow_flight::error::FlightError::Tonic(ref s) if s.code() == Code::NotFound), "{e:?}");
     let e = flight.do_get(Ticket::new("tomorrow")).await.map(|_| ()).unwrap_err();
     assert!(matches!(e, arrow_flight::error::FlightError::Tonic(ref s) if s.code() == Code::InvalidArgument), "{e:?}");
+    server.stop().await.unwrap();
+}
+
+/// A `["requests"]` row with every optional column: the request it stands for.
+fn full_requests_batch(reqs: &[PredictRequest]) -> RecordBatch {
+    let strings = |f: &dyn Fn(&PredictRequest) -> Option<&str>| Arc::new(StringArray::from(reqs.iter().map(f).collect::<Vec<_>>())) as ArrayRef;
+    let list = |f: &dyn Fn(&PredictRequest) -> Option<&PlayerList>| {
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for r in reqs {
+            b.append_option(f(r).map(|l| l.player_ids.iter().map(|id| Some(id.as_str())).collect::<Vec<_>>()));
+        }
+        Arc::new(b.finish()) as ArrayRef
+    };
+    let cols: Vec<ArrayRef> = vec![
+        strings(&|r| Some(&r.player_id)),
+        strings(&|r| Some(&r.game_date)),
+        strings(&|r| Some(&r.opponent)),
+        Arc::new(BooleanArray::from(reqs.iter().map(|r| r.is_home).collect::<Vec<_>>())),
+        strings(&|r| r.team.as_deref()),
+        list(&|r| r.team_inactive.as_ref()),
+        list(&|r| r.opponent_inactive.as_ref()),
+        list(&|r| r.team_starters.as_ref()),
+        list(&|r| r.opponent_starters.as_ref()),
+        Arc::new(BooleanArray::from(reqs.iter().map(|r| Some(r.ignore_stored)).collect::<Vec<_>>())),
+    ];
+    let fields: Vec<Field> = cols
+        .iter()
+        .zip([
+            "player_id",
+            "game_date",
+            "opponent",
+            "is_home",
+            "team",
+            "team_inactive",
+            "opponent_inactive",
+            "team_starters",
+            "opponent_starters",
+            "ignore_stored",
+        ])
+        .map(|(c, name)| Field::new(name, c.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Player {
+    player_id: String,
+}
+
+/// The box score's starters of `team` on `date`.
+async fn starters(store: &Store, date: &str, team: &str) -> Vec<String> {
+    let sql = "SELECT player_id FROM player_game_summary FINAL WHERE game_date = toDate(?) AND team = ? AND starter = 1 ORDER BY player_id";
+    let ps: Vec<Player> = store.client().query(sql).bind(date).bind(team).fetch_all().await.unwrap();
+    ps.into_iter().map(|p| p.player_id).collect()
+}
+
+/// The slate of `date`: one batch (a day's few hundred rows are far below the encoder's
+/// 2 MiB split).
+async fn slate(flight: &mut FlightClient, date: &str) -> RecordBatch {
+    let batches: Vec<RecordBatch> = flight.do_get(Ticket::new(format!("slate/{date}"))).await.unwrap().try_collect().await.unwrap();
+    one(batches)
+}
+
+fn one(mut batches: Vec<RecordBatch>) -> RecordBatch {
+    assert_eq!(batches.len(), 1, "one batch expected");
+    batches.remove(0)
+}
+
+/// The slate's request for row `k` (no lists: the slate gives none).
+fn slate_request(b: &RecordBatch, k: usize) -> PredictRequest {
+    PredictRequest {
+        team: Some(col::<StringArray>(b, "team").value(k).to_string()),
+        ..request(
+            col::<StringArray>(b, "player_id").value(k),
+            col::<StringArray>(b, "game_date").value(k),
+            col::<StringArray>(b, "opponent").value(k),
+            col::<BooleanArray>(b, "is_home").value(k),
+        )
+    }
+}
+
+/// The sample up to 2023-10-29: the 27th is stored (official lists and starters), the 30th
+/// only scheduled. Request rows give lists and lineups, leave them out, or give them
+/// empty, and each answer names its sources as `Predict` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_rows_give_or_leave_lists_and_lineups_and_answers_name_their_sources() {
+    let store = sample_database("flight_game_day", chrono::NaiveDate::from_ymd_opt(2023, 10, 29)).await;
+    let server = TestServer::on(&store, &["--prediction-log", "false"]).await;
+    let mut flight = FlightClient::new(channel(&server.grpc).await);
+    let mut grpc = server.client().await;
+    let past = slate(&mut flight, "2023-10-27").await;
+    let future = slate(&mut flight, "2023-10-30").await;
+    let (p, f) = (slate_request(&past, 0), slate_request(&future, 0));
+    let team = p.team.clone().unwrap();
+    let five = starters(&store, "2023-10-27", &team).await;
+    assert_eq!(five.len(), 5, "{team}");
+    let ids = |v: &[&str]| Some(PlayerList { player_ids: v.iter().map(|s| s.to_string()).collect() });
+    let given = |v: &[String]| Some(PlayerList { player_ids: v.to_vec() });
+    let cases: Vec<(PredictRequest, [&str; 4])> = vec![
+        // Nothing given: a stored game's official lists and starters, a future game unknown.
+        (p.clone(), ["official"; 4]),
+        (f.clone(), ["unknown"; 4]),
+        // Given lists win over the stored ones; a lineup left out stays official.
+        (
+            PredictRequest { team_inactive: ids(&[]), opponent_inactive: ids(&["jamesle01"]), team_starters: given(&five), ..p.clone() },
+            ["request", "request", "request", "official"],
+        ),
+        // Empty lists are known (nobody out), not unknown; lineups not given stay unknown.
+        (PredictRequest { team_inactive: ids(&[]), opponent_inactive: ids(&[]), ..f.clone() }, ["request", "request", "unknown", "unknown"]),
+        (PredictRequest { team_starters: given(&five), ..f.clone() }, ["unknown", "unknown", "request", "unknown"]),
+        // ignore_stored: the stored game as if nothing were known yet.
+        (PredictRequest { ignore_stored: true, ..p.clone() }, ["unknown"; 4]),
+        (PredictRequest { ignore_stored: true, opponent_starters: given(&five[..0]), ..p.clone() }, ["unknown", "unknown", "unknown", "request"]),
+    ];
+    let reqs: Vec<PredictRequest> = cases.iter().map(|(r, _)| r.clone()).collect();
+    let out = exchange(&mut flight, "requests", vec![full_requests_batch(&reqs)]).await.unwrap();
+    let b = one(out);
+    assert_eq!(b.num_rows(), cases.len());
+    let sources = source_rows(&b);
+    let (pred, err, time) = (col::<Float64Array>(&b, "predicted_points"), col::<StringArray>(&b, "error"), col::<StringArray>(&b, "injury_report_time"));
+    let mut distinct = std::collections::BTreeSet::new();
+    for (k, (req, want)) in cases.iter().enumerate() {
+        assert!(err.is_null(k), "row {k}: {}", err.value(k));
+        assert_eq!(sources[k], want.map(Some), "row {k}: {req:?}");
+        assert!(time.is_null(k), "row {k}: no injury report here");
+        // The row is the request it stands for: the same answer as Predict.
+        let single = grpc.predict(req.clone()).await.unwrap().into_inner();
+        assert_eq!(pred.value(k), single.predicted_points, "row {k}");
+        assert_eq!(flight_source_names(&single), want.map(Some), "row {k}: Predict names the same sources");
+        distinct.insert(pred.value(k).to_bits());
+    }
+    assert!(distinct.len() >= 4, "what is given changes the answer: {distinct:?}");
+    server.stop().await.unwrap();
+}
+
+/// The sources of a `PredictResponse`, spelled as the Flight columns spell them.
+fn flight_source_names(r: &nba_api::proto::predict::PredictResponse) -> [Option<&'static str>; 4] {
+    [r.availability_source, r.opponent_availability_source, r.lineup_source, r.opponent_lineup_source].map(nba_server::flight::source_name)
+}
+
+/// A slate goes through the same resolution as Predict: a stored day is official; a day
+/// only scheduled is unknown until an injury report is loaded for one of its teams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slate_says_official_unknown_or_injury_report_row_by_row() {
+    use chrono::TimeZone;
+    let store = sample_database("flight_slate_sources", chrono::NaiveDate::from_ymd_opt(2023, 10, 29)).await;
+    let server = TestServer::on(&store, &["--prediction-log", "false"]).await;
+    let mut flight = FlightClient::new(channel(&server.grpc).await);
+    let mut grpc = server.client().await;
+
+    let stored = slate(&mut flight, "2023-10-29").await;
+    assert!(stored.num_rows() > 50, "{}", stored.num_rows());
+    assert_eq!(source_rows(&stored), vec![[Some("official"); 4]; stored.num_rows()]);
+
+    let date = "2023-10-30";
+    let before = slate(&mut flight, date).await;
+    assert!(before.num_rows() > 50, "{}", before.num_rows());
+    assert_eq!(source_rows(&before), vec![[Some("unknown"); 4]; before.num_rows()]);
+    assert_eq!(col::<StringArray>(&before, "injury_report_time").null_count(), before.num_rows());
+
+    // A report for the first row's team: its best-known player Out.
+    let first = slate_request(&before, 0);
+    let team = first.team.clone().unwrap();
+    let filed = chrono::Utc.with_ymd_and_hms(2023, 10, 30, 18, 0, 0).unwrap();
+    let out = first.player_id.clone();
+    let report = nba_store::rows::InjuryReportRow {
+        report_time: filed,
+        game_date: chrono::NaiveDate::from_ymd_opt(2023, 10, 30).unwrap(),
+        team: team.clone(),
+        player_id: out.clone(),
+        player_name: out.clone(),
+        status: "Out".into(),
+        reason: String::new(),
+        source_file: "flight-tests".into(),
+        version: 1,
+    };
+    store.insert(&[report]).await.unwrap();
+    let (code, body) = server.reload().await;
+    assert_eq!((code, &body["features_refresh"]["result"]), (200, &serde_json::json!("reloaded")), "{body}");
+
+    let after = slate(&mut flight, date).await;
+    assert_eq!(after.num_rows(), before.num_rows());
+    let (teams, opponents) = (col::<StringArray>(&after, "team"), col::<StringArray>(&after, "opponent"));
+    let time = col::<StringArray>(&after, "injury_report_time");
+    let mut reported = 0;
+    for (k, sources) in source_rows(&after).into_iter().enumerate() {
+        let (ours, theirs) = (teams.value(k) == team, opponents.value(k) == team);
+        let availability = |reported: bool| Some(if reported { "injury_report" } else { "unknown" });
+        assert_eq!(
+            sources,
+            [availability(ours), availability(theirs), Some("unknown"), Some("unknown")],
+            "row {k}: {} of {}",
+            col::<StringArray>(&after, "player_id").value(k),
+            teams.value(k)
+        );
+        if ours || theirs {
+            reported += 1;
+            assert_eq!(chrono::DateTime::parse_from_rfc3339(time.value(k)).unwrap(), filed, "row {k}");
+        } else {
+            assert!(time.is_null(k), "row {k}");
+        }
+        // Each row is Predict without lists.
+        if k % 25 == 0 {
+            let single = grpc.predict(slate_request(&after, k)).await.unwrap().into_inner();
+            assert_eq!(col::<Float64Array>(&after, "predicted_points").value(k), single.predicted_points, "row {k}");
+            assert_eq!(flight_source_names(&single), sources, "row {k}");
+        }
+    }
+    assert!(reported >= 20, "both teams of the reported game: {reported} rows");
     server.stop().await.unwrap();
 }
 
@@ -186,6 +421,21 @@ async fn bad_flight_input_gets_clear_errors() {
     let e = status(exchange(&mut flight, "requests", vec![only]).await.unwrap_err());
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("missing column \"game_date\""), "{}", e.message());
+    // A list column that is not a list; a row whose lineup is not one (its own error).
+    let keys = requests_batch(&[(Some("jamesle01"), "2024-03-05", "BOS", true, None)]);
+    let mut fields: Vec<Field> = keys.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("team_starters", DataType::Utf8, true));
+    let mut cols = keys.columns().to_vec();
+    cols.push(Arc::new(StringArray::from(vec!["jamesle01,davisan02"])));
+    let flat = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+    let e = status(exchange(&mut flight, "requests", vec![flat]).await.unwrap_err());
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "column \"team_starters\" of type Utf8 is not a list (a list of player ids is expected)"));
+    let six: Vec<String> = ["a01", "b01", "c01", "d01", "e01", "f01"].map(String::from).to_vec();
+    let req = PredictRequest { team_starters: Some(PlayerList { player_ids: six }), ..request("jamesle01", "2024-03-05", "BOS", true) };
+    let out = one(exchange(&mut flight, "requests", vec![full_requests_batch(&[req])]).await.unwrap());
+    let err = col::<StringArray>(&out, "error").value(0);
+    assert!(err.starts_with("INVALID_ARGUMENT: team_starters: 6 players"), "{err}");
+    assert_eq!(source_rows(&out), vec![[None; 4]], "an unanswered row has no sources");
     // A mistyped feature column (text that is not a number).
     let names = nba_features::feature_names();
     let mut fields = vec![];
@@ -320,10 +570,9 @@ async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
     for row in slate.iter().take(10) {
         let mut req = request(row["player_id"].as_str().unwrap(), date, row["opponent"].as_str().unwrap(), row["is_home"].as_bool().unwrap());
         req.team = Some(row["team"].as_str().unwrap().to_string());
-        req.team_inactive = Some(Default::default());
-        req.opponent_inactive = Some(Default::default());
         let single = grpc.predict(req).await.unwrap().into_inner();
         assert!((row["predicted_points"].as_f64().unwrap() - single.predicted_points).abs() < 1e-9);
+        assert_eq!(row["availability_source"], "official", "{row}");
     }
     for row in v["exchange"].as_array().unwrap() {
         let mut req = request(row["player_id"].as_str().unwrap(), date, row["opponent"].as_str().unwrap(), row["is_home"].as_bool().unwrap());

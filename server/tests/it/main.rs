@@ -8,6 +8,7 @@
 mod faults;
 mod flight;
 mod game_day;
+mod names;
 mod ops;
 mod predict;
 mod util;
