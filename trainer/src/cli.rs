@@ -134,10 +134,11 @@ pub struct TrainArgs {
     /// each month, the trees of the main model) and report that table too.
     #[arg(long, env = "NBA_WALK_FORWARD", default_value_t = false)]
     pub walk_forward: bool,
-    /// Shares of the training rows trained with the lineups hidden (state B: lists known,
-    /// lineups unknown) and with lists and lineups hidden (state C), as `B,C` (for
-    /// example 0.2,0.2); `auto` tries a small grid and keeps the shares with the lowest
-    /// mean validation MAE over the three game-day states.
+    /// Every training row is trained as built (state A: lists and lineups known); these
+    /// shares of the rows are also trained as copies with the lineups hidden (state B) and
+    /// with lists and lineups hidden (state C), as `B,C` (for example 0.5,0.5; each in
+    /// [0, 1]); `auto` tries a small grid and keeps the shares with the lowest mean
+    /// validation MAE over the three game-day states.
     #[arg(long, env = "NBA_HIDE_SHARES", default_value = "auto")]
     pub hide_shares: HideSharesArg,
     /// Show a progress bar while training (when stderr is a terminal).

@@ -5,11 +5,14 @@
 //! official list and the box score's starters). On game day the server is often asked
 //! before either is published, and then those request-time features are missing (NaN).
 //! A model that never saw them missing would route the NaN wherever its trees happen to
-//! send it, so a share of the training rows is put in each state ([`State`]) by hiding
-//! (setting to NaN) the features the state does not know. Which rows is decided by a hash
-//! of the row's game and player and a seed ([`row_draw`]), never by an RNG consumed in row
-//! order: the same row gets the same state whatever else is read, and a row's state only
-//! moves to a "more hidden" one as the shares grow.
+//! send it, so the training set holds every row as built (state A, everything known) plus,
+//! for a share of the rows, a copy in state B (lineups hidden) and, for another share, a
+//! copy in state C (lists and lineups hidden) ([`State`]; hiding = setting to NaN the
+//! features the state does not know). Copies rather than replacing rows: each state
+//! then learns from the whole history, and state A keeps every lineup it was given.
+//! Which rows get a copy is decided by a hash of the row's game and player and a seed
+//! ([`row_draw`]), never by an RNG consumed in row order: the same row gets the same
+//! copies whatever else is read, and growing a share only adds copies.
 //!
 //! The shares are chosen on the validation period only (see `train::fit`); the test
 //! period is then scored in every state ([`masked`]) and with the lists forced empty
@@ -45,14 +48,13 @@ impl State {
     }
 }
 
-/// The shares `--hide-shares auto` tries (lineups hidden, both hidden), on validation.
-/// Symmetric: nothing says one game-day state is asked more than the other.
-pub const GRID: [HideShares; 5] = [
-    HideShares { lineups_hidden: 0.05, both_hidden: 0.05 },
-    HideShares { lineups_hidden: 0.1, both_hidden: 0.1 },
-    HideShares { lineups_hidden: 0.2, both_hidden: 0.2 },
-    HideShares { lineups_hidden: 0.3, both_hidden: 0.3 },
-    HideShares { lineups_hidden: 0.45, both_hidden: 0.45 },
+/// The shares `--hide-shares auto` tries (rows copied with the lineups hidden, rows
+/// copied with both hidden), on validation. Symmetric: nothing says one game-day state is
+/// asked more than the other.
+pub const GRID: [HideShares; 3] = [
+    HideShares { lineups_hidden: 0.25, both_hidden: 0.25 },
+    HideShares { lineups_hidden: 0.5, both_hidden: 0.5 },
+    HideShares { lineups_hidden: 1.0, both_hidden: 1.0 },
 ];
 
 /// `--hide-shares`: `auto` (the validation grid) or a fixed pair `B,C`.
@@ -81,8 +83,8 @@ impl HideSharesArg {
 
 impl std::str::FromStr for HideSharesArg {
     type Err = String;
-    /// `auto`, or `B,C`: the share of training rows with the lineups hidden and the share
-    /// with lists and lineups hidden (each in [0, 1], together at most 1).
+    /// `auto`, or `B,C`: the share of training rows copied with the lineups hidden and the
+    /// share copied with lists and lineups hidden (each in [0, 1]).
     fn from_str(s: &str) -> Result<Self, String> {
         if s.trim().eq_ignore_ascii_case("auto") {
             return Ok(HideSharesArg::Auto);
@@ -91,8 +93,8 @@ impl std::str::FromStr for HideSharesArg {
         let (b, c) = s.split_once(',').ok_or_else(|| bad("no comma"))?;
         let share = |x: &str| x.trim().parse::<f64>().map_err(|_| bad(&format!("{x:?} is not a number")));
         let (b, c) = (share(b)?, share(c)?);
-        if !((0.0..=1.0).contains(&b) && (0.0..=1.0).contains(&c)) || b + c > 1.0 {
-            return Err(bad("each share must be in [0, 1] and their sum at most 1"));
+        if !((0.0..=1.0).contains(&b) && (0.0..=1.0).contains(&c)) {
+            return Err(bad("each share must be in [0, 1]"));
         }
         Ok(HideSharesArg::Fixed(HideShares { lineups_hidden: b, both_hidden: c }))
     }
@@ -134,23 +136,22 @@ pub fn row_draw(game_id: &str, player_id: &str, seed: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The state of a row whose draw is `draw`: the lowest draws see nothing, the next see
-/// the lists only, the rest everything. Growing a share only moves rows to more hidden
-/// states.
-pub fn state_of_draw(draw: f64, shares: HideShares) -> State {
-    if draw < shares.both_hidden {
-        State::Nothing
-    } else if draw < shares.both_hidden + shares.lineups_hidden {
-        State::ListsOnly
-    } else {
-        State::ListsAndLineups
-    }
+/// The states a training row appears in: always A, plus B when its draw for B is below
+/// the B share and C when its (independent) draw for C is below the C share.
+pub fn copies_of(draw_b: f64, draw_c: f64, shares: HideShares) -> impl Iterator<Item = State> {
+    [Some(State::ListsAndLineups), (draw_b < shares.lineups_hidden).then_some(State::ListsOnly), (draw_c < shares.both_hidden).then_some(State::Nothing)]
+        .into_iter()
+        .flatten()
 }
 
-/// Which state each row is put in.
+/// The seed of the C draw: another stream than B's, so the two copies are independent.
+const C_DRAW: u64 = 0x5eed_0000_000c;
+
+/// Which states each row is put in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Hiding {
-    /// Drawn per row with these shares and seed (training rows).
+    /// Training rows: every row in A, plus copies in B and C drawn per row with these
+    /// shares and seed.
     Drawn { shares: HideShares, seed: u64 },
     /// Every row in one state (validation and test rows scored in a state; the reference
     /// model, which never sees a request-time feature).
@@ -158,10 +159,13 @@ pub enum Hiding {
 }
 
 impl Hiding {
-    pub fn state(&self, r: &FeatureRow) -> State {
+    pub fn states(&self, r: &FeatureRow) -> Vec<State> {
         match *self {
-            Hiding::Drawn { shares, seed } => state_of_draw(row_draw(&r.game_id, &r.player_id, seed), shares),
-            Hiding::Every(state) => state,
+            Hiding::Drawn { shares, seed } => {
+                let draw = |s: u64| row_draw(&r.game_id, &r.player_id, s);
+                copies_of(draw(seed), draw(seed ^ C_DRAW), shares).collect()
+            }
+            Hiding::Every(state) => vec![state],
         }
     }
 }
@@ -200,6 +204,8 @@ impl RequestTimeColumns {
 #[derive(Debug, Clone)]
 pub struct MaskedRows {
     pub x: Vec<f32>,
+    /// For each row of `x`, the position of the input row it copies.
+    pub source: Vec<usize>,
 }
 
 impl MaskedRows {
@@ -210,18 +216,27 @@ impl MaskedRows {
     /// Appends `other`'s rows (stacking the states of one period).
     pub fn extend(&mut self, other: &MaskedRows) {
         self.x.extend_from_slice(&other.x);
+        self.source.extend_from_slice(&other.source);
+    }
+
+    /// The targets of the rows: `y[k]` for a row copying input row `k`.
+    pub fn targets(&self, y: &[f64]) -> Vec<f64> {
+        self.source.iter().map(|&k| y[k]).collect()
     }
 }
 
-/// The features of `rows`, each row hidden as `hiding` says.
+/// The features of `rows`, each row in the state(s) `hiding` says.
 pub fn masked<'a>(rows: impl IntoIterator<Item = &'a FeatureRow>, hiding: Hiding, cols: &RequestTimeColumns) -> MaskedRows {
-    let mut x = vec![];
-    for r in rows {
-        let start = x.len();
-        x.extend_from_slice(&r.features);
-        cols.hide(&mut x[start..], hiding.state(r));
+    let (mut x, mut source) = (vec![], vec![]);
+    for (k, r) in rows.into_iter().enumerate() {
+        for state in hiding.states(r) {
+            let start = x.len();
+            x.extend_from_slice(&r.features);
+            cols.hide(&mut x[start..], state);
+            source.push(k);
+        }
     }
-    MaskedRows { x }
+    MaskedRows { x, source }
 }
 
 /// How many of `rows` each state gets, and the sha256 of their states in row order.
@@ -229,13 +244,15 @@ pub fn mask_summary<'a>(rows: impl IntoIterator<Item = &'a FeatureRow>, hiding: 
     let mut n = RowsByState { lists_and_lineups_known: 0, lists_known_lineups_unknown: 0, nothing_known: 0 };
     let mut digest = Sha256::new();
     for r in rows {
-        let state = hiding.state(r);
-        match state {
-            State::ListsAndLineups => n.lists_and_lineups_known += 1,
-            State::ListsOnly => n.lists_known_lineups_unknown += 1,
-            State::Nothing => n.nothing_known += 1,
+        for state in hiding.states(r) {
+            match state {
+                State::ListsAndLineups => n.lists_and_lineups_known += 1,
+                State::ListsOnly => n.lists_known_lineups_unknown += 1,
+                State::Nothing => n.nothing_known += 1,
+            }
+            digest.update([state as u8]);
         }
-        digest.update([state as u8]);
+        digest.update([0xff]);
     }
     (n, hex::encode(digest.finalize()))
 }
@@ -274,7 +291,8 @@ pub fn lists_forced_empty(rows: &[&FeatureRow], history: &History, cols: &Reques
         return Err(TrainError::Data("no test rows to recompute with the inactive lists forced empty".into()));
     }
     let mismatches = recomputed.iter().filter(|(_, same)| !same).count();
-    Ok((MaskedRows { x: recomputed.into_iter().flat_map(|(v, _)| v).collect() }, mismatches))
+    let source = (0..recomputed.len()).collect();
+    Ok((MaskedRows { x: recomputed.into_iter().flat_map(|(v, _)| v).collect(), source }, mismatches))
 }
 
 #[cfg(test)]
@@ -302,18 +320,22 @@ mod tests {
 
     #[test]
     fn shares_are_respected_on_many_keys() {
-        let keys = keys(40_000);
-        for (b, c) in [(0.2, 0.2), (0.05, 0.3), (0.0, 0.0), (0.45, 0.45), (0.0, 1.0)] {
-            let shares = HideShares { lineups_hidden: b, both_hidden: c };
-            let mut n = [0usize; 3];
-            for (g, p) in &keys {
-                n[state_of_draw(row_draw(g, p, 0), shares) as usize] += 1;
-            }
-            let share = |k: usize| n[k] as f64 / keys.len() as f64;
-            // Binomial standard deviation at 40,000 keys is at most 0.0025.
-            assert!((share(1) - b).abs() < 0.01, "{b},{c}: lineups hidden {}", share(1));
-            assert!((share(2) - c).abs() < 0.01, "{b},{c}: both hidden {}", share(2));
+        let rows: Vec<FeatureRow> = keys(40_000).iter().map(|(g, p)| row(g, p)).collect();
+        for (b, c) in [(0.2, 0.2), (0.05, 0.3), (0.0, 0.0), (0.45, 0.45), (0.0, 1.0), (1.0, 1.0)] {
+            let hiding = Hiding::Drawn { shares: HideShares { lineups_hidden: b, both_hidden: c }, seed: 0 };
+            let (n, _) = mask_summary(&rows, hiding);
+            let share = |k: usize| k as f64 / rows.len() as f64;
+            // Every row is kept in state A; binomial standard deviation at 40,000 keys is
+            // at most 0.0025.
+            assert_eq!(n.lists_and_lineups_known, rows.len());
+            assert!((share(n.lists_known_lineups_unknown) - b).abs() < 0.01, "{b},{c}: lineups hidden {}", share(n.lists_known_lineups_unknown));
+            assert!((share(n.nothing_known) - c).abs() < 0.01, "{b},{c}: both hidden {}", share(n.nothing_known));
         }
+        // The two copies are drawn independently: with shares 0.5, 0.5 about a quarter of
+        // the rows get both.
+        let hiding = Hiding::Drawn { shares: HideShares { lineups_hidden: 0.5, both_hidden: 0.5 }, seed: 0 };
+        let both = rows.iter().filter(|r| hiding.states(r).len() == 3).count() as f64 / rows.len() as f64;
+        assert!((both - 0.25).abs() < 0.01, "{both}");
     }
 
     #[test]
@@ -336,18 +358,13 @@ mod tests {
     }
 
     #[test]
-    fn growing_a_share_only_hides_more() {
-        let keys = keys(5000);
-        let small = HideShares { lineups_hidden: 0.1, both_hidden: 0.1 };
-        let large = HideShares { lineups_hidden: 0.3, both_hidden: 0.3 };
-        let rank = |s: State| match s {
-            State::ListsAndLineups => 0,
-            State::ListsOnly => 1,
-            State::Nothing => 2,
-        };
-        for (g, p) in &keys {
-            let d = row_draw(g, p, 3);
-            assert!(rank(state_of_draw(d, large)) >= rank(state_of_draw(d, small)), "{g} {p}: draw {d}");
+    fn growing_a_share_only_adds_copies() {
+        let small = Hiding::Drawn { shares: HideShares { lineups_hidden: 0.1, both_hidden: 0.1 }, seed: 3 };
+        let large = Hiding::Drawn { shares: HideShares { lineups_hidden: 0.3, both_hidden: 0.3 }, seed: 3 };
+        for (g, p) in &keys(5000) {
+            let r = row(g, p);
+            let (s, l) = (small.states(&r), large.states(&r));
+            assert!(s.iter().all(|x| l.contains(x)), "{g} {p}: {s:?} then {l:?}");
         }
     }
 
@@ -367,17 +384,23 @@ mod tests {
                 assert_eq!(v.is_nan(), hidden, "{} feature {i}", state.label());
             }
         }
-        // Drawn hiding gives each row the state of its draw, and the digest follows it.
+        // Drawn hiding gives each row its copies, and the digest follows them.
         let rows: Vec<FeatureRow> = keys(300).iter().map(|(g, p)| row(g, p)).collect();
         let hiding = Hiding::Drawn { shares: HideShares { lineups_hidden: 0.3, both_hidden: 0.3 }, seed: 1 };
         let (n, digest) = mask_summary(&rows, hiding);
-        assert_eq!(n.lists_and_lineups_known + n.lists_known_lineups_unknown + n.nothing_known, 300);
+        assert_eq!(n.lists_and_lineups_known, 300);
         assert!(n.lists_known_lineups_unknown > 50 && n.nothing_known > 50);
         assert_eq!(mask_summary(&rows, hiding).1, digest);
         assert_ne!(mask_summary(&rows, Hiding::Drawn { shares: HideShares { lineups_hidden: 0.3, both_hidden: 0.3 }, seed: 2 }).1, digest);
         let m = masked(&rows, hiding, &cols);
         let nan_rows = m.rows().iter().filter(|x| x[cols.lists[0]].is_nan()).count();
         assert_eq!(nan_rows, n.nothing_known);
+        let lineup_nan_rows = m.rows().iter().filter(|x| x[cols.lineups[0]].is_nan()).count();
+        assert_eq!(lineup_nan_rows, n.nothing_known + n.lists_known_lineups_unknown);
+        // Each copy's target is its row's.
+        assert_eq!(m.source.len(), 300 + n.lists_known_lineups_unknown + n.nothing_known);
+        let y: Vec<f64> = (0..300).map(f64::from).collect();
+        assert!(m.targets(&y).iter().zip(&m.source).all(|(t, &k)| *t == k as f64));
     }
 
     #[test]
@@ -385,7 +408,8 @@ mod tests {
         assert_eq!("auto".parse::<HideSharesArg>().unwrap(), HideSharesArg::Auto);
         assert_eq!("0.2, 0.3".parse::<HideSharesArg>().unwrap(), HideSharesArg::Fixed(HideShares { lineups_hidden: 0.2, both_hidden: 0.3 }));
         assert_eq!("0,0".parse::<HideSharesArg>().unwrap().to_string(), "0,0");
-        for bad in ["", "0.2", "0.7,0.7", "-0.1,0.2", "x,0.1", "0.1,1.5", "NaN,0"] {
+        assert_eq!("1,1".parse::<HideSharesArg>().unwrap(), HideSharesArg::Fixed(HideShares { lineups_hidden: 1.0, both_hidden: 1.0 }));
+        for bad in ["", "0.2", "-0.1,0.2", "x,0.1", "0.1,1.5", "NaN,0"] {
             let e = bad.parse::<HideSharesArg>().unwrap_err();
             assert!(e.contains("auto"), "{bad}: {e}");
         }

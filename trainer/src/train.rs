@@ -242,7 +242,7 @@ struct ValidationStates {
 impl ValidationStates {
     fn of(rows: &[FeatureRow], ix: &[usize], cols: &RequestTimeColumns) -> ValidationStates {
         let part: Vec<&FeatureRow> = ix.iter().map(|&i| &rows[i]).collect();
-        let mut stacked = MaskedRows { x: vec![] };
+        let mut stacked = MaskedRows { x: vec![], source: vec![] };
         for state in State::ALL {
             stacked.extend(&game_day::masked(part.iter().copied(), Hiding::Every(state), cols));
         }
@@ -311,7 +311,8 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
     let valid_history = chosen.booster.valid_history.clone();
     let (booster, reference) = if args.refit {
         let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
-        let mut refit = fit_with_kept_trees(args, &masked_part(rows, &both, hiding, &cols).rows(), &target(rows, &both), &bag_trees, "refit")?;
+        let refit_x = masked_part(rows, &both, hiding, &cols);
+        let mut refit = fit_with_kept_trees(args, &refit_x.rows(), &refit_x.targets(&target(rows, &both)), &bag_trees, "refit")?;
         refit.trees_grown = chosen.booster.trees_grown;
         let ref_x = masked_part(rows, &both, Hiding::Every(State::Nothing), &cols);
         let mut ref_refit = fit_with_kept_trees(args, &ref_x.rows(), &target(rows, &both), &reference_bag_trees, "refit of the reference")?;
@@ -353,7 +354,7 @@ fn fit_candidate(
     let Hiding::Drawn { shares, .. } = hiding else { unreachable!("grid candidates draw their states") };
     let x = masked_part(rows, &split.train, hiding, cols);
     let what = format!("hide {},{}", shares.lineups_hidden, shares.both_hidden);
-    let members = fit_bag_members(args, &what, &x.rows(), y, (&valid.stacked.rows(), &valid.y))?;
+    let members = fit_bag_members(args, &what, &x.rows(), &x.targets(y), (&valid.stacked.rows(), &valid.y))?;
     let booster = gbm::average(&members)?;
     let (maes, validation_mae) = valid.maes(&booster);
     tracing::info!(
@@ -650,7 +651,7 @@ fn walk_forward(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split, fitt
         let month_start = start.with_day(1).unwrap_or(start);
         let train_ix: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].game_date >= first && rows[i].game_date < month_start).collect();
         let x = masked_part(rows, &train_ix, fitted.hiding, &cols);
-        let b = fit_with_kept_trees(args, &x.rows(), &target(rows, &train_ix), bag_trees, &format!("walk-forward {m}"))?;
+        let b = fit_with_kept_trees(args, &x.rows(), &x.targets(&target(rows, &train_ix)), bag_trees, &format!("walk-forward {m}"))?;
         for &k in &test_ix {
             pred[k] = b.predict_row(&rows[split.test[k]].features) as f32 as f64;
         }
@@ -752,7 +753,7 @@ fn summary(m: &Manifest) -> String {
     if let Some(g) = &m.game_day {
         let h = g.hide_shares;
         out += &format!(
-            "  game-day states, same scored rows (trained with lineups hidden on {:.0}% and lists and lineups on {:.0}% of rows, {}):\n",
+            "  game-day states, same scored rows (trained on every row plus copies of {:.0}% with lineups hidden and {:.0}% with lists and lineups hidden, {}):\n",
             100.0 * h.lineups_hidden,
             100.0 * h.both_hidden,
             g.chosen_by

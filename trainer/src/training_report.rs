@@ -360,8 +360,8 @@ fn game_day_section(out: &mut String, g: &GameDayEvaluation) {
     let (h, n) = (g.hide_shares, g.train_rows);
     let _ = writeln!(
         out,
-        "\nTrained with the lineups hidden on a share {} and lists and lineups hidden on a share {} of the rows ({}; per-row \
-         draw, seed {}): {} rows in state A, {} in B, {} in C. Scored test rows whose pre-game features, recomputed for D, differ \
+        "\nTrained on every row as built (state A) plus copies of a share {} of the rows with the lineups hidden (B) and of a \
+         share {} with lists and lineups hidden (C) ({}; per-row draws, seed {}): {} rows in state A, {} in B, {} in C. Scored test rows whose pre-game features, recomputed for D, differ \
          from the stored row: {}.\n",
         h.lineups_hidden,
         h.both_hidden,

@@ -172,9 +172,10 @@ pub struct FeatureGain {
     pub gain: f64,
 }
 
-/// Shares of the training rows trained in each game-day state: `lineups_hidden` of them
-/// see the inactive lists but not the lineups (state B), `both_hidden` see neither (state
-/// C), the rest see both (state A, as the rows were built).
+/// Game-day copies in training: every training row is trained as built (state A, lists
+/// and lineups known); a share `lineups_hidden` of the rows is also trained as a copy
+/// that sees the inactive lists but not the lineups (state B), and an independently drawn
+/// share `both_hidden` as a copy that sees neither (state C).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct HideShares {
     pub lineups_hidden: f64,
@@ -204,7 +205,7 @@ pub struct HideSharesCandidate {
     pub trees: usize,
 }
 
-/// Training rows in each game-day state, with the chosen shares.
+/// Training rows (copies included) in each game-day state, with the chosen shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowsByState {
     pub lists_and_lineups_known: usize,
