@@ -179,6 +179,8 @@ mod tests {
         assert_eq!(train(&[]).unwrap(), HideSharesArg::Auto);
         let fixed = train(&["--hide-shares", "0.2,0.1"]).unwrap();
         assert_eq!(fixed, HideSharesArg::Fixed(crate::game_day::HideShares { lineups_hidden: 0.2, both_hidden: 0.1 }));
-        assert!(train(&["--hide-shares", "0.8,0.8"]).unwrap_err().contains("at most 1"));
+        // Copies: both shares may be 1 (every row copied into both states), not more.
+        assert!(train(&["--hide-shares", "1,1"]).is_ok());
+        assert!(train(&["--hide-shares", "0.8,1.2"]).unwrap_err().contains("in [0, 1]"));
     }
 }
