@@ -115,6 +115,7 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
         (4, "feature contract v2: player_features_wide regenerated", features_view_regenerated(db)),
         (5, "feature contract v3: player_features_wide regenerated", features_view_regenerated(db)),
         (6, "injury reports", schema::PREGAME_TABLES.iter().map(|t| t.create_sql(db)).collect()),
+        (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db)),
     ]
 }
 
@@ -129,7 +130,7 @@ fn features_view_regenerated(db: &str) -> Vec<String> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the
