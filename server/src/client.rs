@@ -4,7 +4,7 @@
 use crate::config::ClientArgs;
 use anyhow::{Context, bail};
 use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
-use nba_api::proto::predict::{Call, PredictRequest};
+use nba_api::proto::predict::{Call, InfoSource, PredictRequest};
 
 /// Parses `PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE]`.
 pub fn parse_request(s: &str) -> anyhow::Result<PredictRequest> {
@@ -43,9 +43,19 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         match client.predict(req).await {
             Ok(r) => {
                 let r = r.into_inner();
+                let source = |s: i32| InfoSource::try_from(s).map(|s| s.as_str_name().to_ascii_lowercase()).unwrap_or_else(|_| "?".into());
                 let mut line = format!(
-                    "{label} ({}): {:.1} points (80% interval {:.1}-{:.1}; {} games before; model {})",
-                    r.team, r.predicted_points, r.p10, r.p90, r.games_before, r.model_version
+                    "{label} ({}): {:.1} points (80% interval {:.1}-{:.1}; {} games before; model {}; inactive lists {}/{}, lineups {}/{})",
+                    r.team,
+                    r.predicted_points,
+                    r.p10,
+                    r.p90,
+                    r.games_before,
+                    r.model_version,
+                    source(r.availability_source),
+                    source(r.opponent_availability_source),
+                    source(r.lineup_source),
+                    source(r.opponent_lineup_source)
                 );
                 if let (Some(edge), Some(p)) = (r.edge, r.p_over) {
                     let call = Call::try_from(r.call).map(|c| c.as_str_name()).unwrap_or("?");
