@@ -52,7 +52,7 @@ fn ambiguous_ids(r: &PlayerRegistry, name: &str, team: Option<&str>, on: Option<
 #[test]
 fn the_fixture_holds_the_players() {
     let r = registry();
-    assert_eq!(r.len(), 52);
+    assert_eq!(r.len(), 54);
     assert!(!r.is_empty());
     assert!(PlayerRegistry::new(Vec::new()).is_empty());
 }
@@ -136,6 +136,13 @@ fn nicknames_through_the_alias_table() {
         let c = resolved(&r, name, None, None);
         assert_eq!((c.player_id.as_str(), c.name.as_str(), c.score), (id, name, 0.90));
     }
+    // Brothers: "Steph" is Stephen through the alias table, never Seth; "S. Curry" alone
+    // is a tie the team breaks.
+    let steph = resolved(&r, "Steph Curry", None, None);
+    assert_eq!((steph.player_id.as_str(), steph.score), ("curryst01", 0.80));
+    assert_eq!(ambiguous_ids(&r, "S. Curry", None, None), ["curryse01", "curryst01"]);
+    assert_eq!(resolved_id(&r, "S. Curry", Some("CHA"), Some("2024-02-20")), "curryse01");
+    assert_eq!(resolved_id(&r, "S. Curry", Some("GS"), Some("2024-02-20")), "curryst01");
     // Moe Wagner's brother on the same team is no candidate of the alias.
     let cs = r.candidates("Moe Wagner", Some("ORL"), Some(date("2023-11-01")), 5);
     assert_eq!(cs[0].player_id, "wagnemo01");
