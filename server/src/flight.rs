@@ -33,7 +33,7 @@ use crate::predict::Predictor;
 use crate::served_model::LoadedModel;
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int8Type;
-use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float32Array, Int8Array, RecordBatch, StringArray};
 use arrow_data::transform::MutableArrayData;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
@@ -129,6 +129,17 @@ fn source_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
 }
 
+/// `model_version` in answers: dictionary-encoded (the version once per batch, a one-byte
+/// key per row) instead of ~30 bytes of the same string on every row.
+fn model_version_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
+}
+
+/// A `model_version` column of `rows` rows, all `version`.
+fn model_version_column(version: &str, rows: usize) -> ArrayRef {
+    Arc::new(DictionaryArray::<Int8Type>::new(Int8Array::from(vec![0i8; rows]), Arc::new(StringArray::from(vec![version]))))
+}
+
 /// A source as the Flight columns spell it: "official", "injury_report", "request",
 /// "unknown" (null only if the predictor left it unspecified).
 pub fn source_name(v: i32) -> Option<&'static str> {
@@ -161,7 +172,8 @@ pub fn predictions_schema() -> Schema {
         Field::new("edge", DataType::Float64, true),
         Field::new("p_over", DataType::Float64, true),
         Field::new("call", DataType::Utf8, true),
-        Field::new("model_version", DataType::Utf8, false),
+        // One model answers a whole batch: its version is sent once, then a byte per row.
+        Field::new("model_version", model_version_type(), false),
         Field::new("error", DataType::Utf8, true),
         // After the original columns, so that clients reading by position keep working.
         Field::new(SOURCE_COLUMNS[0], source_type(), true),
@@ -216,7 +228,9 @@ struct PredictionRows {
     edge: Float64Builder,
     p_over: Float64Builder,
     call: StringBuilder,
-    version: StringBuilder,
+    /// Rows pushed (every row carries the one model's version).
+    rows: usize,
+    version: String,
     error: StringBuilder,
     /// In SOURCE_COLUMNS order.
     sources: [StringDictionaryBuilder<Int8Type>; 4],
@@ -224,7 +238,8 @@ struct PredictionRows {
 }
 
 impl PredictionRows {
-    fn new() -> PredictionRows {
+    /// Answers of one batch, all by `model`.
+    fn new(model: &LoadedModel) -> PredictionRows {
         PredictionRows {
             player_id: StringBuilder::new(),
             game_date: StringBuilder::new(),
@@ -238,7 +253,8 @@ impl PredictionRows {
             edge: Float64Builder::new(),
             p_over: Float64Builder::new(),
             call: StringBuilder::new(),
-            version: StringBuilder::new(),
+            rows: 0,
+            version: model.version.clone(),
             error: StringBuilder::new(),
             sources: std::array::from_fn(|_| StringDictionaryBuilder::new()),
             report_time: StringBuilder::new(),
@@ -252,7 +268,8 @@ impl PredictionRows {
         self.opponent.append_option(req.map(|r| r.opponent.as_str()));
         self.is_home.append_option(req.map(|r| r.is_home));
         self.line.append_option(req.and_then(|r| r.line));
-        self.version.append_value(&model.version);
+        self.rows += 1;
+        debug_assert_eq!(self.version, model.version, "one model answers a batch");
         match answer {
             Ok(s) => {
                 let r = s.response;
@@ -303,7 +320,7 @@ impl PredictionRows {
             Arc::new(self.edge.finish()),
             Arc::new(self.p_over.finish()),
             Arc::new(self.call.finish()),
-            Arc::new(self.version.finish()),
+            model_version_column(&self.version, self.rows),
             Arc::new(self.error.finish()),
         ];
         cols.extend(self.sources.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
@@ -315,7 +332,7 @@ impl PredictionRows {
 /// Scores a `["requests"]` batch; a bad row is answered with its error.
 fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> Result<RecordBatch, ServeError> {
     let columns = decode::RequestColumns::read(b)?;
-    let mut out = PredictionRows::new();
+    let mut out = PredictionRows::new(model);
     for i in 0..columns.len() {
         let row = match columns.row(i) {
             Ok(row) => row,
@@ -378,8 +395,8 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
     }
     fields.push(Arc::new(Field::new("predicted_points", DataType::Float32, false)));
     cols.push(Arc::new(Float32Array::from(scores)));
-    fields.push(Arc::new(Field::new("model_version", DataType::Utf8, false)));
-    cols.push(Arc::new(StringArray::from(vec![model.version.as_str(); rows])));
+    fields.push(Arc::new(Field::new("model_version", model_version_type(), false)));
+    cols.push(model_version_column(&model.version, rows));
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
@@ -390,7 +407,7 @@ impl FlightApi {
     fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, ServeError> {
         let snap = self.predictor.feature_source.snapshot().ok_or_else(|| ServeError::Unavailable("the feature history is not loaded yet".into()))?;
         let games = snap.schedule.get(&date).ok_or(ServeError::NoGamesScheduled { date })?;
-        let mut out = PredictionRows::new();
+        let mut out = PredictionRows::new(model);
         for (home, away) in games {
             for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
                 for player in roster(&snap.history, team, date) {

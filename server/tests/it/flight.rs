@@ -58,6 +58,15 @@ fn source_rows(b: &RecordBatch) -> Vec<[Option<&str>; 4]> {
     (0..b.num_rows()).map(|k| std::array::from_fn(|i| cols[i].key(k).map(|key| values[i].value(key)))).collect()
 }
 
+/// Each row's `model_version`, checking that the batch sends the version once (a
+/// dictionary of one value, a key per row).
+fn model_versions(b: &RecordBatch) -> Vec<&str> {
+    let c = col::<DictionaryArray<Int8Type>>(b, "model_version");
+    let values = c.values().as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(values.len(), 1, "one model answers a batch: its version once");
+    (0..b.num_rows()).map(|k| values.value(c.key(k).expect("every row has a version"))).collect()
+}
+
 /// (player_id, game_date, opponent, is_home, team) of one request row.
 type Item<'a> = (Option<&'a str>, &'a str, &'a str, bool, Option<&'a str>);
 
@@ -136,7 +145,7 @@ async fn exchanges_score_requests_and_raw_features_in_order() {
     for (a, e) in col::<Float32Array>(b, "predicted_points").values().iter().zip(&expected) {
         assert!((a - e).abs() < 1e-4, "{a} vs {e}");
     }
-    assert_eq!(col::<StringArray>(b, "model_version").value(0), t.first);
+    assert_eq!(model_versions(b), vec![t.first.as_str(); n]);
     server.stop().await.unwrap();
 }
 
@@ -311,6 +320,8 @@ async fn request_rows_give_or_leave_lists_and_lineups_and_answers_name_their_sou
     let b = one(out);
     assert_eq!(b.num_rows(), cases.len());
     let sources = source_rows(&b);
+    let version = model_versions(&b)[0].to_string();
+    assert!(model_versions(&b).iter().all(|v| *v == version) && !version.is_empty());
     let (pred, err, time) = (col::<Float64Array>(&b, "predicted_points"), col::<StringArray>(&b, "error"), col::<StringArray>(&b, "injury_report_time"));
     let mut distinct = std::collections::BTreeSet::new();
     for (k, (req, want)) in cases.iter().enumerate() {
