@@ -4,7 +4,7 @@
 use crate::config::ClientArgs;
 use anyhow::{Context, bail};
 use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
-use nba_api::proto::predict::{Call, InfoSource, PredictRequest};
+use nba_api::proto::predict::{Call, PredictRequest};
 
 /// Parses `PLAYER_ID,YYYY-MM-DD,OPPONENT,home|away[,LINE]`.
 pub fn parse_request(s: &str) -> anyhow::Result<PredictRequest> {
@@ -43,7 +43,7 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         match client.predict(req).await {
             Ok(r) => {
                 let r = r.into_inner();
-                let source = |s: i32| InfoSource::try_from(s).map(|s| s.as_str_name().to_ascii_lowercase()).unwrap_or_else(|_| "?".into());
+                let source = |s: i32| crate::flight::source_name(s).unwrap_or("?");
                 let mut line = format!(
                     "{label} ({}): {:.1} points (80% interval {:.1}-{:.1}; {} games before; model {}; inactive lists {}/{}, lineups {}/{})",
                     r.team,

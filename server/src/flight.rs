@@ -124,14 +124,10 @@ pub fn requests_schema() -> Schema {
 /// The answer columns that say where a row's information came from, in order.
 pub const SOURCE_COLUMNS: [&str; 4] = ["availability_source", "opponent_availability_source", "lineup_source", "opponent_lineup_source"];
 
-/// A source column's type: few distinct values, so dictionary-encoded.
-fn source_type() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
-}
-
-/// `model_version` in answers: dictionary-encoded (the version once per batch, a one-byte
-/// key per row) instead of ~30 bytes of the same string on every row.
-fn model_version_type() -> DataType {
+/// The type of an answer column with few distinct values (the sources, and
+/// `model_version`, one per batch): dictionary-encoded, each value sent once per batch
+/// and a one-byte key per row.
+fn label_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
 }
 
@@ -173,13 +169,13 @@ pub fn predictions_schema() -> Schema {
         Field::new("p_over", DataType::Float64, true),
         Field::new("call", DataType::Utf8, true),
         // One model answers a whole batch: its version is sent once, then a byte per row.
-        Field::new("model_version", model_version_type(), false),
+        Field::new("model_version", label_type(), false),
         Field::new("error", DataType::Utf8, true),
         // After the original columns, so that clients reading by position keep working.
-        Field::new(SOURCE_COLUMNS[0], source_type(), true),
-        Field::new(SOURCE_COLUMNS[1], source_type(), true),
-        Field::new(SOURCE_COLUMNS[2], source_type(), true),
-        Field::new(SOURCE_COLUMNS[3], source_type(), true),
+        Field::new(SOURCE_COLUMNS[0], label_type(), true),
+        Field::new(SOURCE_COLUMNS[1], label_type(), true),
+        Field::new(SOURCE_COLUMNS[2], label_type(), true),
+        Field::new(SOURCE_COLUMNS[3], label_type(), true),
         // RFC 3339, as in PredictResponse; set when a list came from an injury report.
         Field::new("injury_report_time", DataType::Utf8, true),
     ])
@@ -395,7 +391,7 @@ fn score_features(model: &LoadedModel, b: &RecordBatch) -> Result<RecordBatch, S
     }
     fields.push(Arc::new(Field::new("predicted_points", DataType::Float32, false)));
     cols.push(Arc::new(Float32Array::from(scores)));
-    fields.push(Arc::new(Field::new("model_version", model_version_type(), false)));
+    fields.push(Arc::new(Field::new("model_version", label_type(), false)));
     cols.push(model_version_column(&model.version, rows));
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }

@@ -43,16 +43,6 @@ impl Source {
             Source::Unknown => InfoSource::Unknown,
         }
     }
-
-    /// The label of the prediction log and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Official => "official",
-            Source::InjuryReport => "injury_report",
-            Source::Request => "request",
-            Source::Unknown => "unknown",
-        }
-    }
 }
 
 /// One team's list (inactive players or starters) as resolved for a request.
