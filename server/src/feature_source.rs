@@ -22,7 +22,7 @@ use nba_features::{GameContext, History, N_FEATURES};
 use nba_names::PlayerRegistry;
 use nba_store::Store;
 use nba_store::injuries::InjuryReports;
-use nba_store::rows::{GameRow, InactiveRow, PlayerGameSummaryRow, TeamGameSummaryRow};
+use nba_store::rows::{GameRow, InactiveRow};
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,8 +182,7 @@ impl FeatureSource {
     /// inactive lists; and the injury reports. The history is built with the same
     /// `to_history` as the builder's, so vectors equal its rows bit for bit.
     async fn read_history(&self) -> Result<(History, GameDay), nba_store::StoreError> {
-        let players: Vec<PlayerGameSummaryRow> = self.store.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
-        let teams: Vec<TeamGameSummaryRow> = self.store.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        let (players, teams) = self.store.summaries().await?;
         let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
         let mut game_day = GameDay { injuries: InjuryReports::load(&self.store).await?, ..GameDay::default() };
         for r in inactives {
@@ -193,8 +192,7 @@ impl FeatureSource {
             game_day.starters.entry((p.game_date, p.team.clone())).or_default().push(p.player_id.clone());
         }
         game_day.stored = teams.iter().map(|t| (t.game_date, t.team.clone())).collect::<HashSet<_>>();
-        let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
-        Ok((history, game_day))
+        Ok((nba_store::history_of(&players, &teams), game_day))
     }
 
     /// Scheduled games by date, each day sorted.

@@ -145,6 +145,12 @@ pub fn features_view_sql(db: &str) -> String {
     )
 }
 
+/// The history of summary rows: the one conversion the builder, the server and the
+/// trainer use, so their vectors agree bit for bit.
+pub fn history_of(players: &[rows::PlayerGameSummaryRow], teams: &[rows::TeamGameSummaryRow]) -> nba_features::History {
+    nba_features::History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()))
+}
+
 #[derive(Clone)]
 pub struct Store {
     /// Client bound to the project's database.
@@ -509,9 +515,15 @@ impl Store {
     /// server builds its history this way, and the parity tests check that it gives the
     /// same vectors as the rows `build` wrote.
     pub async fn history(&self) -> Result<nba_features::History> {
-        let players: Vec<rows::PlayerGameSummaryRow> = self.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
-        let teams: Vec<rows::TeamGameSummaryRow> = self.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
-        Ok(nba_features::History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history())))
+        let (players, teams) = self.summaries().await?;
+        Ok(history_of(&players, &teams))
+    }
+
+    /// Both summary tables, every row (FINAL).
+    pub async fn summaries(&self) -> Result<(Vec<rows::PlayerGameSummaryRow>, Vec<rows::TeamGameSummaryRow>)> {
+        let players = self.select("read player_game_summary", "SELECT ?fields FROM player_game_summary FINAL").await?;
+        let teams = self.select("read team_game_summary", "SELECT ?fields FROM team_game_summary FINAL").await?;
+        Ok((players, teams))
     }
 
     /// Row count of a table (without FINAL: what is physically there).

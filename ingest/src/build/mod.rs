@@ -114,7 +114,7 @@ pub struct ComputedSummaries {
 pub fn compute_summaries(raw: &RawRows, version: u64) -> ComputedSummaries {
     let teams = summaries::team_summaries(&raw.teams, &raw.players, version);
     let players = summaries::player_summaries(&raw.players, &raw.teams, version);
-    let history = History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()));
+    let history = nba_store::history_of(&players, &teams);
     ComputedSummaries { players, teams, history }
 }
 
