@@ -10,7 +10,7 @@
 //!   "status", "reason"}]}]}`, or an array of such objects. A game with `"players": []`
 //!   is the team reported with nobody on it.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 /// The CSV header, in this order.
@@ -183,20 +183,10 @@ pub fn parse_game_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| format!("game_date {s:?} is not a YYYY-MM-DD date ({e})"))
 }
 
-/// The calendar day of `t` in US Eastern time, where game dates are reckoned: UTC-4 from
-/// the second Sunday of March, 2:00 local, to the first Sunday of November, 2:00 local
-/// (the rule since 2007), UTC-5 otherwise.
+/// The calendar day of `t` in US Eastern time (`America/New_York`, from the IANA
+/// database), where game dates are reckoned.
 pub fn eastern_date(t: DateTime<Utc>) -> NaiveDate {
-    let year = t.year();
-    let nth_sunday = |month: u32, n: u8| NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n);
-    // 2:00 EST = 7:00 UTC (start); 2:00 EDT = 6:00 UTC (end).
-    let utc_at = |d: Option<NaiveDate>, hour: u32| d.and_then(|d| d.and_hms_opt(hour, 0, 0)).map(|n| Utc.from_utc_datetime(&n));
-    let dst = match (utc_at(nth_sunday(3, 2), 7), utc_at(nth_sunday(11, 1), 6)) {
-        (Some(start), Some(end)) => t >= start && t < end,
-        _ => false,
-    };
-    let offset_hours = if dst { 4 } else { 5 };
-    (t - chrono::Duration::hours(offset_hours)).date_naive()
+    t.with_timezone(&chrono_tz::America::New_York).date_naive()
 }
 
 #[cfg(test)]
