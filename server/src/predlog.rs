@@ -5,7 +5,7 @@
 //! (`nba_prediction_log_dropped_total`): logging never slows or fails a prediction.
 
 use crate::feature_source::FeatureVector;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
 use nba_store::Store;
 use nba_store::rows::PredictionRow;
@@ -36,35 +36,62 @@ impl PredictionLog {
         let _ = self.close.send(true);
     }
 
+    /// Queues a client's answer (`source = request`).
     pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<f64>) {
-        let Ok(game_date) = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d") else {
+        let now = Utc::now();
+        let Some(row) = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line) else {
             return;
-        };
-        let row = PredictionRow {
-            predicted_at: Utc::now(),
-            method: method.to_string(),
-            model_version: r.model_version.clone(),
-            feature_version: r.feature_version,
-            player_id: r.player_id.clone(),
-            game_date,
-            team: r.team.clone(),
-            opponent: r.opponent.clone(),
-            is_home: u8::from(is_home),
-            predicted_pts: r.predicted_points as f32,
-            p10: r.p10 as f32,
-            p90: r.p90 as f32,
-            line: line.map(|l| l as f32),
-            p_over: r.p_over.map(|p| p as f32),
-            call: match Call::try_from(r.call) {
-                Ok(Call::Unspecified) | Err(_) => String::new(),
-                Ok(c) => c.as_str_name().to_string(),
-            },
-            features: f.values.to_vec(),
         };
         if self.tx.try_send(row).is_err() {
             metrics::counter!("nba_prediction_log_dropped_total", "reason" => "queue_full").increment(1);
         }
     }
+}
+
+/// What a logged prediction was asked by, besides the answer itself.
+pub struct Logged<'a> {
+    pub method: &'a str,
+    /// [`PredictionRow::REQUEST`] or [`PredictionRow::SLATE`].
+    pub source: &'a str,
+    /// The slate run's name; empty for requests.
+    pub run: &'a str,
+    pub run_at: DateTime<Utc>,
+    pub predicted_at: DateTime<Utc>,
+}
+
+/// The `predictions` row of an answer: the one conversion the log and the slate run use.
+/// None when the answer's date is not a date (never for an answer the predictor made).
+pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<f64>) -> Option<PredictionRow> {
+    let game_date = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d").ok()?;
+    let source_name = |v: i32| crate::flight::source_name(v).unwrap_or_default().to_string();
+    Some(PredictionRow {
+        predicted_at: by.predicted_at,
+        method: by.method.to_string(),
+        model_version: r.model_version.clone(),
+        feature_version: r.feature_version,
+        player_id: r.player_id.clone(),
+        game_date,
+        team: r.team.clone(),
+        opponent: r.opponent.clone(),
+        is_home: u8::from(is_home),
+        predicted_pts: r.predicted_points as f32,
+        p10: r.p10 as f32,
+        p90: r.p90 as f32,
+        line: line.map(|l| l as f32),
+        p_over: r.p_over.map(|p| p as f32),
+        call: match Call::try_from(r.call) {
+            Ok(Call::Unspecified) | Err(_) => String::new(),
+            Ok(c) => c.as_str_name().to_string(),
+        },
+        features: f.values.to_vec(),
+        source: by.source.to_string(),
+        run: by.run.to_string(),
+        run_at: by.run_at,
+        availability_source: source_name(r.availability_source),
+        opponent_availability_source: source_name(r.opponent_availability_source),
+        lineup_source: source_name(r.lineup_source),
+        opponent_lineup_source: source_name(r.opponent_lineup_source),
+    })
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: watch::Receiver<bool>) {

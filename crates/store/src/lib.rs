@@ -116,8 +116,24 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
         (5, "feature contract v3: player_features_wide regenerated", features_view_regenerated(db)),
         (6, "injury reports", schema::PREGAME_TABLES.iter().map(|t| t.create_sql(db)).collect()),
         (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db)),
+        (8, "predictions: source, slate run and what was known", vec![]),
     ]
 }
+
+/// Columns added to existing tables, by migration: `(migration, table, column, DEFAULT
+/// for the rows already there)`. The table declarations in `schema.rs` already list them
+/// (a new database gets them from `CREATE TABLE`); an older database gets the missing ones
+/// by `ALTER TABLE ... ADD COLUMN` (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the
+/// server's columns are read first: rerunning adds nothing).
+const ADDED_COLUMNS: &[(u32, &schema::Table, &str, &str)] = &[
+    (8, &schema::PREDICTIONS, "source", "'request'"),
+    (8, &schema::PREDICTIONS, "run", "''"),
+    (8, &schema::PREDICTIONS, "run_at", "predicted_at"),
+    (8, &schema::PREDICTIONS, "availability_source", "''"),
+    (8, &schema::PREDICTIONS, "opponent_availability_source", "''"),
+    (8, &schema::PREDICTIONS, "lineup_source", "''"),
+    (8, &schema::PREDICTIONS, "opponent_lineup_source", "''"),
+];
 
 /// A new feature contract's migration: `player_features_wide` dropped and created again
 /// with the contract's columns.
@@ -130,7 +146,7 @@ fn features_view_regenerated(db: &str) -> Vec<String> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the
@@ -249,6 +265,7 @@ impl Store {
             for sql in &statements {
                 self.retry(name, || self.root.query(sql).execute()).await?;
             }
+            self.add_missing_columns(version, name).await?;
             if !applied.contains(&version) {
                 let row = rows::MigrationRow { version, name: name.to_string(), applied_at: chrono::Utc::now() };
                 self.insert(&[row]).await?;
@@ -256,6 +273,31 @@ impl Store {
             }
         }
         Ok(done)
+    }
+
+    /// The [`ADDED_COLUMNS`] of migration `version` that the server's tables lack, added
+    /// in declaration order at the end of each table.
+    async fn add_missing_columns(&self, version: u32, name: &str) -> Result<()> {
+        for &(_, table, column, default) in ADDED_COLUMNS.iter().filter(|c| c.0 == version) {
+            let present: u64 = self
+                .retry(name, || {
+                    self.root
+                        .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
+                        .bind(&self.config.database)
+                        .bind(table.name)
+                        .bind(column)
+                        .fetch_one::<u64>()
+                })
+                .await?;
+            if present > 0 {
+                continue;
+            }
+            // Every added column is declared (checked by a unit test).
+            let Some((_, ty)) = table.columns.iter().find(|(n, _)| *n == column) else { continue };
+            let sql = format!("ALTER TABLE `{}`.`{}` ADD COLUMN `{column}` {ty} DEFAULT {default}", self.config.database, table.name);
+            self.retry(name, || self.root.query(&sql).execute()).await?;
+        }
+        Ok(())
     }
 
     /// Drops the database with everything in it, if it exists. For tests and benchmarks,
@@ -543,5 +585,25 @@ fn is_transient(e: &clickhouse::error::Error) -> bool {
             ["TOO_MANY_PARTS", "MEMORY_LIMIT", "Too many parts", "Memory limit", "ABORTED", "shutdown"].iter().any(|m| msg.contains(m))
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An added column is declared by its table, after every column the table had before
+    /// (ALTER appends at the end), in the order of ADDED_COLUMNS, so a migrated table and
+    /// a new one have the same columns in the same order.
+    #[test]
+    fn added_columns_are_the_declared_tail() {
+        let tables: Vec<&str> = ADDED_COLUMNS.iter().map(|c| c.1.name).collect();
+        for name in tables {
+            let added: Vec<&str> = ADDED_COLUMNS.iter().filter(|c| c.1.name == name).map(|c| c.2).collect();
+            let table = ADDED_COLUMNS.iter().find(|c| c.1.name == name).map(|c| c.1).unwrap();
+            let tail: Vec<&str> = table.column_names().split_off(table.columns.len() - added.len());
+            assert_eq!(tail, added, "{name}: added columns must be the declared tail, in order");
+        }
+        assert!(ADDED_COLUMNS.iter().all(|c| c.0 <= SCHEMA_VERSION));
     }
 }

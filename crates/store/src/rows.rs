@@ -654,6 +654,24 @@ pub struct PredictionRow {
     pub p_over: Option<f32>,
     pub call: String,
     pub features: Vec<f32>,
+    /// [`PredictionRow::REQUEST`] or [`PredictionRow::SLATE`].
+    pub source: String,
+    /// The slate run's name; empty for requests.
+    pub run: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub run_at: DateTime<Utc>,
+    /// `official`, `injury_report`, `request` or `unknown` (the proto's `InfoSource`
+    /// names in lower case), per team.
+    pub availability_source: String,
+    pub opponent_availability_source: String,
+    pub lineup_source: String,
+    pub opponent_lineup_source: String,
+}
+impl PredictionRow {
+    /// `source` of a client's call (Predict, PredictBatch, V2, Flight).
+    pub const REQUEST: &'static str = "request";
+    /// `source` of the slate run.
+    pub const SLATE: &'static str = "slate";
 }
 impl TableRow for PredictionRow {
     const TABLE: &'static schema::Table = &schema::PREDICTIONS;

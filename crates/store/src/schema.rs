@@ -437,9 +437,21 @@ pub const PREDICTIONS: Table = Table {
         ("p_over", "Nullable(Float32)"),
         ("call", "LowCardinality(String)"),
         ("features", "Array(Float32)"),
+        // Migration 8: who asked and what was known. `request` (a client's call) or
+        // `slate` (the slate run); rows logged before migration 8 read as `request`.
+        ("source", "LowCardinality(String)"),
+        // The slate run's name (`morning`, `pretip`, ...); empty for requests.
+        ("run", "LowCardinality(String)"),
+        // The slate run's clock (what it knew was published by then); for requests the
+        // time of the answer.
+        ("run_at", "DateTime"),
+        ("availability_source", "LowCardinality(String)"),
+        ("opponent_availability_source", "LowCardinality(String)"),
+        ("lineup_source", "LowCardinality(String)"),
+        ("opponent_lineup_source", "LowCardinality(String)"),
     ],
     engine: "ENGINE = MergeTree PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, player_id, predicted_at)",
-    comment: "served predictions (one row per Predict answer) for grading and drift",
+    comment: "served predictions (one row per Predict answer, one per player per slate run) for grading and drift",
 };
 
 /// Daily error of served predictions per model version (the latest prediction per

@@ -428,6 +428,13 @@ async fn analytics_row_structs_match_their_tables() {
             p_over: None,
             call: "OVER".into(),
             features: vec![1.0, f32::MAX, -0.5],
+            source: PredictionRow::SLATE.into(),
+            run: "morning".into(),
+            run_at: time(),
+            availability_source: "injury_report".into(),
+            opponent_availability_source: "unknown".into(),
+            lineup_source: "unknown".into(),
+            opponent_lineup_source: "official".into(),
         },
     )
     .await;
@@ -486,6 +493,45 @@ async fn migrate_is_idempotent_and_versioned() {
     for t in schema::RAW_TABLES.iter().chain(schema::ANALYTICS_TABLES) {
         assert_eq!(store.count(t).await.unwrap(), 0, "{}", t.name);
     }
+}
+
+/// A database made before migration 8 (`predictions` without its last seven columns and
+/// with a logged row): migrating adds the columns in the declared order, keeps the row,
+/// reads it as a client's request answered at its own time, and a rerun adds nothing.
+#[tokio::test]
+async fn migration_8_adds_the_prediction_columns_to_an_old_table() {
+    let store = fresh_store("migrate8").await;
+    let db = store.database().to_string();
+    let old: Vec<String> = schema::PREDICTIONS.columns[..schema::PREDICTIONS.columns.len() - 7].iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+    for sql in [
+        "DROP TABLE predictions".to_string(),
+        format!("CREATE TABLE `{db}`.predictions ({}) {}", old.join(", "), schema::PREDICTIONS.engine),
+        "ALTER TABLE schema_migrations DELETE WHERE version = 8".to_string(),
+        "INSERT INTO predictions (predicted_at, method, model_version, player_id, game_date, predicted_pts) \
+         VALUES ('2024-03-20 15:00:00', 'Predict', 'v1', 'doncilu01', '2024-03-20', 30.5)"
+            .to_string(),
+    ] {
+        store.client().query(&sql).execute().await.unwrap();
+    }
+    // The mutation of schema_migrations is asynchronous: wait until 8 is gone.
+    for _ in 0..100 {
+        let n: u64 = store.client().query("SELECT count() FROM schema_migrations WHERE version = 8").fetch_one().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.migrate().await.unwrap(), vec![8]);
+    assert_eq!(
+        describe(&store, &schema::PREDICTIONS).await,
+        schema::PREDICTIONS.columns.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>()
+    );
+    let rows: Vec<PredictionRow> = store.client().query("SELECT ?fields FROM predictions").fetch_all().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].source.as_str(), rows[0].run.as_str(), rows[0].run_at), (PredictionRow::REQUEST, "", rows[0].predicted_at));
+    assert_eq!(rows[0].predicted_pts, 30.5);
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert_eq!(describe(&store, &schema::PREDICTIONS).await.len(), schema::PREDICTIONS.columns.len());
 }
 
 #[tokio::test]

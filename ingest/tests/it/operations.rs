@@ -194,6 +194,13 @@ async fn grade_scores_the_latest_prediction_per_player_against_the_box_scores() 
         p_over: None,
         call: String::new(),
         features: vec![],
+        source: PredictionRow::REQUEST.into(),
+        run: String::new(),
+        run_at: chrono::Utc.with_ymd_and_hms(2023, 10, 24, 12, minute, 0).unwrap(),
+        availability_source: "official".into(),
+        opponent_availability_source: "official".into(),
+        lineup_source: "unknown".into(),
+        opponent_lineup_source: "unknown".into(),
     };
     // Each played player: an early wild guess, then the final prediction pts + delta.
     let deltas = [1.0f32, -2.0, 3.0, -4.0, 0.5, 2.5];
