@@ -26,6 +26,10 @@ pub enum Command {
     Serve(Box<ServeConfig>),
     /// Call a running server's Predict and print the answers (a real gRPC client).
     Predict(ClientArgs),
+    /// Predict every player of a day's games with what is known now (as `Predict` does)
+    /// and store them in `predictions` (source = slate). Exit 0 done, 1 done with players
+    /// or lineups set aside (listed), 2 failed.
+    Slate(Box<crate::slate_run::SlateArgs>),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -109,7 +109,13 @@ pub struct FeatureSource {
     refreshing: tokio::sync::Mutex<()>,
     /// Doubtful players of an injury report play (`--doubtful-plays`).
     doubtful_plays: bool,
+    /// "Now" for a request: injury reports filed later are not seen.
+    clock: Clock,
 }
+
+/// What time it is for the feature source: the wall clock when serving, the run's own
+/// time for a slate run (`--as-of`) and in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl FeatureSource {
     pub fn new(store: Store, cache_entries: usize, doubtful_plays: bool) -> Self {
@@ -121,7 +127,14 @@ impl FeatureSource {
             cache: Mutex::new(lru::LruCache::new(cap)),
             refreshing: tokio::sync::Mutex::new(()),
             doubtful_plays,
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// The same source with another clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn snapshot(&self) -> Option<Arc<HistorySnapshot>> {
@@ -288,7 +301,7 @@ impl FeatureSource {
         if h.player_before(q.player_id, date).is_empty() {
             return Err(self.unknown_player(q.player_id, date));
         }
-        let how = Resolve { ignore_stored: q.ignore_stored, as_of: Utc::now(), doubtful_plays: self.doubtful_plays };
+        let how = Resolve { ignore_stored: q.ignore_stored, as_of: (self.clock)(), doubtful_plays: self.doubtful_plays };
         let g = &snap.game_day;
         Ok(VectorKey {
             generation: snap.generation,

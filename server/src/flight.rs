@@ -402,24 +402,10 @@ impl FlightApi {
     /// official, else the latest injury report, else unknown) and its sources say which.
     fn slate(&self, model: &Arc<LoadedModel>, date: NaiveDate) -> Result<RecordBatch, ServeError> {
         let snap = self.predictor.feature_source.snapshot().ok_or_else(|| ServeError::Unavailable("the feature history is not loaded yet".into()))?;
-        let games = snap.schedule.get(&date).ok_or(ServeError::NoGamesScheduled { date })?;
         let mut out = PredictionRows::new(model);
-        for (home, away) in games {
-            for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
-                for player in roster(&snap.history, team, date) {
-                    let req = PredictRequest {
-                        player_id: player,
-                        game_date: date.to_string(),
-                        opponent: opponent.clone(),
-                        is_home,
-                        team: Some(team.clone()),
-                        line: None,
-                        ..Default::default()
-                    };
-                    let answer = self.predictor.predict_with(model, &req, "FlightSlate");
-                    out.push(Some(&req), model, answer);
-                }
-            }
+        for req in crate::slate::requests(&snap, date, &Default::default())? {
+            let answer = self.predictor.predict_with(model, &req, "FlightSlate");
+            out.push(Some(&req), model, answer);
         }
         out.finish()
     }
@@ -473,19 +459,6 @@ impl FlightApi {
         let batches = FlightRecordBatchStream::new_from_flight_data(messages);
         Ok((Exchange { input, model, predictor: self.predictor.clone(), max_batch: self.max_batch }, batches))
     }
-}
-
-/// A team's players before `date`: those whose latest game before it was with this team
-/// and among the team's last 10 games, sorted by id.
-pub fn roster(h: &nba_features::History, team: &str, date: NaiveDate) -> Vec<String> {
-    let recent: Vec<&str> = h.team_before(team, date).iter().rev().take(10).map(|g| g.game_id.as_str()).collect();
-    let mut out: Vec<String> = h
-        .player_ids()
-        .filter(|p| h.player_before(p, date).last().is_some_and(|g| g.team == team && recent.contains(&g.game_id.as_str())))
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out
 }
 
 fn parse_slate(ticket: &[u8]) -> Result<NaiveDate, ServeError> {

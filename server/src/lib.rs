@@ -9,6 +9,8 @@
 //!   versions;
 //! - [`grpc`]: the `nba.predict.v1` and KServe V2 services, auth, per-call metrics;
 //! - [`flight`]: Arrow Flight batch scoring and daily slates;
+//! - [`slate`]: who plays on a day (Flight's slates and the slate run ask the same);
+//! - [`slate_run`]: `nba-server slate`, the day's slate predicted and stored before tip-off;
 //! - [`error`]: what can go wrong serving, and the one mapping to gRPC status codes;
 //! - `nba_api::decode`: client input that arrives as data (Flight batches, V2 tensors), fuzzed;
 //! - [`admin`]: `/metrics`, `/live`, `/ready`, `POST /admin/reload`;
@@ -46,6 +48,8 @@ mod lifecycle;
 pub mod predict;
 pub mod predlog;
 pub mod served_model;
+pub mod slate;
+pub mod slate_run;
 pub mod telemetry;
 
 use crate::config::{Secrets, ServeConfig};

@@ -20,13 +20,18 @@ fn main() -> std::process::ExitCode {
                 let secrets = cfg.validate()?;
                 let grpc = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("binding gRPC {}: {e}", cfg.listen))?;
                 let admin = tokio::net::TcpListener::bind(cfg.admin_listen).await.map_err(|e| anyhow::anyhow!("binding admin {}: {e}", cfg.admin_listen))?;
-                nba_server::run(*cfg, secrets, grpc, admin, nba_server::shutdown_signal()).await
+                nba_server::run(*cfg, secrets, grpc, admin, nba_server::shutdown_signal()).await.map(|()| std::process::ExitCode::SUCCESS)
             }
-            Command::Predict(args) => nba_server::client::run(args).await,
+            Command::Predict(args) => nba_server::client::run(args).await.map(|()| std::process::ExitCode::SUCCESS),
+            Command::Slate(args) => {
+                let summary = nba_server::slate_run::run(&args, std::sync::Arc::new(chrono::Utc::now)).await?;
+                print!("{}", summary.render());
+                Ok(if summary.clean() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+            }
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nba-server: {e:#}");
             std::process::ExitCode::from(2)
