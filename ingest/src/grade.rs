@@ -1,18 +1,139 @@
-//! `nba-ingest grade`: served predictions against what happened.
+//! `nba-ingest grade`: what was said before tip-off against what happened.
 //!
-//! For each game date and model version: the latest prediction per player (a client may
-//! ask several times before tip-off), joined with the player's box score once the game
-//! is loaded and built. Writes `prediction_grades` (replacing earlier grades of the same
-//! day and version), so the `model_drift` monitoring query shows a model's live MAE next
-//! to its test MAE. A prediction for a player who did not play, or whose game is not
-//! loaded yet, counts in `predictions` but not in `graded`.
+//! Three tables, all rewritten for the graded dates on every run (a regrade leaves one
+//! row per prediction and day, never two):
+//! - `graded_predictions`: one row per graded prediction. For a client's calls
+//!   (`source = request`) the latest prediction per player, date, model version (a client
+//!   may ask several times before tip-off); for the slate (`source = slate`) every run
+//!   separately (the morning run and the pre-tip run are two predictions). Each row has
+//!   the actual points, the error, whether it fell within 3 and 5 points and inside
+//!   p10-p90, and for an OVER or UNDER call on a line its hit, miss or push.
+//! - `grade_summaries`: per day, model version, source, slate run and edge bucket: MAE,
+//!   bias, coverage, calls and their hits (hit rates beside the 52.4 % break-even of
+//!   -110 odds are in the `call_hit_rate` monitoring query and the printed table).
+//! - `prediction_grades`: the daily MAE of the latest prediction per player and model
+//!   version over every source, which the `model_drift` query compares with the model's
+//!   test MAE.
+//!
+//! A player who did not play (a did-not-play row in his box score, or his team's game is
+//! loaded without him: the inactive list) is counted in `not_played`, not graded. A
+//! prediction whose game is not loaded yet is neither: it waits for a later run.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use nba_store::Store;
-use nba_store::rows::PredictionGradeRow;
+use nba_store::rows::{GradeSummaryRow, GradedPredictionRow, PredictionGradeRow};
+use nba_store::schema;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Grades the predictions of game dates `from..=to`; returns the rows written.
-pub async fn grade(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<PredictionGradeRow>> {
+/// Win probability needed to break even on a bet at -110 odds (risk 110 to win 100).
+pub const BREAK_EVEN_110: f64 = 110.0 / 210.0;
+
+/// Edge buckets by |predicted - line|: name and lower bound (each bucket reaches up to
+/// the next one's bound). The server calls OVER or UNDER only from an edge of 1.5 points.
+pub const EDGE_BUCKETS: [(&str, f64); 4] = [("0-1.5", 0.0), ("1.5-3", 1.5), ("3-5", 3.0), ("5+", 5.0)];
+
+/// What one grading run wrote.
+#[derive(Debug, Default)]
+pub struct Grades {
+    /// `prediction_grades`: latest prediction per player and version, every source.
+    pub daily: Vec<PredictionGradeRow>,
+    /// `graded_predictions`.
+    pub graded: Vec<GradedPredictionRow>,
+    /// `grade_summaries`.
+    pub summaries: Vec<GradeSummaryRow>,
+}
+
+/// A prediction chosen for grading: the latest of its player, date, model version,
+/// source and slate run.
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, serde::Deserialize)]
+pub struct Selected {
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub player_id: String,
+    pub model_version: String,
+    pub source: String,
+    pub run: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub predicted_at: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub run_at: DateTime<Utc>,
+    pub team: String,
+    pub availability_source: String,
+    pub lineup_source: String,
+    pub predicted: f32,
+    pub p10: f32,
+    pub p90: f32,
+    pub line: Option<f32>,
+    pub p_over: Option<f32>,
+    pub call: String,
+}
+
+impl Selected {
+    /// predicted - line, when there is a line.
+    pub fn edge(&self) -> Option<f64> {
+        self.line.map(|l| f64::from(self.predicted) - f64::from(l))
+    }
+}
+
+/// What happened to a predicted player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// He played and scored this many points.
+    Played(u16),
+    /// His box score says he did not play, or his team's game is loaded without him.
+    NotPlayed,
+    /// His game is not loaded (yet).
+    Pending,
+}
+
+/// The box scores of the graded dates: who played and scored what, which teams' games
+/// are loaded.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// (date, player) → points, or None for a did-not-play row.
+    pub players: HashMap<(NaiveDate, String), Option<u16>>,
+    /// (date, team) of every loaded game.
+    pub teams: HashSet<(NaiveDate, String)>,
+}
+
+impl Results {
+    pub fn outcome(&self, p: &Selected) -> Outcome {
+        match self.players.get(&(p.game_date, p.player_id.clone())) {
+            Some(Some(pts)) => Outcome::Played(*pts),
+            Some(None) => Outcome::NotPlayed,
+            None if self.teams.contains(&(p.game_date, p.team.clone())) => Outcome::NotPlayed,
+            None => Outcome::Pending,
+        }
+    }
+}
+
+/// Grades the predictions of game dates `from..=to`, replaces those dates' grades and
+/// returns what was written.
+pub async fn grade(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Grades> {
+    let graded_at = now_seconds();
+    let daily = daily_grades(store, from, to).await?;
+    let selected = selected_predictions(store, from, to).await?;
+    let results = read_results(store, from, to).await?;
+    let (graded, summaries) = grade_all(&selected, &results, graded_at);
+    // Delete, then insert: a prediction no longer graded (a box score corrected to a
+    // did-not-play) loses its row, and a regrade writes each row once.
+    store.delete_dates(&schema::GRADED_PREDICTIONS, from, to).await?;
+    store.insert(&graded).await?;
+    store.delete_dates(&schema::GRADE_SUMMARIES, from, to).await?;
+    store.insert(&summaries).await?;
+    store.insert(&daily).await?;
+    Ok(Grades { daily, graded, summaries })
+}
+
+/// Now, to the second (what a DateTime column keeps).
+fn now_seconds() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+}
+
+/// `prediction_grades`: per date and model version, the latest prediction per player of
+/// any source against his points.
+async fn daily_grades(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<PredictionGradeRow>> {
     // One JOIN (ClickHouse 18.16 and 24.x alike). The right side marks a known result
     // with `known = 1`; unmatched rows get the default 0.
     let sql = "SELECT game_date, model_version, toUInt64(count()) AS predictions, toUInt64(sum(known)) AS graded, \
@@ -24,23 +145,250 @@ pub async fn grade(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Res
                    SELECT player_id, game_date, model_version, toFloat64(argMax(predicted_pts, predicted_at)) AS pred \
                    FROM predictions WHERE game_date BETWEEN toDate(?) AND toDate(?) \
                    GROUP BY player_id, game_date, model_version \
-               ) ANY LEFT JOIN ( \
+               ) AS said ANY LEFT JOIN ( \
                    SELECT player_id, game_date, toFloat64(pts) AS pts, toUInt8(1) AS known \
                    FROM player_game_summary FINAL WHERE status = 'Played' AND game_date BETWEEN toDate(?) AND toDate(?) \
-               ) USING (player_id, game_date) \
+               ) AS happened USING (player_id, game_date) \
                GROUP BY game_date, model_version ORDER BY game_date, model_version";
     let (f, t) = (from.to_string(), to.to_string());
-    let rows: Vec<PredictionGradeRow> = store.retry("grade predictions", || store.client().query(sql).bind(&f).bind(&t).bind(&f).bind(&t).fetch_all()).await?;
-    if !rows.is_empty() {
-        store.insert(&rows).await?;
-    }
-    Ok(rows)
+    Ok(store.retry("grade predictions", || store.client().query(sql).bind(&f).bind(&t).bind(&f).bind(&t).fetch_all()).await?)
 }
 
-/// A table of the grades for people.
-pub fn render(rows: &[PredictionGradeRow]) -> String {
-    let mut out = format!("{:<12} {:<32} {:>11} {:>7} {:>7} {:>7} {:>7}\n", "game_date", "model_version", "predictions", "graded", "MAE", "RMSE", "bias");
-    for r in rows {
+/// The predictions to grade: the latest per player, date, model version, source and run
+/// (requests have an empty run, so this is "latest per source" for them and "every run"
+/// for the slate).
+pub async fn selected_predictions(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<Selected>> {
+    // One argMax over a tuple keeps the fields of one row together (argMax of a Nullable
+    // column alone would skip NULLs and take an older row's line). Ties in the second
+    // are broken by the prediction itself, so the choice is deterministic.
+    let sql = "SELECT game_date, player_id, model_version, source, run, \
+                      latest.1 AS predicted_at, latest.2 AS run_at, latest.3 AS team, latest.4 AS availability_source, \
+                      latest.5 AS lineup_source, latest.6 AS predicted, latest.7 AS p10, latest.8 AS p90, \
+                      latest.9 AS line, latest.10 AS p_over, latest.11 AS call \
+               FROM ( \
+                   SELECT game_date, player_id, model_version, source, run, \
+                          argMax(tuple(predicted_at, run_at, toString(team), toString(availability_source), toString(lineup_source), \
+                                       predicted_pts, p10, p90, line, p_over, toString(call)), \
+                                 tuple(predicted_at, predicted_pts)) AS latest \
+                   FROM predictions WHERE game_date BETWEEN toDate(?) AND toDate(?) \
+                   GROUP BY game_date, player_id, model_version, source, run \
+               ) ORDER BY game_date, model_version, source, run, player_id";
+    let (f, t) = (from.to_string(), to.to_string());
+    Ok(store.retry("read predictions to grade", || store.client().query(sql).bind(&f).bind(&t).fetch_all()).await?)
+}
+
+/// The box scores of `from..=to`.
+pub async fn read_results(store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Results> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Player {
+        #[serde(with = "clickhouse::serde::chrono::date")]
+        game_date: NaiveDate,
+        player_id: String,
+        played: u8,
+        pts: u16,
+    }
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Team {
+        #[serde(with = "clickhouse::serde::chrono::date")]
+        game_date: NaiveDate,
+        team: String,
+    }
+    let (f, t) = (from.to_string(), to.to_string());
+    let players_sql = "SELECT game_date, player_id, toUInt8(status = 'Played') AS played, pts \
+                       FROM player_game_summary FINAL WHERE game_date BETWEEN toDate(?) AND toDate(?)";
+    let players: Vec<Player> = store.retry("read box scores to grade", || store.client().query(players_sql).bind(&f).bind(&t).fetch_all()).await?;
+    let teams_sql = "SELECT DISTINCT game_date, toString(team) AS team FROM team_game_summary FINAL WHERE game_date BETWEEN toDate(?) AND toDate(?)";
+    let teams: Vec<Team> = store.retry("read loaded games to grade", || store.client().query(teams_sql).bind(&f).bind(&t).fetch_all()).await?;
+    Ok(Results {
+        players: players.into_iter().map(|p| ((p.game_date, p.player_id), (p.played == 1).then_some(p.pts))).collect(),
+        teams: teams.into_iter().map(|t| (t.game_date, t.team)).collect(),
+    })
+}
+
+/// The graded row of a prediction for a player who scored `actual`.
+pub fn grade_prediction(p: &Selected, actual: u16, graded_at: DateTime<Utc>) -> GradedPredictionRow {
+    let (predicted, scored) = (f64::from(p.predicted), f64::from(actual));
+    let error = predicted - scored;
+    let edge = p.edge();
+    GradedPredictionRow {
+        game_date: p.game_date,
+        player_id: p.player_id.clone(),
+        model_version: p.model_version.clone(),
+        source: p.source.clone(),
+        run: p.run.clone(),
+        predicted_at: p.predicted_at,
+        run_at: p.run_at,
+        team: p.team.clone(),
+        availability_source: p.availability_source.clone(),
+        lineup_source: p.lineup_source.clone(),
+        predicted: p.predicted,
+        p10: p.p10,
+        p90: p.p90,
+        actual,
+        error,
+        abs_error: error.abs(),
+        within_3: u8::from(error.abs() <= 3.0),
+        within_5: u8::from(error.abs() <= 5.0),
+        in_interval: u8::from(f64::from(p.p10) <= scored && scored <= f64::from(p.p90)),
+        line: p.line,
+        p_over: p.p_over,
+        call: p.call.clone(),
+        outcome: call_outcome(&p.call, p.line, actual).to_string(),
+        edge,
+        edge_bucket: edge.and_then(edge_bucket).unwrap_or("").to_string(),
+        graded_at,
+    }
+}
+
+/// Hit, miss or push of an OVER or UNDER call on `line`; empty for PASS, no call or no line.
+pub fn call_outcome(call: &str, line: Option<f32>, actual: u16) -> &'static str {
+    let Some(line) = line else { return "" };
+    let (line, actual) = (f64::from(line), f64::from(actual));
+    let right = match call {
+        "OVER" => actual > line,
+        "UNDER" => actual < line,
+        _ => return "",
+    };
+    if actual == line {
+        GradedPredictionRow::PUSH
+    } else if right {
+        GradedPredictionRow::HIT
+    } else {
+        GradedPredictionRow::MISS
+    }
+}
+
+/// The bucket of an edge by its size; None for NaN.
+pub fn edge_bucket(edge: f64) -> Option<&'static str> {
+    let size = edge.abs();
+    EDGE_BUCKETS.iter().rev().find(|(_, low)| size >= *low).map(|(name, _)| *name)
+}
+
+/// Grades every selected prediction that has a result; summarizes all of them per day,
+/// model version, source, run and edge bucket (`all` first, then the buckets in order).
+pub fn grade_all(selected: &[Selected], results: &Results, graded_at: DateTime<Utc>) -> (Vec<GradedPredictionRow>, Vec<GradeSummaryRow>) {
+    type Key = (NaiveDate, String, String, String, usize);
+    let mut graded = Vec::new();
+    let mut groups: BTreeMap<Key, Tally> = BTreeMap::new();
+    for p in selected {
+        let outcome = results.outcome(p);
+        let row = match outcome {
+            Outcome::Played(pts) => Some(grade_prediction(p, pts, graded_at)),
+            Outcome::NotPlayed | Outcome::Pending => None,
+        };
+        let not_played = outcome == Outcome::NotPlayed;
+        // Bucket 0 is `all`; a prediction with a line also counts in its edge's bucket.
+        let bucket = p.edge().and_then(edge_bucket).and_then(|b| EDGE_BUCKETS.iter().position(|(n, _)| *n == b));
+        for index in std::iter::once(0).chain(bucket.map(|i| i + 1)) {
+            let key = (p.game_date, p.model_version.clone(), p.source.clone(), p.run.clone(), index);
+            groups.entry(key).or_default().add(row.as_ref(), not_played);
+        }
+        graded.extend(row);
+    }
+    let summaries = groups
+        .into_iter()
+        .map(|((date, version, source, run, index), tally)| {
+            let bucket = if index == 0 { GradeSummaryRow::ALL } else { EDGE_BUCKETS[index - 1].0 };
+            tally.row(date, version, source, run, bucket, graded_at)
+        })
+        .collect();
+    (graded, summaries)
+}
+
+/// Running counts and sums of one summary row.
+#[derive(Debug, Default)]
+struct Tally {
+    predictions: u64,
+    not_played: u64,
+    graded: u64,
+    sum_error: f64,
+    sum_abs: f64,
+    sum_sq: f64,
+    within_3: u64,
+    within_5: u64,
+    covered: u64,
+    passes: u64,
+    over: CallTally,
+    under: CallTally,
+}
+
+#[derive(Debug, Default)]
+struct CallTally {
+    calls: u64,
+    hits: u64,
+    pushes: u64,
+}
+
+impl CallTally {
+    fn add(&mut self, outcome: &str) {
+        self.calls += 1;
+        self.hits += u64::from(outcome == GradedPredictionRow::HIT);
+        self.pushes += u64::from(outcome == GradedPredictionRow::PUSH);
+    }
+}
+
+impl Tally {
+    fn add(&mut self, row: Option<&GradedPredictionRow>, not_played: bool) {
+        self.predictions += 1;
+        self.not_played += u64::from(not_played);
+        let Some(r) = row else { return };
+        self.graded += 1;
+        self.sum_error += r.error;
+        self.sum_abs += r.abs_error;
+        self.sum_sq += r.error * r.error;
+        self.within_3 += u64::from(r.within_3);
+        self.within_5 += u64::from(r.within_5);
+        self.covered += u64::from(r.in_interval);
+        match (r.call.as_str(), r.outcome.is_empty()) {
+            ("OVER", false) => self.over.add(&r.outcome),
+            ("UNDER", false) => self.under.add(&r.outcome),
+            ("PASS", _) => self.passes += 1,
+            _ => {}
+        }
+    }
+
+    fn row(&self, game_date: NaiveDate, model_version: String, source: String, run: String, bucket: &str, graded_at: DateTime<Utc>) -> GradeSummaryRow {
+        let mean = |sum: f64| if self.graded == 0 { f64::NAN } else { sum / self.graded as f64 };
+        GradeSummaryRow {
+            game_date,
+            model_version,
+            source,
+            run,
+            edge_bucket: bucket.to_string(),
+            predictions: self.predictions,
+            not_played: self.not_played,
+            graded: self.graded,
+            mae: mean(self.sum_abs),
+            rmse: mean(self.sum_sq).sqrt(),
+            bias: mean(self.sum_error),
+            within_3: mean(self.within_3 as f64),
+            within_5: mean(self.within_5 as f64),
+            coverage: mean(self.covered as f64),
+            calls: self.over.calls + self.under.calls,
+            passes: self.passes,
+            over_calls: self.over.calls,
+            over_hits: self.over.hits,
+            over_pushes: self.over.pushes,
+            under_calls: self.under.calls,
+            under_hits: self.under.hits,
+            under_pushes: self.under.pushes,
+            graded_at,
+        }
+    }
+}
+
+/// Hits over decided calls (pushes are refunded, so they count neither way).
+pub fn hit_rate(hits: u64, calls: u64, pushes: u64) -> Option<f64> {
+    let decided = calls.saturating_sub(pushes);
+    (decided > 0).then(|| hits as f64 / decided as f64)
+}
+
+/// The grades for people: the daily MAE per model version, then per source and run with
+/// the calls by edge bucket.
+pub fn render(g: &Grades) -> String {
+    let mut out = String::from("latest prediction per player, every source\n");
+    out.push_str(&format!("{:<12} {:<32} {:>11} {:>7} {:>7} {:>7} {:>7}\n", "game_date", "model_version", "predictions", "graded", "MAE", "RMSE", "bias"));
+    for r in &g.daily {
         out.push_str(&format!(
             "{:<12} {:<32} {:>11} {:>7} {:>7.3} {:>7.3} {:>+7.3}\n",
             r.game_date.to_string(),
@@ -52,5 +400,143 @@ pub fn render(rows: &[PredictionGradeRow]) -> String {
             r.bias
         ));
     }
+    if g.summaries.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "\nper source and slate run; calls' hit rate = hits / (calls - pushes), break-even at -110 odds {:.1} %\n",
+        BREAK_EVEN_110 * 100.0
+    ));
+    out.push_str(&format!(
+        "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6} {:>6} {:>6} {:>5} {:>13} {:>13}\n",
+        "game_date", "model_version", "source/run", "edge", "preds", "dnp", "graded", "MAE", "bias", "p10-90", "calls", "OVER hit", "UNDER hit"
+    ));
+    for s in &g.summaries {
+        let source = if s.run.is_empty() { s.source.clone() } else { format!("{}/{}", s.source, s.run) };
+        out.push_str(&format!(
+            "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6.2} {:>+6.2} {:>6.3} {:>5} {:>13} {:>13}\n",
+            s.game_date.to_string(),
+            s.model_version,
+            source,
+            s.edge_bucket,
+            s.predictions,
+            s.not_played,
+            s.graded,
+            s.mae,
+            s.bias,
+            s.coverage,
+            s.calls,
+            rate_cell(s.over_hits, s.over_calls, s.over_pushes),
+            rate_cell(s.under_hits, s.under_calls, s.under_pushes),
+        ));
+    }
     out
+}
+
+/// `54.2 % of 24` (decided calls), or `-` without any.
+fn rate_cell(hits: u64, calls: u64, pushes: u64) -> String {
+    match hit_rate(hits, calls, pushes) {
+        Some(r) => format!("{:.1} % of {}", r * 100.0, calls - pushes),
+        None => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use nba_store::rows::PredictionRow;
+
+    fn selected(player: &str, predicted: f32, p10: f32, p90: f32, line: Option<f32>, call: &str) -> Selected {
+        let at = Utc.with_ymd_and_hms(2024, 3, 20, 15, 0, 0).unwrap();
+        Selected {
+            game_date: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+            player_id: player.into(),
+            model_version: "v1".into(),
+            source: PredictionRow::SLATE.into(),
+            run: "morning".into(),
+            predicted_at: at,
+            run_at: at,
+            team: "BOS".into(),
+            availability_source: "injury_report".into(),
+            lineup_source: "unknown".into(),
+            predicted,
+            p10,
+            p90,
+            line,
+            p_over: None,
+            call: call.into(),
+        }
+    }
+
+    #[test]
+    fn calls_hit_miss_and_push_on_their_line() {
+        assert_eq!(call_outcome("OVER", Some(20.5), 21), "hit");
+        assert_eq!(call_outcome("OVER", Some(20.5), 20), "miss");
+        assert_eq!(call_outcome("OVER", Some(20.0), 20), "push");
+        assert_eq!(call_outcome("UNDER", Some(20.5), 20), "hit");
+        assert_eq!(call_outcome("UNDER", Some(20.5), 21), "miss");
+        assert_eq!(call_outcome("UNDER", Some(20.0), 20), "push");
+        assert_eq!(call_outcome("PASS", Some(20.0), 20), "");
+        assert_eq!(call_outcome("", None, 20), "");
+        assert_eq!(call_outcome("OVER", None, 20), "", "a call without a line is not graded as a call");
+    }
+
+    #[test]
+    fn edges_fall_in_buckets_by_size_either_way() {
+        assert_eq!(edge_bucket(0.0), Some("0-1.5"));
+        assert_eq!(edge_bucket(-1.49), Some("0-1.5"));
+        assert_eq!(edge_bucket(1.5), Some("1.5-3"));
+        assert_eq!(edge_bucket(-2.99), Some("1.5-3"));
+        assert_eq!(edge_bucket(-3.0), Some("3-5"));
+        assert_eq!(edge_bucket(5.0), Some("5+"));
+        assert_eq!(edge_bucket(40.0), Some("5+"));
+        assert_eq!(edge_bucket(f64::NAN), None);
+    }
+
+    #[test]
+    fn a_graded_row_has_its_error_interval_and_call() {
+        let at = Utc.with_ymd_and_hms(2024, 3, 21, 8, 0, 0).unwrap();
+        let r = grade_prediction(&selected("a", 24.0, 15.0, 30.0, Some(20.5), "OVER"), 31, at);
+        assert_eq!((r.error, r.abs_error, r.within_3, r.within_5, r.in_interval), (-7.0, 7.0, 0, 0, 0));
+        assert_eq!((r.outcome.as_str(), r.edge, r.edge_bucket.as_str()), ("hit", Some(3.5), "3-5"));
+        let r = grade_prediction(&selected("b", 12.0, 5.0, 18.0, None, ""), 15, at);
+        assert_eq!((r.error, r.within_3, r.within_5, r.in_interval), (-3.0, 1, 1, 1));
+        assert_eq!((r.outcome.as_str(), r.edge, r.edge_bucket.as_str()), ("", None, ""));
+        // The interval's ends are inside it.
+        assert_eq!(grade_prediction(&selected("c", 12.0, 5.0, 18.0, None, ""), 18, at).in_interval, 1);
+    }
+
+    #[test]
+    fn summaries_count_dnp_and_pending_apart_and_split_calls_by_edge() {
+        let at = Utc.with_ymd_and_hms(2024, 3, 21, 8, 0, 0).unwrap();
+        let day = NaiveDate::from_ymd_opt(2024, 3, 20).unwrap();
+        let preds = vec![
+            selected("a", 24.0, 15.0, 30.0, Some(20.5), "OVER"), // 31: hit, edge 3.5
+            selected("b", 18.0, 10.0, 25.0, Some(20.0), "UNDER"), // 20: push, edge -2
+            selected("c", 10.0, 4.0, 16.0, Some(10.5), "PASS"),  // 9: edge -0.5
+            selected("d", 30.0, 20.0, 40.0, Some(24.5), "OVER"), // did not play
+            Selected { team: "LAL".into(), ..selected("e", 8.0, 2.0, 14.0, None, "") }, // game not loaded
+        ];
+        let mut results = Results::default();
+        for (p, pts) in [("a", Some(31)), ("b", Some(20)), ("c", Some(9)), ("d", None)] {
+            results.players.insert((day, p.to_string()), pts);
+        }
+        results.teams.insert((day, "BOS".to_string()));
+        let (graded, summaries) = grade_all(&preds, &results, at);
+        assert_eq!(graded.iter().map(|g| g.player_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        let buckets: Vec<&str> = summaries.iter().map(|s| s.edge_bucket.as_str()).collect();
+        assert_eq!(buckets, ["all", "0-1.5", "1.5-3", "3-5", "5+"]);
+        let all = &summaries[0];
+        assert_eq!((all.predictions, all.not_played, all.graded), (5, 1, 3));
+        assert!((all.mae - (7.0 + 2.0 + 1.0) / 3.0).abs() < 1e-12 && (all.bias - (-7.0 - 2.0 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((all.coverage - 2.0 / 3.0).abs() < 1e-12, "a's 31 is above its p90");
+        assert_eq!((all.calls, all.passes, all.over_calls, all.over_hits, all.under_calls, all.under_pushes), (2, 1, 1, 1, 1, 1));
+        // d (edge 5.5, did not play) is in the 5+ bucket, counted, not graded.
+        let five = &summaries[4];
+        assert_eq!((five.predictions, five.not_played, five.graded, five.calls), (1, 1, 0, 0));
+        assert!(five.mae.is_nan());
+        assert_eq!(hit_rate(all.under_hits, all.under_calls, all.under_pushes), None, "a push is no decision");
+        assert!(render(&Grades { daily: vec![], graded, summaries }).contains("100.0 % of 1"));
+    }
 }

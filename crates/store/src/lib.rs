@@ -117,6 +117,7 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
         (6, "injury reports", schema::PREGAME_TABLES.iter().map(|t| t.create_sql(db)).collect()),
         (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db)),
         (8, "predictions: source, slate run and what was known", vec![]),
+        (9, "graded predictions and their daily summaries", schema::GRADING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
     ]
 }
 
@@ -146,7 +147,7 @@ fn features_view_regenerated(db: &str) -> Vec<String> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the

@@ -693,3 +693,87 @@ pub struct PredictionGradeRow {
 impl TableRow for PredictionGradeRow {
     const TABLE: &'static schema::Table = &schema::PREDICTION_GRADES;
 }
+
+/// One graded prediction (see [`schema::GRADED_PREDICTIONS`]).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct GradedPredictionRow {
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub player_id: String,
+    pub model_version: String,
+    pub source: String,
+    pub run: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub predicted_at: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub run_at: DateTime<Utc>,
+    pub team: String,
+    pub availability_source: String,
+    pub lineup_source: String,
+    pub predicted: f32,
+    pub p10: f32,
+    pub p90: f32,
+    pub actual: u16,
+    pub error: f64,
+    pub abs_error: f64,
+    pub within_3: u8,
+    pub within_5: u8,
+    pub in_interval: u8,
+    pub line: Option<f32>,
+    pub p_over: Option<f32>,
+    pub call: String,
+    /// [`GradedPredictionRow::HIT`], [`GradedPredictionRow::MISS`],
+    /// [`GradedPredictionRow::PUSH`] or empty.
+    pub outcome: String,
+    pub edge: Option<f64>,
+    pub edge_bucket: String,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub graded_at: DateTime<Utc>,
+}
+impl GradedPredictionRow {
+    pub const HIT: &'static str = "hit";
+    pub const MISS: &'static str = "miss";
+    pub const PUSH: &'static str = "push";
+}
+impl TableRow for GradedPredictionRow {
+    const TABLE: &'static schema::Table = &schema::GRADED_PREDICTIONS;
+}
+
+/// One day's grade of a model version, source, slate run and edge bucket (see
+/// [`schema::GRADE_SUMMARIES`]).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct GradeSummaryRow {
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub model_version: String,
+    pub source: String,
+    pub run: String,
+    /// [`GradeSummaryRow::ALL`] or an edge bucket's name.
+    pub edge_bucket: String,
+    pub predictions: u64,
+    pub not_played: u64,
+    pub graded: u64,
+    pub mae: f64,
+    pub rmse: f64,
+    pub bias: f64,
+    pub within_3: f64,
+    pub within_5: f64,
+    pub coverage: f64,
+    pub calls: u64,
+    pub passes: u64,
+    pub over_calls: u64,
+    pub over_hits: u64,
+    pub over_pushes: u64,
+    pub under_calls: u64,
+    pub under_hits: u64,
+    pub under_pushes: u64,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub graded_at: DateTime<Utc>,
+}
+impl GradeSummaryRow {
+    /// `edge_bucket` of the row over every prediction of its group.
+    pub const ALL: &'static str = "all";
+}
+impl TableRow for GradeSummaryRow {
+    const TABLE: &'static schema::Table = &schema::GRADE_SUMMARIES;
+}

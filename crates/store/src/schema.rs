@@ -472,6 +472,89 @@ pub const PREDICTION_GRADES: Table = Table {
     comment: "daily MAE of served predictions per model version",
 };
 
+/// One row per graded prediction (migration 9): for a client's calls the latest
+/// prediction per player, date, model version and source; for the slate every run
+/// separately. Only players who played are graded; `nba-ingest grade` deletes a day's rows
+/// before writing them again, so a regrade leaves one row per prediction.
+pub const GRADED_PREDICTIONS: Table = Table {
+    name: "graded_predictions",
+    columns: &[
+        ("game_date", "Date"),
+        ("player_id", "String"),
+        ("model_version", "LowCardinality(String)"),
+        // `request` or `slate`, and the slate run's name (empty for requests).
+        ("source", "LowCardinality(String)"),
+        ("run", "LowCardinality(String)"),
+        ("predicted_at", "DateTime"),
+        ("run_at", "DateTime"),
+        ("team", "LowCardinality(String)"),
+        ("availability_source", "LowCardinality(String)"),
+        ("lineup_source", "LowCardinality(String)"),
+        ("predicted", "Float32"),
+        ("p10", "Float32"),
+        ("p90", "Float32"),
+        ("actual", "UInt16"),
+        // predicted - actual: positive when the model said too much.
+        ("error", "Float64"),
+        ("abs_error", "Float64"),
+        ("within_3", "UInt8"),
+        ("within_5", "UInt8"),
+        // p10 <= actual <= p90.
+        ("in_interval", "UInt8"),
+        ("line", "Nullable(Float32)"),
+        ("p_over", "Nullable(Float32)"),
+        ("call", "LowCardinality(String)"),
+        // `hit`, `miss` or `push` of an OVER or UNDER call; empty for PASS or no line.
+        ("outcome", "LowCardinality(String)"),
+        // predicted - line, and its bucket by size (`0-1.5`, `1.5-3`, `3-5`, `5+`; empty
+        // without a line).
+        ("edge", "Nullable(Float64)"),
+        ("edge_bucket", "LowCardinality(String)"),
+        ("graded_at", "DateTime"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(graded_at) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, model_version, source, run, player_id)",
+    comment: "every graded prediction: actual points, error, interval, and the call's hit, miss or push",
+};
+
+/// The daily summary of the graded predictions (migration 9), per model version, source,
+/// slate run and edge bucket (`all` for every prediction of the group; the others only
+/// the predictions with a line whose |edge| falls in the bucket). Counts, so that days add
+/// up: a call's hit rate is hits / (calls - pushes).
+pub const GRADE_SUMMARIES: Table = Table {
+    name: "grade_summaries",
+    columns: &[
+        ("game_date", "Date"),
+        ("model_version", "LowCardinality(String)"),
+        ("source", "LowCardinality(String)"),
+        ("run", "LowCardinality(String)"),
+        ("edge_bucket", "LowCardinality(String)"),
+        // Predictions selected for grading; of them, players who did not play (box score
+        // or inactive list) and the graded ones. The rest wait for their game.
+        ("predictions", "UInt64"),
+        ("not_played", "UInt64"),
+        ("graded", "UInt64"),
+        // Over the graded rows (NaN when none).
+        ("mae", "Float64"),
+        ("rmse", "Float64"),
+        ("bias", "Float64"),
+        ("within_3", "Float64"),
+        ("within_5", "Float64"),
+        ("coverage", "Float64"),
+        // OVER and UNDER calls of graded rows, and PASSes.
+        ("calls", "UInt64"),
+        ("passes", "UInt64"),
+        ("over_calls", "UInt64"),
+        ("over_hits", "UInt64"),
+        ("over_pushes", "UInt64"),
+        ("under_calls", "UInt64"),
+        ("under_hits", "UInt64"),
+        ("under_pushes", "UInt64"),
+        ("graded_at", "DateTime"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(graded_at) ORDER BY (game_date, model_version, source, run, edge_bucket)",
+    comment: "daily grade per model version, source, slate run and edge bucket: error, coverage, calls and their hits",
+};
+
 /// Injury reports as teams file them through game day: one row per player listed (or one
 /// row with an empty player and status `None` for a team reported with nobody on it). A
 /// team absent from a report is not reported. Keyed so that loading a report again adds
@@ -493,6 +576,9 @@ pub const INJURY_REPORTS: Table = Table {
     engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, team, report_time, player_id)",
     comment: "injury reports (Out, Doubtful, Questionable, Probable, Available) per team, game date and report time",
 };
+
+/// Tables of migration 9 (grading of every call), in creation order.
+pub const GRADING_TABLES: &[&Table] = &[&GRADED_PREDICTIONS, &GRADE_SUMMARIES];
 
 /// Tables of migration 6 (pre-game information), in creation order.
 pub const PREGAME_TABLES: &[&Table] = &[&INJURY_REPORTS];
