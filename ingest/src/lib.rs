@@ -197,7 +197,9 @@ async fn scrape_pages(global: &GlobalArgs, args: ScrapeArgs) -> anyhow::Result<E
     print!("{}", scrape::render(&summary));
     let mut all_good = summary.rejected.is_empty();
     if args.load {
-        let load_opts = load::LoadOptions { dates: Some((from, to)), ..load::LoadOptions::new(vec![args.store], wants_progress(global)) };
+        // Up to the schedule horizon: the upcoming months' schedule pages are loaded too.
+        let dates = Some((from, scrape::schedule_horizon(to)));
+        let load_opts = load::LoadOptions { dates, ..load::LoadOptions::new(vec![args.store], wants_progress(global)) };
         let loaded = load::load(store.as_ref(), &load_opts).await?;
         print!("{}", loaded.render(false));
         all_good &= loaded.rejected.is_empty();

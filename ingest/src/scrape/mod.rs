@@ -3,7 +3,11 @@
 //!
 //! Plan: for each month overlapping `--from..--to`, the schedule page
 //! (`{base}/leagues/NBA_{season}_games-{month}.html`), then every box score it links for a
-//! game dated in the range (`{base}/boxscores/{game_id}.html`). Requests go one at a time
+//! game dated in the range (`{base}/boxscores/{game_id}.html`). Then the schedule pages of
+//! the month of the day after `--to` and of the month after it ([`upcoming_schedule_targets`]):
+//! in the nightly run (`--to` yesterday) that is today's and next month's, so today's and
+//! tomorrow's games are known on any day of a month, the 1st included. A month whose page
+//! the site does not have yet (404) is skipped without a failure. Requests go one at a time
 //! through [`fetch::Fetcher`] (global rate limit, retries, backoff).
 //!
 //! What is not fetched again: a stored box score (pages of finished games do not change;
@@ -60,7 +64,8 @@ pub struct ScrapeSummary {
     /// Pages already stored and not asked for.
     pub skipped: u64,
     /// Months whose schedule page the site does not have (404): no games that month, as in
-    /// the off-season. Not a failure, so a nightly run in August exits 0.
+    /// the off-season, or an upcoming month not published yet. Not a failure, so a
+    /// nightly run in August exits 0.
     pub months_without_schedule: u64,
     /// Pages that failed or were rejected: nothing was written for them.
     pub rejected: Vec<Rejection>,
@@ -100,6 +105,24 @@ pub fn schedule_targets(base: &str, from: NaiveDate, to: NaiveDate) -> Vec<(Targ
     out
 }
 
+/// The schedule pages of the month of the day after `to` and of the month after it: in
+/// the nightly run (`to` = yesterday) this month's and next month's, whose games are
+/// still to be played. The last date any of them covers is [`schedule_horizon`].
+pub fn upcoming_schedule_targets(base: &str, to: NaiveDate) -> Vec<(Target, NaiveDate)> {
+    let after = to.succ_opt().unwrap_or(to);
+    schedule_targets(base, after, schedule_horizon(to))
+}
+
+/// The last day of the month after the day after `to`: the scrape fetches schedule pages
+/// up to it, and `scrape --load` loads pages up to it (the games not yet played).
+pub fn schedule_horizon(to: NaiveDate) -> NaiveDate {
+    let after = to.succ_opt().unwrap_or(to);
+    NaiveDate::from_ymd_opt(after.year(), after.month(), 1)
+        .and_then(|first| first.checked_add_months(chrono::Months::new(2)))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(after)
+}
+
 pub fn box_score_target(base: &str, game_id: &str) -> Target {
     let kind = PageKind::BoxScore(game_id.to_string());
     Target { rel: kind.ledger_name(), kind, url: format!("{base}/boxscores/{game_id}.html") }
@@ -122,7 +145,12 @@ pub async fn scrape(db: Option<&Store>, opts: &ScrapeOptions) -> anyhow::Result<
     let run_id = format!("scrape-{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
     let mut run = ScrapeRun { store: &store, fetcher: &fetcher, opts, summary: ScrapeSummary::default(), ledger: Vec::new(), run_id };
 
-    let months = schedule_targets(base, opts.from, opts.to);
+    let mut months = schedule_targets(base, opts.from, opts.to);
+    for upcoming in upcoming_schedule_targets(base, opts.to) {
+        if !months.iter().any(|(t, _)| t.rel == upcoming.0.rel) {
+            months.push(upcoming);
+        }
+    }
     let bar = progress_bar(opts.progress, months.len() as u64);
     'months: for (target, last_day) in &months {
         let stored = store.exists(&target.rel);
@@ -204,7 +232,7 @@ impl ScrapeRun<'_> {
                 Ok(None)
             }
             Fetched::Failed(reason) if reason == "HTTP 404" && matches!(t.kind, PageKind::Schedule(_)) && !stored => {
-                tracing::info!(url = %t.url, "no schedule page for this month (no games)");
+                tracing::info!(url = %t.url, "no schedule page for this month (no games, or not published yet)");
                 self.summary.months_without_schedule += 1;
                 Ok(None)
             }
@@ -280,7 +308,7 @@ pub fn render(s: &ScrapeSummary) -> String {
         s.rejected.len()
     );
     if s.months_without_schedule > 0 {
-        out.push_str(&format!("  {} month(s) without a schedule page on the site (no games)\n", s.months_without_schedule));
+        out.push_str(&format!("  {} month(s) without a schedule page on the site (no games, or not published yet)\n", s.months_without_schedule));
     }
     for r in s.rejected.iter().take(50) {
         out.push_str(&format!("  rejected {}: {}\n", r.source, r.reason));
@@ -313,6 +341,22 @@ mod tests {
         assert_eq!(t[0].0.rel, "standings/NBA_2020_games-october.html");
         assert_eq!(box_score_target("http://x", "202306120DEN").url, "http://x/boxscores/202306120DEN.html");
         assert_eq!(box_score_target("http://x", "202306120DEN").rel, "scores/202306120DEN.html");
+    }
+
+    #[test]
+    fn upcoming_months_are_the_day_after_to_and_the_month_after() {
+        let urls = |to| upcoming_schedule_targets("http://x", to).into_iter().map(|(t, last)| (t.url, last)).collect::<Vec<_>>();
+        let u = |m: &str| format!("http://x/leagues/NBA_{m}.html");
+        // Run on a leap day (to = the 28th): February and March.
+        assert_eq!(urls(d(2024, 2, 28)), vec![(u("2024_games-february"), d(2024, 2, 29)), (u("2024_games-march"), d(2024, 3, 31))]);
+        // Run on the 1st (to = the last day of the month before): that month and the next.
+        assert_eq!(urls(d(2024, 2, 29)), vec![(u("2024_games-march"), d(2024, 3, 31)), (u("2024_games-april"), d(2024, 4, 30))]);
+        // Across the new year, and into a new season (October starts the next one).
+        assert_eq!(urls(d(2023, 12, 31)), vec![(u("2024_games-january"), d(2024, 1, 31)), (u("2024_games-february"), d(2024, 2, 29))]);
+        assert_eq!(urls(d(2024, 9, 15)), vec![(u("2025_games-september"), d(2024, 9, 30)), (u("2025_games-october"), d(2024, 10, 31))]);
+        assert_eq!(schedule_horizon(d(2024, 2, 28)), d(2024, 3, 31));
+        assert_eq!(schedule_horizon(d(2024, 1, 31)), d(2024, 3, 31));
+        assert_eq!(schedule_horizon(d(2024, 12, 30)), d(2025, 1, 31));
     }
 
     #[test]
