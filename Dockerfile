@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1.7
-# One multi-stage build, one small non-root image per binary:
+# One multi-stage build, one small non-root image per binary (and nba-slate: the
+# nba-server binary with the job wrappers, for the slate CronJobs):
 #
 #   docker build --target nba-server  -t REGISTRY/nba-server:0.1.0  .
 #   docker build --target nba-ingest  -t REGISTRY/nba-ingest:0.1.0  .
 #   docker build --target nba-trainer -t REGISTRY/nba-trainer:0.1.0 .
+#   docker build --target nba-slate   -t REGISTRY/nba-slate:0.1.0   .
 #
 # The three binaries are compiled once (one cargo invocation, shared dependencies); each
 # runtime stage copies only its binary onto debian:bookworm-slim (the builder is
@@ -59,6 +61,15 @@ COPY --from=build /out/nba-trainer /usr/local/bin/nba-trainer
 ENV NBA_PROGRESS=never
 ENTRYPOINT ["/usr/local/bin/nba-trainer"]
 CMD ["--help"]
+
+# The slate run (`nba-server slate`, CronJobs nba-slate-morning and nba-slate-pretip):
+# the server's binary beside the wrappers and curl, so that the server image itself
+# keeps no curl. The entrypoint is the wrapper (it pushes the outcome); NBA_SLATE_RUN
+# names the run.
+FROM jobs AS nba-slate
+COPY --from=build /out/nba-server /usr/local/bin/nba-server
+ENV NBA_LOG_FORMAT=json
+ENTRYPOINT ["/opt/nba/jobs/slate-run.sh"]
 
 # Last stage = the default target.
 FROM runtime AS nba-server

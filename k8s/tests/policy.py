@@ -1,16 +1,24 @@
 """Checks on the rendered manifests that schemas cannot express: the rules this project
 set for its deployment (probes, drain timing, hardening, pinned images, no inline
-secrets). Run by scripts/check_k8s.sh on each rendered overlay:
+secrets, a Dockerfile target behind every image of ours, the job wrappers the pods run,
+the model registry written by the trainer only, one run name per slate CronJob). Run
+by scripts/check_k8s.sh on each rendered overlay (from the repository root: it reads
+the Dockerfile and k8s/jobs/):
 
     python3 k8s/tests/policy.py RENDERED.yaml [...]
 
 Exit 1 with one line per violation."""
+import os
 import re
 import sys
 
 import yaml
 
 errors = []
+# The Dockerfile's build targets: every image of ours (nba-*) must be one of them.
+TARGETS = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", open("Dockerfile").read(), re.M | re.I))
+# Workloads that may write the model registry (every other one mounts it read-only).
+REGISTRY_WRITERS = {"nba-trainer"}
 
 
 def err(doc, msg):
@@ -67,11 +75,16 @@ def check_file(path):
             for e in c.get("env", []):
                 if "value" in e and re.search(r"PASSWORD$|TOKEN$|SECRET", e["name"]):
                     err(d, f"container {c['name']}: {e['name']} inline; use a Secret file")
+        check_images_and_commands(d, ps)
+        check_registry_mounts(d, ps)
         if d["kind"] == "CronJob":
             if d["spec"].get("concurrencyPolicy") != "Forbid":
                 err(d, "concurrencyPolicy must be Forbid")
             if ps.get("restartPolicy") != "Never":
                 err(d, "restartPolicy must be Never (podFailurePolicy needs it)")
+            if d["spec"].get("timeZone") != "Etc/UTC":
+                err(d, "timeZone must be Etc/UTC (schedules are written in UTC, no DST shifts)")
+            check_pod_failure_policy(d, ps)
 
     for k, v in config.items():
         if re.search(r"PASSWORD$|TOKEN$", k):
@@ -128,14 +141,71 @@ def check_file(path):
     hpa = by.get(("HorizontalPodAutoscaler", "nba-server"))
     if hpa and hpa["spec"]["minReplicas"] < 2:
         err(hpa, "minReplicas must be at least 2")
-    for name in ("nba-ingest-nightly", "nba-ingest-backfill", "nba-trainer-weekly"):
+    for name in ("nba-ingest-nightly", "nba-ingest-backfill", "nba-trainer-weekly", "nba-slate-morning", "nba-slate-pretip"):
         if ("CronJob", name) not in by:
             errors.append(f"{path}: no CronJob {name}")
+    check_slate_runs(docs)
     if ("Job", "nba-migrate") not in by:
         errors.append(f"{path}: no Job nba-migrate")
     reg = by.get(("PersistentVolumeClaim", "nba-registry"))
     if not reg or reg["spec"]["accessModes"] != ["ReadWriteMany"]:
         errors.append(f"{path}: the registry PVC must be ReadWriteMany")
+
+
+def check_images_and_commands(d, ps):
+    """Our images are Dockerfile targets; a wrapper the pod runs is in k8s/jobs/ (the
+    images copy that folder to /opt/nba/jobs/)."""
+    for c in ps.get("containers", []) + ps.get("initContainers", []):
+        name = c.get("image", "").rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+        if name.startswith("nba-") and name not in TARGETS:
+            err(d, f"container {c['name']}: image {name} is not a target of the Dockerfile")
+        for arg in c.get("command", []) + c.get("args", []):
+            if arg.startswith("/opt/nba/jobs/") and not os.path.isfile(os.path.join("k8s/jobs", arg[len("/opt/nba/jobs/"):])):
+                err(d, f"container {c['name']}: {arg} is not a wrapper in k8s/jobs/")
+
+
+def check_registry_mounts(d, ps):
+    """Only the trainer writes the registry; everyone else reads the current model."""
+    writer = d["metadata"].get("labels", {}).get("app.kubernetes.io/name") in REGISTRY_WRITERS
+    vols = {v["name"] for v in ps.get("volumes", []) if v.get("persistentVolumeClaim", {}).get("claimName") == "nba-registry"}
+    for v in ps.get("volumes", []):
+        if v["name"] in vols and not writer and v["persistentVolumeClaim"].get("readOnly") is not True:
+            err(d, f"volume {v['name']}: the registry PVC must be readOnly outside the trainer")
+    for c in ps.get("containers", []) + ps.get("initContainers", []):
+        for m in c.get("volumeMounts", []):
+            if m["name"] in vols and not writer and m.get("readOnly") is not True:
+                err(d, f"container {c['name']}: the registry must be mounted readOnly outside the trainer")
+
+
+def check_pod_failure_policy(d, ps):
+    """A podFailurePolicy rule naming a container that does not exist never matches: its
+    exit code would be retried instead of failing the Job."""
+    names = {c["name"] for c in ps.get("containers", [])}
+    for rule in d["spec"]["jobTemplate"]["spec"].get("podFailurePolicy", {}).get("rules", []):
+        on = rule.get("onExitCodes")
+        if on and on.get("containerName") not in names:
+            err(d, f"podFailurePolicy names container {on.get('containerName')!r}, the pod has {sorted(names)}")
+
+
+def check_slate_runs(docs):
+    """Each slate CronJob names its run, and no two share a name: a date's run stores each
+    player once, so a second CronJob with the same name would store nothing."""
+    seen = {}
+    for d in docs:
+        ps = pod_spec(d)
+        if d["kind"] != "CronJob" or ps is None:
+            continue
+        for c in ps.get("containers", []):
+            if "/opt/nba/jobs/slate-run.sh" not in c.get("command", []) + c.get("args", []):
+                continue
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            run = env.get("NBA_SLATE_RUN")
+            if not run:
+                err(d, f"container {c['name']}: NBA_SLATE_RUN must name the run")
+            elif run in seen:
+                err(d, f"NBA_SLATE_RUN {run!r} is also the run of {seen[run]}")
+            else:
+                seen[run] = d["metadata"]["name"]
 
 
 for p in sys.argv[1:]:

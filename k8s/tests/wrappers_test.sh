@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the batch-job wrappers (k8s/jobs/*.sh) against stub binaries and a real
 # Prometheus Pushgateway on loopback, and checks what they push: exit codes, per-step
-# codes, the success timestamp only on success, validation, drift, freshness, gate and
-# registry metrics. Called by scripts/check_k8s.sh; standalone:
+# codes, the success timestamp only on success, validation, drift, freshness, gate,
+# registry and slate metrics. Called by scripts/check_k8s.sh; standalone:
 #
 #   bash k8s/tests/wrappers_test.sh       # needs prometheus-pushgateway and curl
 #
@@ -83,8 +83,26 @@ case "$1" in
         echo "* 20240501T120000000Z-deadbeef  absolute_error test MAE 4.9000 on 21000 rows  created 2024-05-01T12:00:00.123Z" ;;
 esac
 STUB
+# nba-server slate: the summary as slate_run.rs renders it, per STUB_SLATE outcome.
+cat >"$tmp/bin/nba-server" <<STUB
+#!/usr/bin/env bash
+echo "\$* lineups=\${NBA_SLATE_LINEUPS:-none}" >"$tmp/slate.args"
+head="slate $today run \$3 (as of ${today}T16:00:00+00:00), model v2"
+case "\${STUB_SLATE:-clean}" in
+    clean)
+        printf '%s\n  7 games, 180 players: 177 written, 3 already stored by this run, 0 failed\n' "\$head"
+        printf '  inactive lists: injury_report 120, official 57\n  lineups: unknown 177\n' ;;
+    partial)
+        printf '%s\n  7 games, 180 players: 170 written, 8 already stored by this run, 2 failed\n' "\$head"
+        printf '  failed doejo01: no history\n  failed roejo01: no history\n'
+        printf '  lineup set aside: /lineups/today.json: team "BOS": 4 players listed, a lineup has 5\n'
+        exit 1 ;;
+    offday) printf '%s\n  0 games, 0 players: 0 written, 0 already stored by this run, 0 failed\n' "\$head" ;;
+    error) echo "nba-server: no model has been promoted in the registry yet" >&2; exit 2 ;;
+esac
+STUB
 chmod +x "$tmp/bin/"*
-export NBA_PUSHGATEWAY_URL=$url NBA_INGEST_BIN=$tmp/bin/nba-ingest NBA_TRAINER_BIN=$tmp/bin/nba-trainer
+export NBA_PUSHGATEWAY_URL=$url NBA_INGEST_BIN=$tmp/bin/nba-ingest NBA_TRAINER_BIN=$tmp/bin/nba-trainer NBA_SERVER_BIN=$tmp/bin/nba-server
 
 # 1. Nightly ingest: scrape partly failed (1), validation critical (1) -> exit 1.
 set +e
@@ -155,6 +173,75 @@ set -e
 expect "migrate exits 0" test "$code" -eq 0
 expect "migrate pushed" has 'nba_job_last_exit_code{instance="",job="nba-migrate"} 0'
 expect "an unreachable Pushgateway does not fail the job" test "$code2" -eq 0
+
+# 7. Morning slate, clean: exit 0, success, the run's figures under its own job name.
+set +e
+NBA_SLATE_RUN=morning k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>"$tmp/slate.log"
+code=$?
+set -e
+sj='instance="",job="nba-slate-morning"'
+expect "morning slate exits 0 (got $code)" test "$code" -eq 0
+expect "morning slate runs slate --run morning" grep -qxF "slate --run morning lineups=none" "$tmp/slate.args"
+expect "morning slate pushes its exit code" has "nba_job_last_exit_code{$sj} 0"
+expect "morning slate pushes a success timestamp" has_re "^nba_job_last_success_timestamp_seconds\{$sj\} [0-9.e+]+\$"
+expect "slate games" has "nba_slate_games{$sj} 7"
+expect "slate players" has "nba_slate_players{$sj} 180"
+expect "slate rows written" has "nba_slate_written_rows{$sj} 177"
+expect "slate rows already stored" has "nba_slate_already_stored{$sj} 3"
+expect "slate failed players" has "nba_slate_failed_players{$sj} 0"
+expect "slate lineups set aside" has "nba_slate_rejected_lineups{$sj} 0"
+expect "no lineups file asked for: no lineups metric" lacks "nba_slate_lineups_file_present{$sj}"
+expect "the summary is in the job's output" grep -qF "177 written" "$tmp/slate.out"
+
+# 8. Pre-tip slate with a lineups file, players and a lineup set aside: exit 1 (a
+# result), no success, the figures say what was set aside.
+echo '{"game_date": "'"$today"'", "teams": {}}' >"$tmp/lineups.json"
+set +e
+STUB_SLATE=partial NBA_SLATE_RUN=pretip NBA_SLATE_LINEUPS=$tmp/lineups.json k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code=$?
+set -e
+pj='instance="",job="nba-slate-pretip"'
+expect "pre-tip slate exit 1 passes through (got $code)" test "$code" -eq 1
+expect "the lineups file reaches nba-server" grep -qxF "slate --run pretip lineups=$tmp/lineups.json" "$tmp/slate.args"
+expect "pre-tip pushes exit 1" has "nba_job_last_exit_code{$pj} 1"
+expect "no success timestamp for a partial run" lacks "nba_job_last_success_timestamp_seconds{$pj}"
+expect "failed players counted" has "nba_slate_failed_players{$pj} 2"
+expect "lineups set aside counted" has "nba_slate_rejected_lineups{$pj} 1"
+expect "lineups file present" has "nba_slate_lineups_file_present{$pj} 1"
+expect "the morning run's figures are its own" has "nba_slate_failed_players{$sj} 0"
+
+# 9. Lineups feed has not delivered: the run goes on without it.
+set +e
+NBA_SLATE_RUN=pretip NBA_SLATE_LINEUPS=$tmp/missing.json k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code=$?
+set -e
+expect "missing lineups file: exit 0 (got $code)" test "$code" -eq 0
+expect "missing lineups file: run without --lineups" grep -qxF "slate --run pretip lineups=none" "$tmp/slate.args"
+expect "missing lineups file flagged" has "nba_slate_lineups_file_present{$pj} 0"
+
+# 10. Off day: no games is a success (the missed-slate alert stays quiet).
+set +e
+STUB_SLATE=offday NBA_SLATE_RUN=morning k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code=$?
+set -e
+expect "off day exits 0 (got $code)" test "$code" -eq 0
+expect "off day: 0 games" has "nba_slate_games{$sj} 0"
+expect "off day: 0 players" has "nba_slate_players{$sj} 0"
+
+# 11. Error: exit 2 passes through, the step says so; no run name: exit 2 before running.
+set +e
+STUB_SLATE=error NBA_SLATE_RUN=morning k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code=$?
+rm -f "$tmp/slate.args"
+NBA_SLATE_RUN='' k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code2=$?
+set -e
+expect "slate error exits 2 (got $code)" test "$code" -eq 2
+expect "slate step code 2" has "nba_job_step_exit_code{$sj,step=\"slate\"} 2"
+expect "slate error pushes exit 2" has "nba_job_last_exit_code{$sj} 2"
+expect "no run name: exit 2 (got $code2)" test "$code2" -eq 2
+expect "no run name: nba-server not started" test ! -e "$tmp/slate.args"
+expect "no run name: pushed as nba-slate" has 'nba_job_last_exit_code{instance="",job="nba-slate"} 2'
 
 if [ "$failed" -gt 0 ]; then
     echo "--- logs" >&2

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The day's slate predicted and stored (CronJobs nba-slate-morning, nba-slate-pretip):
+# `nba-server slate` predicts every player of the day's games with what is known at the
+# run's clock and writes them to `predictions` (source = slate); then push the outcome
+# and what the run did (games, players, rows written, players and lineups set aside).
+#
+# Exit code: the binary's: 0 done (also on a day without games: an off day is a
+# success); 1 done with players or lineups set aside (the rest is stored: a result, not
+# a retry); 2 error (ClickHouse, no model, unreadable lineups file, bad flag).
+#
+# Environment (besides the binary's own NBA_SLATE_*/NBA_REGISTRY/CLICKHOUSE_* variables):
+#   NBA_SLATE_RUN     this run's name, e.g. morning or pretip (required; rerunning a
+#                     date's run writes only the players it has not stored yet)
+#   NBA_SLATE_DATE    today (default), tomorrow or YYYY-MM-DD (read by nba-server)
+#   NBA_SLATE_LINEUPS announced lineups file from a lineups feed (read by nba-server).
+#                     When set but not there (the feed has not delivered), the run goes
+#                     on without it and pushes nba_slate_lineups_file_present 0.
+#   NBA_SERVER_BIN    the binary (default nba-server; tests use a stub)
+#   NBA_JOB_NAME      Pushgateway job name (default nba-slate-$NBA_SLATE_RUN)
+# shellcheck source=k8s/jobs/lib.sh
+. "$(dirname "$0")/lib.sh"
+SERVER=${NBA_SERVER_BIN:-nba-server}
+run=${NBA_SLATE_RUN:-}
+if [ -z "$run" ]; then
+    job_start "${NBA_JOB_NAME:-nba-slate}"
+    log "NBA_SLATE_RUN is required (the run's name, e.g. morning or pretip)"
+    job_finish 2
+fi
+job_start "${NBA_JOB_NAME:-nba-slate-$run}"
+
+if [ -n "${NBA_SLATE_LINEUPS:-}" ]; then
+    if [ -f "$NBA_SLATE_LINEUPS" ]; then
+        extra_metric "nba_slate_lineups_file_present 1"
+    else
+        log "warning: lineups file $NBA_SLATE_LINEUPS is not there; predicting without announced lineups"
+        extra_metric "nba_slate_lineups_file_present 0"
+        unset NBA_SLATE_LINEUPS
+    fi
+fi
+
+# The summary goes to the log and is read back for the metrics.
+summary=$(mktemp "${TMPDIR:-/tmp}/nba-slate.XXXXXX")
+trap 'rm -f "$summary"' EXIT
+step slate "$SERVER" slate --run "$run" "$@" >"$summary"
+code=$?
+cat "$summary"
+
+# "  G games, P players: W written, A already stored by this run, F failed", and one
+# "  lineup set aside: ..." line per team whose announced lineup could not be used.
+# Absent when the run failed before predicting (exit 2): nothing is pushed for it then.
+read -r games players written already failed < <(awk '
+    match($0, /^  [0-9]+ games, [0-9]+ players: [0-9]+ written, [0-9]+ already stored by this run, [0-9]+ failed$/) {
+        gsub(/[^0-9]+/, " "); print; found = 1 }
+    END { if (!found) print "" }' "$summary")
+if [[ ${games:-} =~ ^[0-9]+$ ]]; then
+    extra_metric "nba_slate_games $games"
+    extra_metric "nba_slate_players $players"
+    extra_metric "nba_slate_written_rows $written"
+    extra_metric "nba_slate_already_stored $already"
+    extra_metric "nba_slate_failed_players $failed"
+    extra_metric "nba_slate_rejected_lineups $(grep -c '^  lineup set aside: ' "$summary" || true)"
+elif [ "$code" -ne 2 ]; then
+    log "warning: no summary line in the output; slate figures not pushed"
+fi
+
+job_finish "$code"
