@@ -79,8 +79,15 @@ pub enum Command {
     /// --no-db) and are asked for again next run. Exit code 1 when a page failed.
     Scrape(ScrapeArgs),
     /// Grade served predictions (the server's `predictions` table) against the box scores:
-    /// daily MAE, RMSE and bias per model version into `prediction_grades`. Rerunning
-    /// replaces a day's grades. Default range: the last 7 days of loaded games.
+    /// every prediction and call, and daily summaries per model version, source and run.
+    ///
+    /// Graded: for client requests the latest prediction per player, day, model version;
+    /// for the slate every run. Each gets its points, error, within 3/5, p10-p90, and the
+    /// call's hit/miss/push on its line (`graded_predictions`); per day, model version,
+    /// source, slate run and edge bucket: MAE, bias, coverage, calls and hits
+    /// (`grade_summaries`); per day and model version the MAE of the latest prediction
+    /// (`prediction_grades`). Players who did not play are counted, not graded. Rerunning
+    /// replaces the days' grades. Default range: the last 7 days of loaded games.
     Grade(RangeArgs),
     /// Injury reports (Out, Doubtful, Questionable, Probable, Available per player, team
     /// and game date): the pre-game availability the server uses for a game without an

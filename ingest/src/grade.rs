@@ -403,18 +403,15 @@ pub fn render(g: &Grades) -> String {
     if g.summaries.is_empty() {
         return out;
     }
+    out.push_str(&format!("\nper source and slate run; calls' hit rate = hits / (calls - pushes), break-even at -110 odds {:.1} %\n", BREAK_EVEN_110 * 100.0));
     out.push_str(&format!(
-        "\nper source and slate run; calls' hit rate = hits / (calls - pushes), break-even at -110 odds {:.1} %\n",
-        BREAK_EVEN_110 * 100.0
-    ));
-    out.push_str(&format!(
-        "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6} {:>6} {:>6} {:>5} {:>13} {:>13}\n",
-        "game_date", "model_version", "source/run", "edge", "preds", "dnp", "graded", "MAE", "bias", "p10-90", "calls", "OVER hit", "UNDER hit"
+        "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6} {:>6} {:>6} {:>5} {:>13} {:>13} {:>6}\n",
+        "game_date", "model_version", "source/run", "edge", "preds", "dnp", "graded", "MAE", "bias", "p10-90", "calls", "OVER hit", "UNDER hit", "pushes"
     ));
     for s in &g.summaries {
         let source = if s.run.is_empty() { s.source.clone() } else { format!("{}/{}", s.source, s.run) };
         out.push_str(&format!(
-            "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6.2} {:>+6.2} {:>6.3} {:>5} {:>13} {:>13}\n",
+            "{:<12} {:<32} {:<16} {:<6} {:>5} {:>4} {:>6} {:>6.2} {:>+6.2} {:>6.3} {:>5} {:>13} {:>13} {:>6}\n",
             s.game_date.to_string(),
             s.model_version,
             source,
@@ -428,6 +425,7 @@ pub fn render(g: &Grades) -> String {
             s.calls,
             rate_cell(s.over_hits, s.over_calls, s.over_pushes),
             rate_cell(s.under_hits, s.under_calls, s.under_pushes),
+            s.over_pushes + s.under_pushes,
         ));
     }
     out
@@ -512,10 +510,10 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2024, 3, 21, 8, 0, 0).unwrap();
         let day = NaiveDate::from_ymd_opt(2024, 3, 20).unwrap();
         let preds = vec![
-            selected("a", 24.0, 15.0, 30.0, Some(20.5), "OVER"), // 31: hit, edge 3.5
-            selected("b", 18.0, 10.0, 25.0, Some(20.0), "UNDER"), // 20: push, edge -2
-            selected("c", 10.0, 4.0, 16.0, Some(10.5), "PASS"),  // 9: edge -0.5
-            selected("d", 30.0, 20.0, 40.0, Some(24.5), "OVER"), // did not play
+            selected("a", 24.0, 15.0, 30.0, Some(20.5), "OVER"),                        // 31: hit, edge 3.5
+            selected("b", 18.0, 10.0, 25.0, Some(20.0), "UNDER"),                       // 20: push, edge -2
+            selected("c", 10.0, 4.0, 16.0, Some(10.5), "PASS"),                         // 9: edge -0.5
+            selected("d", 30.0, 20.0, 40.0, Some(24.5), "OVER"),                        // did not play
             Selected { team: "LAL".into(), ..selected("e", 8.0, 2.0, 14.0, None, "") }, // game not loaded
         ];
         let mut results = Results::default();

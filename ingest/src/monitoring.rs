@@ -13,6 +13,8 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("data_quality", include_str!("../../sql/monitoring/data_quality.sql")),
     ("ingest_runs", include_str!("../../sql/monitoring/ingest_runs.sql")),
     ("model_drift", include_str!("../../sql/monitoring/model_drift.sql")),
+    ("live_calibration", include_str!("../../sql/monitoring/live_calibration.sql")),
+    ("call_hit_rate", include_str!("../../sql/monitoring/call_hit_rate.sql")),
 ];
 
 /// The SQL of the monitoring query called `name`.

@@ -8,6 +8,7 @@
 
 mod build;
 mod faults;
+mod grading;
 mod hostile;
 mod injuries;
 mod load;

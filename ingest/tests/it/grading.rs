@@ -1,0 +1,368 @@
+//! `nba-ingest grade` on a real day of the sample: slate runs and client requests with
+//! lines and calls, graded against the points read independently from the raw box
+//! scores, every graded row and summary figure computed by hand here.
+
+use crate::util::*;
+use chrono::{NaiveDate, TimeZone, Utc};
+use nba_store::Store;
+use nba_store::rows::{GradeSummaryRow, GradedPredictionRow, ModelRegistryRow, PredictionRow};
+use std::collections::HashMap;
+
+const VERSION: &str = "v-grading";
+
+/// A player of the graded day as the raw box score has him.
+#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
+struct Boxed {
+    player_id: String,
+    team: String,
+    status: String,
+    pts: u16,
+}
+
+/// One prediction written into `predictions`.
+#[derive(Debug, Clone)]
+struct Said {
+    player: String,
+    team: String,
+    source: &'static str,
+    run: &'static str,
+    minute: u32,
+    predicted: f32,
+    p10: f32,
+    p90: f32,
+    line: Option<f32>,
+    call: &'static str,
+}
+
+impl Said {
+    fn row(&self, day: NaiveDate) -> PredictionRow {
+        let at = Utc.with_ymd_and_hms(2023, 10, 24, 14, self.minute, 0).unwrap();
+        PredictionRow {
+            predicted_at: at,
+            method: if self.source == PredictionRow::SLATE { "Slate".into() } else { "Predict".into() },
+            model_version: VERSION.into(),
+            feature_version: 4,
+            player_id: self.player.clone(),
+            game_date: day,
+            team: self.team.clone(),
+            opponent: String::new(),
+            is_home: 0,
+            predicted_pts: self.predicted,
+            p10: self.p10,
+            p90: self.p90,
+            line: self.line,
+            p_over: self.line.map(|_| 0.6),
+            call: self.call.into(),
+            features: vec![1.0, 2.0],
+            source: self.source.into(),
+            run: self.run.into(),
+            run_at: at,
+            availability_source: "official".into(),
+            opponent_availability_source: "official".into(),
+            lineup_source: "unknown".into(),
+            opponent_lineup_source: "unknown".into(),
+        }
+    }
+}
+
+/// Who said it when: source, slate run, minute past 14:00 UTC.
+type When = (&'static str, &'static str, u32);
+
+fn said(p: &Boxed, (source, run, minute): When, predicted: f32, interval: (f32, f32), line: Option<f32>, call: &'static str) -> Said {
+    Said { player: p.player_id.clone(), team: p.team.clone(), source, run, minute, predicted, p10: interval.0, p90: interval.1, line, call }
+}
+
+/// What the grade of one prediction must be, worked out here from its points.
+#[derive(Debug, PartialEq)]
+struct Expected {
+    actual: u16,
+    error: f64,
+    within_3: u8,
+    within_5: u8,
+    in_interval: u8,
+    outcome: &'static str,
+    edge: Option<f64>,
+    bucket: &'static str,
+}
+
+fn expected(s: &Said, pts: u16) -> Expected {
+    let error = f64::from(s.predicted) - f64::from(pts);
+    let edge = s.line.map(|l| f64::from(s.predicted) - f64::from(l));
+    let bucket = match edge.map(f64::abs) {
+        None => "",
+        Some(e) if e < 1.5 => "0-1.5",
+        Some(e) if e < 3.0 => "1.5-3",
+        Some(e) if e < 5.0 => "3-5",
+        Some(_) => "5+",
+    };
+    let points = f64::from(pts);
+    let outcome = match (s.call, s.line.map(f64::from)) {
+        ("OVER" | "UNDER", Some(l)) if points == l => "push",
+        ("OVER", Some(l)) => {
+            if points > l {
+                "hit"
+            } else {
+                "miss"
+            }
+        }
+        ("UNDER", Some(l)) => {
+            if points < l {
+                "hit"
+            } else {
+                "miss"
+            }
+        }
+        _ => "",
+    };
+    Expected {
+        actual: pts,
+        error,
+        within_3: u8::from(error.abs() <= 3.0),
+        within_5: u8::from(error.abs() <= 5.0),
+        in_interval: u8::from(f64::from(s.p10) <= points && points <= f64::from(s.p90)),
+        outcome,
+        edge,
+        bucket,
+    }
+}
+
+async fn graded_rows(store: &Store) -> Vec<GradedPredictionRow> {
+    store.client().query("SELECT ?fields FROM graded_predictions ORDER BY source, run, player_id").fetch_all().await.unwrap()
+}
+
+async fn summaries(store: &Store) -> Vec<GradeSummaryRow> {
+    store.client().query("SELECT ?fields FROM grade_summaries ORDER BY source, run, edge_bucket").fetch_all().await.unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 || (a.is_nan() && b.is_nan())
+}
+
+#[tokio::test]
+async fn grade_scores_every_slate_run_and_request_and_its_call() {
+    let store = fresh_store("grading").await;
+    nba_ingest::load::load(Some(&store), &opts(&[&nba_testkit::sample_archive()])).await.unwrap();
+    nba_ingest::build::build(&store, &Default::default()).await.unwrap();
+    let date: String = store.client().query("SELECT toString(min(game_date)) FROM player_boxscores").fetch_one().await.unwrap();
+    let day: NaiveDate = date.parse().unwrap();
+    // The day's points from the raw box scores (not the summary grading reads).
+    let boxed: Vec<Boxed> = store
+        .client()
+        .query("SELECT player_id, toString(team) AS team, toString(status) AS status, pts FROM player_boxscores FINAL WHERE game_date = toDate(?) ORDER BY player_id")
+        .bind(&date)
+        .fetch_all()
+        .await
+        .unwrap();
+    let played: Vec<&Boxed> = boxed.iter().filter(|b| b.status == "Played").collect();
+    let p: Vec<&Boxed> = played.iter().copied().take(6).collect();
+    let dnp = boxed.iter().find(|b| b.status != "Played").expect("a did-not-play row that day");
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Inactive {
+        player_id: String,
+        team: String,
+    }
+    let inactive: Inactive = store
+        .client()
+        .query("SELECT player_id, toString(team) AS team FROM game_inactives FINAL WHERE game_date = toDate(?) LIMIT 1")
+        .bind(&date)
+        .fetch_one()
+        .await
+        .unwrap();
+    let inactive = Boxed { player_id: inactive.player_id, team: inactive.team, status: "Inactive".into(), pts: 0 };
+    let nobody = Boxed { player_id: "nobodyxx01".into(), team: "XXX".into(), status: String::new(), pts: 0 };
+    let pts = |b: &Boxed| f32::from(b.pts);
+    let (slate, request) = (PredictionRow::SLATE, PredictionRow::REQUEST);
+    let (m, t, r): (When, When, When) = ((slate, "morning", 0), (slate, "pretip", 50), (request, "", 45));
+
+    // Morning slate: an OVER hit (edge 2.5), an UNDER hit below its interval (edge -4.5),
+    // an OVER on an integer line the player scored exactly (push, edge 6), a PASS
+    // (edge 0.5), and two players who did not play.
+    let morning = [
+        said(p[0], m, pts(p[0]) + 2.0, (pts(p[0]) - 5.0, pts(p[0]) + 5.0), Some(pts(p[0]) - 0.5), "OVER"),
+        said(p[1], m, pts(p[1]) - 4.0, (pts(p[1]) + 1.0, pts(p[1]) + 8.0), Some(pts(p[1]) + 0.5), "UNDER"),
+        said(p[2], m, pts(p[2]) + 6.0, (pts(p[2]) - 2.0, pts(p[2]) + 9.0), Some(pts(p[2])), "OVER"),
+        said(p[3], m, pts(p[3]) + 1.0, (pts(p[3]) - 6.0, pts(p[3]) + 6.0), Some(pts(p[3]) + 0.5), "PASS"),
+        said(dnp, m, 10.0, (4.0, 16.0), Some(9.5), "OVER"),
+        said(&inactive, m, 5.0, (1.0, 9.0), None, ""),
+    ];
+    // Pre-tip slate: the same player again, now an UNDER miss, and an OVER miss.
+    let pretip = [
+        said(p[0], t, pts(p[0]) - 3.0, (pts(p[0]) - 9.0, pts(p[0]) - 1.0), Some(pts(p[0]) - 0.5), "UNDER"),
+        said(p[4], t, pts(p[4]) + 3.5, (pts(p[4]) - 3.0, pts(p[4]) + 9.0), Some(pts(p[4]) + 1.5), "OVER"),
+    ];
+    // Requests: the latest per player counts (p5's earlier call on a line is replaced
+    // by a prediction without a line); a big OVER edge; a player whose game is unknown.
+    let earlier = said(p[5], (request, "", 5), 99.0, (80.0, 120.0), Some(50.5), "OVER");
+    let requests = [
+        said(p[5], (request, "", 40), pts(p[5]) - 0.5, (pts(p[5]) - 7.0, pts(p[5]) + 7.0), None, ""),
+        said(p[1], r, pts(p[1]) + 10.0, (pts(p[1]) + 2.0, pts(p[1]) + 18.0), Some(pts(p[1]) - 2.5), "OVER"),
+        said(&nobody, r, 12.0, (6.0, 18.0), Some(11.5), "OVER"),
+    ];
+    let all: Vec<&Said> = morning.iter().chain(&pretip).chain([&earlier]).chain(&requests).collect();
+    store.insert(&all.iter().map(|s| s.row(day)).collect::<Vec<_>>()).await.unwrap();
+    let registry = ModelRegistryRow {
+        version: VERSION.into(),
+        event: "promoted".into(),
+        event_at: Utc::now(),
+        event_at_us: 1,
+        created_at: Utc::now(),
+        source_commit: String::new(),
+        feature_version: 4,
+        contract_hash: String::new(),
+        objective: "absolute_error".into(),
+        train_rows: 1,
+        test_scored_rows: 1,
+        test_mae: 2.5,
+        best_baseline: String::new(),
+        best_baseline_mae: 0.0,
+        model_sha256: String::new(),
+        message: String::new(),
+        manifest: String::new(),
+    };
+    store.insert(&[registry]).await.unwrap();
+
+    let url = nba_testkit::clickhouse_url();
+    let out = run_cli(store.database(), url, &["grade", "--from", &date, "--to", &date]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(printed.contains("slate/morning") && printed.contains("slate/pretip") && printed.contains("52.4 %"), "{printed}");
+
+    // Every graded row, against the points of the raw box score.
+    let graded_said: Vec<&Said> = morning[..4].iter().chain(&pretip).chain(&requests[..2]).collect();
+    let points: HashMap<&str, u16> = played.iter().map(|b| (b.player_id.as_str(), b.pts)).collect();
+    let rows = graded_rows(&store).await;
+    assert_eq!(rows.len(), graded_said.len(), "{rows:#?}");
+    for s in &graded_said {
+        let r = rows.iter().find(|r| r.player_id == s.player && r.source == s.source && r.run == s.run).unwrap_or_else(|| panic!("no graded row for {s:?}"));
+        let want = expected(s, points[s.player.as_str()]);
+        let got = Expected {
+            actual: r.actual,
+            error: r.error,
+            within_3: r.within_3,
+            within_5: r.within_5,
+            in_interval: r.in_interval,
+            outcome: match r.outcome.as_str() {
+                "hit" => "hit",
+                "miss" => "miss",
+                "push" => "push",
+                "" => "",
+                other => panic!("outcome {other:?}"),
+            },
+            edge: r.edge,
+            bucket: match r.edge_bucket.as_str() {
+                "0-1.5" => "0-1.5",
+                "1.5-3" => "1.5-3",
+                "3-5" => "3-5",
+                "5+" => "5+",
+                "" => "",
+                other => panic!("bucket {other:?}"),
+            },
+        };
+        assert_eq!(got, want, "{s:?}");
+        assert_eq!((r.abs_error, r.predicted, r.line, r.call.as_str(), r.model_version.as_str()), (want.error.abs(), s.predicted, s.line, s.call, VERSION));
+    }
+    // The designed cases came out as designed: the integer line scored exactly is a push.
+    let outcome_of = |player: &str, run: &str| rows.iter().find(|r| r.player_id == player && r.run == run).map(|r| r.outcome.clone()).unwrap();
+    assert_eq!(
+        [
+            outcome_of(&p[0].player_id, "morning"),
+            outcome_of(&p[1].player_id, "morning"),
+            outcome_of(&p[2].player_id, "morning"),
+            outcome_of(&p[0].player_id, "pretip")
+        ],
+        ["hit", "hit", "push", "miss"]
+    );
+    assert!(rows.iter().all(|r| r.player_id != dnp.player_id && r.player_id != inactive.player_id && r.player_id != nobody.player_id));
+    let p5 = rows.iter().find(|r| r.player_id == p[5].player_id).unwrap();
+    assert_eq!((p5.line, p5.call.as_str(), p5.outcome.as_str()), (None, "", ""), "the latest request is graded, not the earlier one");
+
+    // The summaries, per source, run and edge bucket, worked out from the same points.
+    let sums = summaries(&store).await;
+    let find = |source: &str, run: &str, bucket: &str| -> &GradeSummaryRow {
+        sums.iter()
+            .find(|s| s.source == source && s.run == run && s.edge_bucket == bucket)
+            .unwrap_or_else(|| panic!("no summary {source}/{run}/{bucket}: {sums:#?}"))
+    };
+    let check_all = |s: &GradeSummaryRow, selected: &[&Said], graded: &[&Said], not_played: u64| {
+        let e: Vec<Expected> = graded.iter().map(|g| expected(g, points[g.player.as_str()])).collect();
+        let n = e.len() as f64;
+        let mae = e.iter().map(|x| x.error.abs()).sum::<f64>() / n;
+        let bias = e.iter().map(|x| x.error).sum::<f64>() / n;
+        let coverage = e.iter().map(|x| f64::from(x.in_interval)).sum::<f64>() / n;
+        let within_5 = e.iter().map(|x| f64::from(x.within_5)).sum::<f64>() / n;
+        assert_eq!((s.predictions, s.not_played, s.graded), (selected.len() as u64, not_played, graded.len() as u64), "{s:?}");
+        assert!(
+            close(s.mae, mae) && close(s.bias, bias) && close(s.coverage, coverage) && close(s.within_5, within_5),
+            "{s:?}: mae {mae} bias {bias} coverage {coverage}"
+        );
+        let count =
+            |call: &str, outcome: &str| graded.iter().zip(&e).filter(|(g, x)| g.call == call && (outcome.is_empty() || x.outcome == outcome)).count() as u64;
+        assert_eq!(
+            (s.over_calls, s.over_hits, s.over_pushes, s.under_calls, s.under_hits, s.under_pushes, s.passes),
+            (
+                count("OVER", ""),
+                count("OVER", "hit"),
+                count("OVER", "push"),
+                count("UNDER", ""),
+                count("UNDER", "hit"),
+                count("UNDER", "push"),
+                count("PASS", "")
+            ),
+            "{s:?}"
+        );
+        assert_eq!(s.calls, s.over_calls + s.under_calls);
+    };
+    let morning_refs: Vec<&Said> = morning.iter().collect();
+    check_all(find("slate", "morning", "all"), &morning_refs, &morning_refs[..4], 2);
+    let pretip_refs: Vec<&Said> = pretip.iter().collect();
+    check_all(find("slate", "pretip", "all"), &pretip_refs, &pretip_refs, 0);
+    let request_refs: Vec<&Said> = requests.iter().collect();
+    // The unknown player's game is not loaded: selected, neither graded nor not played.
+    check_all(find("request", "", "all"), &request_refs, &request_refs[..2], 0);
+    // Morning by edge: 0-1.5 holds the PASS (graded) and the did-not-play OVER (0.5);
+    // 1.5-3 the OVER hit; 3-5 the UNDER hit; 5+ the push.
+    check_all(find("slate", "morning", "0-1.5"), &[&morning[3], &morning[4]], &[&morning[3]], 1);
+    check_all(find("slate", "morning", "1.5-3"), &[&morning[0]], &[&morning[0]], 0);
+    check_all(find("slate", "morning", "3-5"), &[&morning[1]], &[&morning[1]], 0);
+    check_all(find("slate", "morning", "5+"), &[&morning[2]], &[&morning[2]], 0);
+    assert_eq!(sums.iter().filter(|s| s.source == "slate" && s.run == "morning").count(), 5);
+    // Requests by edge: the big OVER (12.5) in 5+, the unknown player's 0.5 in 0-1.5.
+    check_all(find("request", "", "5+"), &[&requests[1]], &[&requests[1]], 0);
+    check_all(find("request", "", "0-1.5"), &[&requests[2]], &[], 0);
+
+    // Grading again writes nothing twice (no FINAL: what is physically there).
+    let before = (scalar(&store, "SELECT count() FROM graded_predictions").await, scalar(&store, "SELECT count() FROM grade_summaries").await);
+    let again = run_cli(store.database(), url, &["grade", "--from", &date, "--to", &date]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!((scalar(&store, "SELECT count() FROM graded_predictions").await, scalar(&store, "SELECT count() FROM grade_summaries").await), before);
+    assert_eq!(before, (graded_said.len() as u64, sums.len() as u64));
+    let strip = |mut v: Vec<GradedPredictionRow>| {
+        v.iter_mut().for_each(|r| r.graded_at = chrono::DateTime::UNIX_EPOCH);
+        v
+    };
+    assert_eq!(strip(graded_rows(&store).await), strip(rows.clone()));
+
+    // The monitoring queries on the same rows.
+    let hit = run_cli(store.database(), url, &["query", "call_hit_rate", "--format", "TSV"]);
+    assert!(hit.status.success(), "{}", String::from_utf8_lossy(&hit.stderr));
+    let hit = String::from_utf8_lossy(&hit.stdout).into_owned();
+    // slate/morning/all: OVER 1 hit of 1 decided (the push is not decided), UNDER 1 of 1.
+    let line = hit.lines().find(|l| l.starts_with(&format!("{VERSION}\tslate\tmorning\tall\t"))).unwrap_or_else(|| panic!("{hit}"));
+    let cols: Vec<&str> = line.split('\t').collect();
+    assert_eq!(&cols[4..12], ["3", "2", "1", "1", "1", "1", "1", "0.524"], "{line}");
+    let pretip_line = hit.lines().find(|l| l.starts_with(&format!("{VERSION}\tslate\tpretip\tall\t"))).unwrap_or_else(|| panic!("{hit}"));
+    let cols: Vec<&str> = pretip_line.split('\t').collect();
+    assert_eq!((cols[4], cols[10], cols[12]), ("2", "0", "-1"), "two misses lose two units: {pretip_line}");
+
+    let live = run_cli(store.database(), url, &["query", "live_calibration", "--format", "TSV"]);
+    assert!(live.status.success(), "{}", String::from_utf8_lossy(&live.stderr));
+    let live = String::from_utf8_lossy(&live.stdout).into_owned();
+    let line = live.lines().find(|l| l.starts_with(&format!("{VERSION}\tslate\tmorning\t"))).unwrap_or_else(|| panic!("{live}"));
+    let cols: Vec<&str> = line.split('\t').collect();
+    let morning_all = find("slate", "morning", "all");
+    assert_eq!((cols[3], cols[4]), ("1", "4"), "{line}");
+    let num = |s: &str| s.parse::<f64>().unwrap();
+    assert!((num(cols[5]) - morning_all.coverage).abs() < 1e-4 && num(cols[6]) == 0.8, "{line}");
+    assert!((num(cols[7]) - morning_all.mae).abs() < 1e-3 && num(cols[8]) == 2.5, "{line}");
+    assert!((num(cols[9]) - num(cols[7]) / 2.5).abs() < 2e-3, "{line}");
+}
