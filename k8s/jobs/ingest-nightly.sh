@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Nightly ingest (CronJob nba-ingest-nightly): fetch the last days' pages and load them,
-# build features, validate, grade yesterday's served predictions, then push the outcome
-# and what the alerts need (validation result, data freshness, live MAE drift).
+# build features, validate, grade the last week's predictions and calls, then push the
+# outcome and what the alerts need (validation result, data freshness, live MAE drift,
+# live p10-p90 coverage and the calls' hit rate per model version, source and slate run).
 #
 # Exit code: 0 all good; 1 partial (pages rejected/failed, or validation found a
 # critical failure: data is loaded but needs a look); 2 error (ClickHouse unreachable,
@@ -80,6 +81,34 @@ if drift=$("$INGEST" query model_drift --format TSV 2>/dev/null); then
         END { for (v in n) printf "%s %d %.4f %s\n", v, n[v], s[v] / n[v], t[v] }')
 else
     log "warning: query model_drift failed; drift not pushed"
+fi
+
+# Live calibration per served version, source and slate run over the last 7 graded days.
+# live_calibration columns: model_version source run days graded live_coverage
+# nominal_coverage live_mae test_mae mae_ratio ... (run is empty for requests; awk keeps
+# the empty field, `read` with a tab IFS would not).
+if calib=$("$INGEST" query live_calibration --format TSV 2>/dev/null); then
+    while IFS='|' read -r version source run graded coverage mae; do
+        labels="model_version=\"$version\",source=\"$source\",run=\"$run\""
+        extra_metric "nba_grade_graded_7d{$labels} $graded"
+        extra_metric "nba_grade_coverage_7d{$labels} $coverage"
+        extra_metric "nba_grade_mae_7d{$labels} $mae"
+    done < <(printf '%s\n' "$calib" | awk -F'\t' 'NF >= 8 && $1 != "" && $5 ~ /^[0-9]+$/ && $5 > 0 { printf "%s|%s|%s|%s|%s|%s\n", $1, $2, $3, $5, $6, $8 }')
+else
+    log "warning: query live_calibration failed; coverage not pushed"
+fi
+
+# Calls of the last 30 graded days per version, source and run (all edges):
+# call_hit_rate columns: model_version source run edge_bucket calls over_calls
+# over_hit_rate under_calls under_hit_rate pushes hit_rate break_even roi_at_110.
+if calls=$("$INGEST" query call_hit_rate --format TSV 2>/dev/null); then
+    while IFS='|' read -r version source run decided rate; do
+        labels="model_version=\"$version\",source=\"$source\",run=\"$run\""
+        extra_metric "nba_grade_calls_decided_30d{$labels} $decided"
+        extra_metric "nba_grade_call_hit_rate_30d{$labels} $rate"
+    done < <(printf '%s\n' "$calls" | awk -F'\t' 'NF >= 11 && $4 == "all" && $5 - $10 > 0 { printf "%s|%s|%s|%d|%s\n", $1, $2, $3, $5 - $10, $11 }')
+else
+    log "warning: query call_hit_rate failed; call hit rates not pushed"
 fi
 
 job_finish "$code"

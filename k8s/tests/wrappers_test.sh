@@ -71,6 +71,8 @@ case "\$1" in
         case "\$2" in
             pipeline_health) printf '2023\t1320\t1320\t1319\t1\t1319\t26000\t2023-06-12\n2024\t1320\t1200\t1198\t2\t1198\t25000\t$yesterday\n' ;;
             model_drift) printf '$yesterday\tv2\t300\t6\t0.1\t5\t1\n$yesterday\tv1\t10\t5\t0\t\\\\N\t\\\\N\n$today\tv2\t100\t7\t0.2\t5\t2\n2001-01-01\tv2\t9999\t99\t0\t5\t94\n' ;;
+            live_calibration) printf 'v2\tslate\tpretip\t7\t800\t0.7\t0.8\t5.1\t4.9\t1.041\t0.2\t0.4\t0.6\nv2\trequest\t\t7\t120\t0.81\t0.8\t5\t4.9\t1.02\t0\t0.4\t0.6\n' ;;
+            call_hit_rate) printf 'v2\tslate\tpretip\t5+\t30\t20\t0.6\t10\t0.5\t0\t0.567\t0.524\t0.082\nv2\tslate\tpretip\tall\t330\t200\t0.55\t130\t0.5\t10\t0.531\t0.524\t0.014\n' ;;
         esac ;;
 esac
 STUB
@@ -122,6 +124,15 @@ expect "7-day live MAE weighted by graded rows" has 'nba_prediction_live_mae_7d{
 expect "graded count" has 'nba_prediction_graded_7d{instance="",job="nba-ingest-nightly",model_version="v2"} 400'
 expect "test MAE" has 'nba_model_test_mae{instance="",job="nba-ingest-nightly",model_version="v2"} 5'
 expect "no test MAE for a version without one" lacks 'nba_model_test_mae{instance="",job="nba-ingest-nightly",model_version="v1"}'
+# Live coverage and MAE per version, source and slate run (live_calibration); requests
+# have no run. Call hit rates from the `all` rows of call_hit_rate: 330 calls - 10 pushes.
+expect "live coverage per slate run" has 'nba_grade_coverage_7d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 0.7'
+expect "graded per slate run" has 'nba_grade_graded_7d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 800'
+expect "live MAE per slate run" has 'nba_grade_mae_7d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 5.1'
+expect "live coverage of requests" has_re '^nba_grade_coverage_7d\{instance="",job="nba-ingest-nightly",model_version="v2",(run="",)?source="request"\} 0\.81$'
+expect "decided calls" has 'nba_grade_calls_decided_30d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 320'
+expect "call hit rate of all edges" has 'nba_grade_call_hit_rate_30d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 0.531'
+expect "one hit rate per run (the bucket rows are not pushed)" test "$(metrics | grep -c '^nba_grade_call_hit_rate_30d')" -eq 1
 
 # 2. Nightly ingest succeeds: success timestamp appears, validation flag clears.
 set +e
