@@ -13,8 +13,12 @@
 #                     date's run writes only the players it has not stored yet)
 #   NBA_SLATE_DATE    today (default), tomorrow or YYYY-MM-DD (read by nba-server)
 #   NBA_SLATE_LINEUPS announced lineups file from a lineups feed (read by nba-server).
-#                     When set but not there (the feed has not delivered), the run goes
-#                     on without it and pushes nba_slate_lineups_file_present 0.
+#                     `{date}` in it becomes the slate's date (YYYY-MM-DD, the league's
+#                     US Eastern calendar), so a feed can write one file per day
+#                     (/var/lib/nba/lineups/{date}.json) and yesterday's file is never
+#                     read as today's. When the file is not there (the feed has not
+#                     delivered), the run goes on without it and pushes
+#                     nba_slate_lineups_file_present 0.
 #   NBA_SERVER_BIN    the binary (default nba-server; tests use a stub)
 #   NBA_JOB_NAME      Pushgateway job name (default nba-slate-$NBA_SLATE_RUN)
 # shellcheck source=k8s/jobs/lib.sh
@@ -28,7 +32,21 @@ if [ -z "$run" ]; then
 fi
 job_start "${NBA_JOB_NAME:-nba-slate-$run}"
 
+# The slate's date as nba-server reads it: today and tomorrow on the league's calendar
+# at the run's clock (NBA_SLATE_AS_OF, else now).
+slate_date() {
+    local at=${NBA_SLATE_AS_OF:-now}
+    case ${NBA_SLATE_DATE:-today} in
+        today) TZ=America/New_York date -d "$at" +%F ;;
+        tomorrow) TZ=America/New_York date -d "$at + 1 day" +%F ;;
+        *) printf '%s\n' "$NBA_SLATE_DATE" ;;
+    esac
+}
+
 if [ -n "${NBA_SLATE_LINEUPS:-}" ]; then
+    if [[ $NBA_SLATE_LINEUPS == *"{date}"* ]]; then
+        export NBA_SLATE_LINEUPS=${NBA_SLATE_LINEUPS//\{date\}/$(slate_date)}
+    fi
     if [ -f "$NBA_SLATE_LINEUPS" ]; then
         extra_metric "nba_slate_lineups_file_present 1"
     else

@@ -230,6 +230,22 @@ expect "missing lineups file: exit 0 (got $code)" test "$code" -eq 0
 expect "missing lineups file: run without --lineups" grep -qxF "slate --run pretip lineups=none" "$tmp/slate.args"
 expect "missing lineups file flagged" has "nba_slate_lineups_file_present{$pj} 0"
 
+# 9b. A feed's file per day: {date} is the slate's date on the league's calendar at the
+# run's clock (02:00 UTC on 21 March is still 20 March in New York).
+echo '{"game_date": "2024-03-20", "teams": {}}' >"$tmp/lineups-2024-03-20.json"
+set +e
+NBA_SLATE_RUN=pretip NBA_SLATE_AS_OF=2024-03-21T02:00:00Z NBA_SLATE_LINEUPS="$tmp/lineups-{date}.json" \
+    k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+code=$?
+set -e
+expect "dated lineups file: exit 0 (got $code)" test "$code" -eq 0
+expect "dated lineups file: the slate date's file" grep -qxF "slate --run pretip lineups=$tmp/lineups-2024-03-20.json" "$tmp/slate.args"
+set +e
+NBA_SLATE_RUN=pretip NBA_SLATE_DATE=2024-03-19 NBA_SLATE_LINEUPS="$tmp/lineups-{date}.json" \
+    k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
+set -e
+expect "dated lineups file: another day's file is not read" grep -qxF "slate --run pretip lineups=none" "$tmp/slate.args"
+
 # 10. Off day: no games is a success (the missed-slate alert stays quiet).
 set +e
 STUB_SLATE=offday NBA_SLATE_RUN=morning k8s/jobs/slate-run.sh >"$tmp/slate.out" 2>>"$tmp/slate.log"
