@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Weekly retraining (CronJob nba-trainer-weekly): `nba-trainer train --promote` on the
-# periods from the ConfigMap (NBA_TRAIN_PERIOD, NBA_VALID_PERIOD, NBA_TEST_PERIOD), then
-# push the outcome, whether the gate refused, and the current model's age and test MAE.
+# Weekly retraining (CronJob nba-trainer-weekly): `nba-trainer train --promote` on rolling
+# periods from the ConfigMap (NBA_AS_OF=yesterday, NBA_TRAIN_SEASONS, NBA_VALID_DAYS,
+# NBA_TEST_DAYS: the newest games are always in), then push the outcome, whether the gate
+# refused (it compares the candidate with the current model on the newest rows), and the
+# current model's age and MAE (on its test window, or its validation window without one).
 #
 # Exit code: the trainer's: 0 trained and promoted; 3 trained, gate refused (the servers
 # keep the current model: an alert, not a retry); 2 error.

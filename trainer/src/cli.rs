@@ -1,9 +1,11 @@
 //! The command line of `nba-trainer`: every flag has an environment variable; the
 //! ClickHouse connection and logging flags are the ones all three binaries share.
 
-use crate::data::Period;
+use crate::TrainError;
+use crate::data::{Period, Periods, Rolling};
 use crate::game_day::HideSharesArg;
 use crate::gbm::Objective;
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use nba_logging::LogArgs;
 use nba_store::ClickHouseArgs;
@@ -67,14 +69,31 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub clickhouse: ClickHouseTarget,
     /// Training period: seasons (2018-2022, 2024) or dates (2023-10-01..2024-01-31).
-    #[arg(long = "train", env = "NBA_TRAIN_PERIOD", default_value = "2018-2022")]
+    #[arg(long = "train", env = "NBA_TRAIN_PERIOD", default_value = "2018-2022", conflicts_with = "as_of")]
     pub train_period: Period,
     /// Validation period (early stopping).
-    #[arg(long = "valid", env = "NBA_VALID_PERIOD", default_value = "2023")]
+    #[arg(long = "valid", env = "NBA_VALID_PERIOD", default_value = "2023", conflicts_with = "as_of")]
     pub valid_period: Period,
     /// Test period (all reported metrics).
-    #[arg(long = "test", env = "NBA_TEST_PERIOD", default_value = "2024")]
+    #[arg(long = "test", env = "NBA_TEST_PERIOD", default_value = "2024", conflicts_with = "as_of")]
     pub test_period: Period,
+    /// Rolling periods instead of --train/--valid/--test, relative to this date D
+    /// (YYYY-MM-DD or `yesterday`, UTC): no row after D is read; test is the last
+    /// --test-days days up to D, validation the --valid-days days before it, training
+    /// the --train-seasons last seasons before that. The windows end at the last played
+    /// game on or before D (in the off-season: the season that ended).
+    #[arg(long, env = "NBA_AS_OF")]
+    pub as_of: Option<AsOf>,
+    /// Rolling: training starts with the season this many seasons back (1: D's own).
+    #[arg(long, env = "NBA_TRAIN_SEASONS", default_value_t = 5, requires = "as_of", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub train_seasons: u16,
+    /// Rolling: days of the validation window (early stopping), just before the test window.
+    #[arg(long, env = "NBA_VALID_DAYS", default_value_t = 60, requires = "as_of", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub valid_days: u32,
+    /// Rolling: days of the test window ending at D; 0 = no test window (the metrics and
+    /// the gate are then on the validation window, which early stopping has seen).
+    #[arg(long, env = "NBA_TEST_DAYS", default_value_t = 0, requires = "as_of", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub test_days: u32,
     /// Fewest played rows accepted in each part.
     #[arg(long, env = "NBA_MIN_ROWS", default_value_t = 100)]
     pub min_rows: usize,
@@ -146,6 +165,51 @@ pub struct TrainArgs {
     pub progress: String,
 }
 
+/// The as-of date of rolling periods: a date, or `yesterday` (resolved when the run
+/// starts, in UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Date(NaiveDate),
+    Yesterday,
+}
+
+impl AsOf {
+    /// The date, with `today` as the clock (injected by tests).
+    pub fn date(self, today: NaiveDate) -> NaiveDate {
+        match self {
+            AsOf::Date(d) => d,
+            AsOf::Yesterday => today.pred_opt().unwrap_or(today),
+        }
+    }
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "yesterday" => Ok(AsOf::Yesterday),
+            d => NaiveDate::parse_from_str(d, "%Y-%m-%d").map(AsOf::Date).map_err(|_| format!("{s:?}: expected a date like 2024-03-31 or `yesterday`")),
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The periods asked for, checked before anything is read: rolling (`--as-of`) or
+    /// fixed. `today` is the clock `yesterday` is resolved with.
+    pub fn periods(&self, today: NaiveDate) -> Result<Periods, TrainError> {
+        let Some(as_of) = self.as_of else {
+            return Ok(Periods::Fixed { train: self.train_period, valid: self.valid_period, test: self.test_period });
+        };
+        if self.refit && self.test_days == 0 {
+            return Err(TrainError::Data(
+                "--refit with --test-days 0: the metrics and the gate would be on the validation window the refit trains on; give a test window or drop --refit"
+                    .into(),
+            ));
+        }
+        Ok(Periods::Rolling(Rolling { as_of: as_of.date(today), train_seasons: self.train_seasons, valid_days: self.valid_days, test_days: self.test_days }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +227,52 @@ mod tests {
         assert_eq!(clickhouse.connection.user.as_deref(), Some("nba"));
         assert_eq!(clickhouse.connection.password_file.as_deref(), Some(std::path::Path::new("/run/pw")));
         assert!(clickhouse.no_mirror);
+    }
+
+    fn train_args(argv: &[&str]) -> Result<TrainArgs, String> {
+        let argv = ["nba-trainer", "train"].iter().chain(argv).copied();
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Train(a)) => Ok(*a),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn rolling_periods_resolve_against_the_clock() {
+        let today = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let a = train_args(&["--as-of", "yesterday", "--train-seasons", "2", "--valid-days", "30", "--test-days", "7"]).unwrap();
+        let want = Rolling { as_of: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(), train_seasons: 2, valid_days: 30, test_days: 7 };
+        assert_eq!(a.periods(today).unwrap(), Periods::Rolling(want));
+        // Defaults: five seasons, 60 validation days, no test window; a fixed date.
+        let a = train_args(&["--as-of", "2024-03-31"]).unwrap();
+        let want = Rolling { as_of: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(), train_seasons: 5, valid_days: 60, test_days: 0 };
+        assert_eq!(a.periods(today).unwrap(), Periods::Rolling(want));
+        // Without --as-of: the fixed periods, as before.
+        let a = train_args(&[]).unwrap();
+        let fixed = Periods::Fixed { train: "2018-2022".parse().unwrap(), valid: "2023".parse().unwrap(), test: "2024".parse().unwrap() };
+        assert_eq!(a.periods(today).unwrap(), fixed);
+    }
+
+    #[test]
+    fn rolling_and_fixed_periods_exclude_each_other() {
+        for (argv, want) in [
+            (&["--as-of", "yesterday", "--train", "2018-2022"][..], "cannot be used with"),
+            (&["--as-of", "2024-03-31", "--test", "2024"][..], "cannot be used with"),
+            (&["--valid-days", "30"][..], "--as-of"),
+            (&["--as-of", "last week"][..], "expected a date like 2024-03-31 or `yesterday`"),
+            (&["--as-of", "2024-02-30"][..], "expected a date"),
+            (&["--as-of", "yesterday", "--train-seasons", "0"][..], "--train-seasons"),
+            (&["--as-of", "yesterday", "--valid-days", "0"][..], "--valid-days"),
+        ] {
+            let e = train_args(argv).unwrap_err();
+            assert!(e.contains(want), "{argv:?}: {e}");
+        }
+        // A refit without a test window would be scored on its own training rows.
+        let today = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        let e = train_args(&["--as-of", "yesterday", "--refit"]).unwrap().periods(today).unwrap_err().to_string();
+        assert!(e.contains("--refit with --test-days 0"), "{e}");
+        assert!(train_args(&["--as-of", "yesterday", "--refit", "--test-days", "14"]).unwrap().periods(today).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! into ClickHouse. [`train`] reads as those steps, one function each.
 
 use crate::cli::{Command, TrainArgs};
-use crate::data::{self, FeatureRow, Period};
+use crate::data::{self, FeatureRow};
 use crate::eval::{self, EvaluationColumns};
 use crate::game_day::{self, Hiding, MaskedRows, RequestTimeColumns, State};
 use crate::manifest::{
@@ -107,10 +107,10 @@ fn hyper_params(a: &TrainArgs, b: &gbm::Booster, bag_trees: Vec<usize>) -> Hyper
     }
 }
 
-fn part_info(rows: &[FeatureRow], ix: &[usize], p: Period) -> PartInfo {
+fn part_info(rows: &[FeatureRow], ix: &[usize], period: String) -> PartInfo {
     let dates = ix.iter().map(|&i| rows[i].game_date);
     PartInfo {
-        period: p.to_string(),
+        period,
         rows: ix.len(),
         first_date: dates.clone().min().map(|d| d.to_string()).unwrap_or_default(),
         last_date: dates.max().map(|d| d.to_string()).unwrap_or_default(),
@@ -125,7 +125,8 @@ fn source_commit() -> Option<String> {
 
 /// Played rows and their split, checked.
 pub async fn load(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
-    load_from(&connect(args).await?, args).await
+    let periods = args.periods(chrono::Utc::now().date_naive())?;
+    load_from(&connect(args).await?, args, periods).await
 }
 
 /// The store of the arguments, after a ping: a server that refuses the login says why
@@ -140,18 +141,22 @@ async fn connect(args: &TrainArgs) -> Result<Store, TrainError> {
 /// the server compute features from (state D of the game-day evaluation recomputes
 /// features from it).
 async fn load_for_training(args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split, History), TrainError> {
+    let periods = args.periods(chrono::Utc::now().date_naive())?;
     let store = connect(args).await?;
-    let (rows, split) = load_from(&store, args).await?;
+    let (rows, split) = load_from(&store, args, periods).await?;
     let history = store.history().await.map_err(|e| TrainError::Store(format!("reading the history (player_game_summary, team_game_summary): {e}")))?;
     Ok((rows, split, history))
 }
 
-async fn load_from(store: &Store, args: &TrainArgs) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
-    let rows = data::read_played(store).await?;
+/// Reads the played rows the periods may use (rolling: none after D) and splits them.
+async fn load_from(store: &Store, args: &TrainArgs, periods: data::Periods) -> Result<(Vec<FeatureRow>, data::Split), TrainError> {
+    let rows = data::read_played_through(store, periods.last_date()).await?;
     if rows.is_empty() {
         return Err(TrainError::Data(format!("no played rows in {}.player_features", args.clickhouse.connection.database)));
     }
-    let split = data::split(&rows, args.train_period, args.valid_period, args.test_period, args.min_rows.max(1))?;
+    let split = data::split_resolved(&rows, periods.resolve(&rows)?, args.min_rows.max(1))?;
+    let p = &split.periods;
+    tracing::info!(train = %p.train, valid = %p.valid, test = %p.test_label(), as_of = ?p.as_of, "periods");
     Ok((rows, split))
 }
 
@@ -597,9 +602,10 @@ fn manifest(
         source_commit: source_commit(),
         database: args.clickhouse.connection.database.clone(),
         split: SplitInfo {
-            train: part_info(rows, &split.train, args.train_period),
-            validation: part_info(rows, &split.valid, args.valid_period),
-            test: part_info(rows, &split.test, args.test_period),
+            train: part_info(rows, &split.train, split.periods.train.to_string()),
+            validation: part_info(rows, &split.valid, split.periods.valid.to_string()),
+            test: part_info(rows, &split.test, split.periods.test_label()),
+            as_of: split.periods.as_of.map(|d| d.to_string()),
         },
         feature_names: nba_features::feature_names(),
         feature_version: nba_features::FEATURE_VERSION,
@@ -685,7 +691,7 @@ pub async fn export_rows(args: &TrainArgs, out: &Path) -> Result<serde_json::Val
         "n_features": nba_features::N_FEATURES,
         "feature_names": nba_features::feature_names(),
         "contract_hash": nba_features::contract_hash(),
-        "split": { "train": args.train_period.to_string(), "valid": args.valid_period.to_string(), "test": args.test_period.to_string() },
+        "split": { "train": split.periods.train.to_string(), "valid": split.periods.valid.to_string(), "test": split.periods.test_label() },
         "parts": parts,
         "layout": "<part>_x.f32 row-major float32 [rows, n_features] (NaN = missing), <part>_y.f32 float32 points, <part>_scored.u8 1 = scored row",
     });
@@ -697,11 +703,13 @@ pub async fn export_rows(args: &TrainArgs, out: &Path) -> Result<serde_json::Val
 /// `Some(reason)` when the new model may not be promoted.
 fn gate(args: &TrainArgs, registry: &Registry, m: &Manifest, test_rows: &[&FeatureRow], scored: &[usize]) -> Result<Option<String>, TrainError> {
     let model = m.metrics.scored.model.mae;
+    // Without a test window the compared rows are the validation window (the newest rows).
+    let part = if m.split.test.period == data::NO_TEST_WINDOW { "validation-window" } else { "test" };
     let Some((name, best)) = m.metrics.scored.best_baseline() else { return Ok(Some("no baseline".into())) };
     let passes = model <= best.mae * (1.0 - args.gate_min_gain); // false for NaN
     if !passes {
         return Ok(Some(format!(
-            "test MAE {model:.4} does not beat the best baseline ({name}, {:.4}) by {:.1}% on the same {} rows",
+            "{part} MAE {model:.4} does not beat the best baseline ({name}, {:.4}) by {:.1}% on the same {} rows",
             best.mae,
             args.gate_min_gain * 100.0,
             best.rows
@@ -721,7 +729,7 @@ fn gate(args: &TrainArgs, registry: &Registry, m: &Manifest, test_rows: &[&Featu
     let cur_mae = eval::Metrics::of(&cur_pred, &actual).mae;
     if model > cur_mae * (1.0 + args.gate_max_loss) {
         return Ok(Some(format!(
-            "test MAE {model:.4} is worse than the current model {} ({cur_mae:.4} on the same rows) by more than {:.1}%",
+            "{part} MAE {model:.4} is worse than the current model {} ({cur_mae:.4} on the same rows) by more than {:.1}%",
             current.version,
             args.gate_max_loss * 100.0
         )));
@@ -747,6 +755,9 @@ fn summary(m: &Manifest) -> String {
         s.model.bias,
         s.model.median_ae
     );
+    if m.split.test.period == data::NO_TEST_WINDOW {
+        out += &format!("  no test window: every figure here is on the validation window {}, which early stopping used\n", m.split.validation.period);
+    }
     for (name, b) in &s.baselines {
         out += &format!("  {:<16} MAE {:.4}  RMSE {:.4}  bias {:+.4}  median AE {:.4}\n", name, b.mae, b.rmse, b.bias, b.median_ae);
     }

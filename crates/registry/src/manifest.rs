@@ -115,6 +115,10 @@ pub struct SplitInfo {
     pub train: PartInfo,
     pub validation: PartInfo,
     pub test: PartInfo,
+    /// Rolling periods (`--as-of`): the date D they were taken relative to (no row after
+    /// it was read). None for fixed periods and in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

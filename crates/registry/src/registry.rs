@@ -191,7 +191,7 @@ mod tests {
             created_at: String::new(),
             source_commit: None,
             database: "db".into(),
-            split: SplitInfo { train: part.clone(), validation: part.clone(), test: part },
+            split: SplitInfo { train: part.clone(), validation: part.clone(), test: part, as_of: None },
             feature_names: vec![],
             feature_version: 1,
             contract_hash: String::new(),

@@ -9,5 +9,6 @@ mod errors;
 mod faults;
 mod game_day;
 mod password_user;
+mod rolling;
 mod train;
 mod util;
