@@ -197,7 +197,7 @@ pub async fn read_results(store: &Store, from: NaiveDate, to: NaiveDate) -> anyh
     let players_sql = "SELECT game_date, player_id, toUInt8(status = 'Played') AS played, pts \
                        FROM player_game_summary FINAL WHERE game_date BETWEEN toDate(?) AND toDate(?)";
     let players: Vec<Player> = store.retry("read box scores to grade", || store.client().query(players_sql).bind(&f).bind(&t).fetch_all()).await?;
-    let teams_sql = "SELECT DISTINCT game_date, toString(team) AS team FROM team_game_summary FINAL WHERE game_date BETWEEN toDate(?) AND toDate(?)";
+    let teams_sql = "SELECT DISTINCT game_date, team FROM team_game_summary FINAL WHERE game_date BETWEEN toDate(?) AND toDate(?)";
     let teams: Vec<Team> = store.retry("read loaded games to grade", || store.client().query(teams_sql).bind(&f).bind(&t).fetch_all()).await?;
     Ok(Results {
         players: players.into_iter().map(|p| ((p.game_date, p.player_id), (p.played == 1).then_some(p.pts))).collect(),

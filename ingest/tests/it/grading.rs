@@ -148,7 +148,7 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
     // The day's points from the raw box scores (not the summary grading reads).
     let boxed: Vec<Boxed> = store
         .client()
-        .query("SELECT player_id, toString(team) AS team, toString(status) AS status, pts FROM player_boxscores FINAL WHERE game_date = toDate(?) ORDER BY player_id")
+        .query("SELECT player_id, team, status, pts FROM player_boxscores FINAL WHERE game_date = toDate(?) ORDER BY player_id")
         .bind(&date)
         .fetch_all()
         .await
@@ -161,13 +161,8 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
         player_id: String,
         team: String,
     }
-    let inactive: Inactive = store
-        .client()
-        .query("SELECT player_id, toString(team) AS team FROM game_inactives FINAL WHERE game_date = toDate(?) LIMIT 1")
-        .bind(&date)
-        .fetch_one()
-        .await
-        .unwrap();
+    let inactive: Inactive =
+        store.client().query("SELECT player_id, team FROM game_inactives FINAL WHERE game_date = toDate(?) LIMIT 1").bind(&date).fetch_one().await.unwrap();
     let inactive = Boxed { player_id: inactive.player_id, team: inactive.team, status: "Inactive".into(), pts: 0 };
     let nobody = Boxed { player_id: "nobodyxx01".into(), team: "XXX".into(), status: String::new(), pts: 0 };
     let pts = |b: &Boxed| f32::from(b.pts);
