@@ -1,5 +1,8 @@
 //! Where a prediction is computed: validated request -> feature vector (shared contract)
-//! -> the served model -> points, interval, and the call against a line.
+//! -> the served model -> points, interval, and the call against a line. The interval and
+//! P(over) are read from the manifest's uncertainty table for the vector's own
+//! prior-10-minutes bucket and game-day state (a morning request with nothing known gets
+//! the wider state-C interval).
 
 use crate::error::ServeError;
 use crate::feature_source::{FeatureQuery, FeatureSource, FeatureVector};
@@ -69,8 +72,9 @@ impl Predictor {
             team: features.team.clone(),
             opponent: features.opponent.clone(),
             predicted_points: pred,
-            p10: (pred + model.residual_percentile(10)).max(0.0),
-            p90: (pred + model.residual_percentile(90)).max(0.0),
+            // The interval of this player in this game-day state (the vector says both).
+            p10: (pred + model.residual_percentile(&features.values[..], 10)).max(0.0),
+            p90: (pred + model.residual_percentile(&features.values[..], 90)).max(0.0),
             model_version: model.version.clone(),
             feature_version: model.manifest.feature_version,
             contract_hash: model.manifest.contract_hash.clone(),
@@ -85,7 +89,7 @@ impl Predictor {
             injury_report_time: features.injury_report_time.map(|t| t.to_rfc3339()),
         };
         if let Some(line) = line {
-            let p_over = model.p_over(pred, line);
+            let p_over = model.p_over(&features.values[..], pred, line);
             let edge = pred - line;
             response.edge = Some(edge);
             response.p_over = p_over;

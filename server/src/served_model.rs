@@ -34,31 +34,19 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Residual percentile `p` (1..=99) of the test season, 0 when the manifest has none.
-    pub fn residual_percentile(&self, p: usize) -> f64 {
-        self.manifest.residual_quantiles.get(p.wrapping_sub(1)).copied().unwrap_or(0.0)
+    /// Residual percentile `p` (1..=99) for the request whose feature vector is
+    /// `features`: from the manifest's uncertainty table (the vector's prior-10-minutes
+    /// bucket and game-day state), or the pooled `residual_quantiles` of a manifest
+    /// without one; 0 when the manifest has neither. Every path that answers p10/p90
+    /// (`Predict`, Flight, V2 through [`crate::predict`]) reads it here.
+    pub fn residual_percentile(&self, features: &[f32], p: usize) -> f64 {
+        self.manifest.percentile(features, p)
     }
 
-    /// P(actual > line) for prediction `pred`, from the test residual percentiles
+    /// P(actual > line) for prediction `pred` of `features`, from the same percentiles
     /// (linear between percentiles, clamped to [0.01, 0.99]); None without percentiles.
-    pub fn p_over(&self, pred: f64, line: f64) -> Option<f64> {
-        let q = &self.manifest.residual_quantiles;
-        if q.len() != 99 {
-            return None;
-        }
-        // P(resid <= x) for x = line - pred.
-        let x = line - pred;
-        let cdf = if x <= q[0] {
-            0.01
-        } else if x >= q[98] {
-            0.99
-        } else {
-            let k = q.partition_point(|&v| v <= x); // q[k-1] <= x < q[k]
-            let (lo, hi) = (q[k - 1], q[k]);
-            let frac = if hi > lo { (x - lo) / (hi - lo) } else { 1.0 };
-            (k as f64 + frac) / 100.0
-        };
-        Some((1.0 - cdf).clamp(0.01, 0.99))
+    pub fn p_over(&self, features: &[f32], pred: f64, line: f64) -> Option<f64> {
+        self.manifest.p_over(features, pred, line)
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`gbm`]: the project's histogram gradient boosting (absolute or squared error) and
 //!   its conversion to a [`nba_model::Forest`];
 //! - [`eval`]: metrics, scored rows, baselines, breakdowns;
+//! - [`calibration`]: the uncertainty table (residual percentiles by role and game-day
+//!   state, from validation) and its coverage and P(over) reliability on the test rows;
 //! - [`game_day`]: the game-day states (lists and lineups known or not), the hiding of
 //!   request-time features on a share of training rows, and the states' test rows;
 //! - [`manifest`], [`registry`]: what is written and where; [`training_report`]:
@@ -12,6 +14,7 @@
 //!   into ClickHouse;
 //! - [`run`]: the commands, used by the thin `main.rs`.
 
+pub mod calibration;
 pub mod cli;
 pub mod data;
 pub mod eval;

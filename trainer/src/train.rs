@@ -6,7 +6,8 @@
 //! reference model without request-time features → convert to a flat forest → export
 //! ONNX → score the test rows through tract and require agreement with the in-memory
 //! forest (1e-4) → evaluate the model and the baselines on identical rows, in every
-//! game-day state → write the version atomically → gate → promote → mirror the events
+//! game-day state → measure the intervals and P(over) of the validation uncertainty
+//! table on the test rows → write the version atomically → gate → promote → mirror the events
 //! into ClickHouse. [`train`] reads as those steps, one function each.
 
 use crate::cli::{Command, TrainArgs};
@@ -17,11 +18,12 @@ use crate::manifest::{
     Canary, FeatureGain, GameDayEvaluation, HideSharesCandidate, HyperParams, Manifest, PartInfo, SplitInfo, StateMaes, WalkForward, WalkForwardMonth,
 };
 use crate::registry::Registry;
-use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, gbm, registry_table, training_report};
+use crate::{EXIT_GATE_REFUSED, EXIT_MIRROR_FAILED, EXIT_OK, TrainError, calibration, gbm, registry_table, training_report};
 use chrono::Datelike;
 use nba_features::History;
 use nba_model::Forest;
 use nba_model::onnx::{OnnxModel, to_onnx_bytes};
+use nba_registry::{Calibration, Uncertainty};
 use nba_store::Store;
 use nba_store::rows::ModelRegistryRow;
 use sha2::{Digest, Sha256};
@@ -192,8 +194,11 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     let exported = export_checked(&forest, &test)?;
     let game_day = game_day_evaluation(args, (&rows, &split), &fitted, &forest, &test, &history)?;
     log_game_day(&game_day);
+    let scored_rows = calibration::TestRows::of(test.scored.iter().map(|&i| test.rows[i]).collect());
+    let calibration = calibration::measure(&fitted.uncertainty, &fitted.pooled_quantiles, &forest, &scored_rows)?;
+    calibration::log(&calibration);
     let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted)?) } else { None };
-    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, MoreEvaluations { game_day, walk_forward });
+    let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, MoreEvaluations { game_day, walk_forward, calibration });
 
     // The gate is computed before anything is written: on the same scored rows.
     let refused = if args.promote { gate(args, &registry, &manifest, &test.rows, &test.scored)? } else { None };
@@ -227,6 +232,12 @@ struct FittedModel {
     /// on the scored validation rows.
     reference: gbm::Booster,
     reference_validation_mae: f64,
+    /// The uncertainty table, from the early-stopped model's validation residuals (also
+    /// with `--refit`: the refitted trees have seen the validation rows).
+    uncertainty: Uncertainty,
+    /// Residual percentiles pooled over the scored validation rows in state A (the
+    /// manifest's `residual_quantiles`, for servers that predate the table).
+    pooled_quantiles: Vec<f64>,
     training_seconds: f64,
 }
 
@@ -314,6 +325,7 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
     tracing::info!(trees = reference.trees.len(), valid_mae = reference_validation_mae, "reference model without request-time features");
     let bag_trees: Vec<usize> = chosen.members.iter().map(|m| m.trees.len()).collect();
     let valid_history = chosen.booster.valid_history.clone();
+    let (uncertainty, pooled_quantiles) = validation_uncertainty(args, &valid, &chosen.booster);
     let (booster, reference) = if args.refit {
         let both: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
         let refit_x = masked_part(rows, &both, hiding, &cols);
@@ -336,8 +348,27 @@ fn fit(args: &TrainArgs, rows: &[FeatureRow], split: &data::Split) -> Result<Fit
         grid,
         reference,
         reference_validation_mae,
+        uncertainty,
+        pooled_quantiles,
         training_seconds,
     })
+}
+
+/// The uncertainty table and the pooled percentiles from the validation residuals of the
+/// early-stopped model `booster`, predicted in every game-day state (see
+/// [`calibration`]); the test period is not read.
+fn validation_uncertainty(args: &TrainArgs, valid: &ValidationStates, booster: &gbm::Booster) -> (Uncertainty, Vec<f64>) {
+    let x = valid.stacked.rows();
+    let pred = booster.predict(&x);
+    let table = calibration::table(&x, &pred, &valid.y, calibration::source(args.refit));
+    // State A is the first block of the stacked rows.
+    let pooled: Vec<f64> = valid.scored.iter().map(|&i| valid.y[i] - pred[i].max(0.0)).collect();
+    for s in &table.states {
+        let buckets: Vec<String> =
+            s.buckets.iter().map(|b| format!("{} {}{}", b.bucket, b.rows, if b.quantiles.is_empty() { " (pooled)" } else { "" })).collect();
+        tracing::info!(state = s.state.label(), rows = s.rows, buckets = %buckets.join(", "), "uncertainty table from validation");
+    }
+    (table, nba_registry::manifest::percentiles(&pooled))
 }
 
 /// The features of rows `ix`, hidden as `hiding` says.
@@ -581,6 +612,7 @@ fn feature_gain(booster: &gbm::Booster) -> Vec<FeatureGain> {
 struct MoreEvaluations {
     game_day: GameDayEvaluation,
     walk_forward: Option<WalkForward>,
+    calibration: Calibration,
 }
 
 /// The manifest of the new version; its name is the creation time and the model's hash.
@@ -595,7 +627,6 @@ fn manifest(
 ) -> Manifest {
     let now = chrono::Utc::now();
     let sha = hex::encode(Sha256::digest(&exported.onnx));
-    let residuals: Vec<f64> = test.scored.iter().map(|&i| test.rows[i].target_pts as f64 - test.pred[i]).collect();
     Manifest {
         version: format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sha[..8]),
         created_at: now.to_rfc3339(),
@@ -617,10 +648,12 @@ fn manifest(
         model_sha256: sha,
         onnx_max_abs_diff: exported.max_abs_diff,
         canaries: canaries(test),
-        residual_quantiles: nba_registry::manifest::percentiles(&residuals),
+        residual_quantiles: fitted.pooled_quantiles.clone(),
         feature_gain: feature_gain(&fitted.booster),
         walk_forward: more.walk_forward,
         game_day: Some(more.game_day),
+        uncertainty: Some(fitted.uncertainty.clone()),
+        calibration: Some(more.calibration),
     }
 }
 

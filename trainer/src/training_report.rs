@@ -1,7 +1,7 @@
 //! `report.md` and its SVG plots, written beside the model in the version folder: the
 //! test tables (model against the three baselines on the scored rows and on all rows,
 //! the game-day states and the hide-share grid, breakdowns by minutes band, role and
-//! month, walk-forward when run) and plots of
+//! month, the calibrated intervals and P(over) reliability, walk-forward when run) and plots of
 //! feature importance (gain), predicted vs actual, residual by predicted, MAE by month,
 //! and the validation curve. Plots use plotters' SVG backend, which writes text as SVG
 //! `<text>`, so no font library is needed.
@@ -11,6 +11,7 @@ use crate::data::FeatureRow;
 use crate::eval::{self, BASELINES, EvaluationColumns};
 use crate::game_day;
 use crate::manifest::{BaselineComparison, GameDayEvaluation, Manifest, Metrics, WalkForward};
+use nba_registry::{Calibration, Uncertainty};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -262,6 +263,9 @@ fn markdown(m: &Manifest, breakdowns: &Breakdowns) -> String {
     if let Some(g) = &m.game_day {
         game_day_section(&mut out, g);
     }
+    if let (Some(u), Some(c)) = (&m.uncertainty, &m.calibration) {
+        calibration_section(&mut out, u, c);
+    }
     if let Some(w) = &m.walk_forward {
         walk_forward_section(&mut out, w);
     }
@@ -387,6 +391,60 @@ fn game_day_section(out: &mut String, g: &GameDayEvaluation) {
             "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4}{mark} |",
             c.shares.lineups_hidden, c.shares.both_hidden, c.trees, v.lists_and_lineups_known, v.lists_known_lineups_unknown, v.nothing_known, v.mean
         );
+    }
+}
+
+/// The intervals and P(over): the table against the pooled percentiles on the scored
+/// test rows, per state; then the table itself (validation rows per bucket).
+fn calibration_section(out: &mut String, u: &Uncertainty, c: &Calibration) {
+    let _ = writeln!(
+        out,
+        "\n## Calibrated intervals\n\np10/p90 and P(over) come from residual percentiles by `{}` bucket and game-day state, taken from the {} \
+         (buckets under {} rows use the state's pooled percentiles). Measured on the {}, against the old method: one pooled \
+         distribution for every row (its percentiles also from validation, state A). Synthetic line: {}.",
+        u.bucket_feature, u.source, u.min_rows, c.rows, c.line_rule
+    );
+    for s in &c.states {
+        let (t, p) = (&s.by_role, &s.pooled);
+        let _ = writeln!(
+            out,
+            "\n### {}\n\n| bucket | rows | p10-p90 coverage | mean width | pooled: coverage | pooled: width |\n| --- | --- | --- | --- | --- | --- |",
+            s.state.label()
+        );
+        for (b, old) in std::iter::once((&t.overall, Some(&p.overall))).chain(t.buckets.iter().map(|b| (b, p.buckets.iter().find(|x| x.bucket == b.bucket)))) {
+            let (oc, ow) = old.map_or((f64::NAN, f64::NAN), |o| (o.coverage, o.mean_width));
+            let _ = writeln!(out, "| {} | {} | **{:.3}** | {:.2} | {:.3} | {:.2} |", b.bucket, b.rows, b.coverage, b.mean_width, oc, ow);
+        }
+        let _ = writeln!(
+            out,
+            "\nP(over) on {} rows with a line: Brier **{:.4}** (pooled {:.4}), ECE over {} bins **{:.4}** (pooled {:.4}).\n",
+            t.line_rows,
+            t.brier,
+            p.brier,
+            t.reliability.len(),
+            t.ece,
+            p.ece
+        );
+        let _ = writeln!(
+            out,
+            "| predicted P(over) | rows | mean predicted | observed | pooled: rows | pooled: mean predicted | pooled: observed |\n| --- | --- | --- | --- | --- | --- | --- |"
+        );
+        for (b, o) in t.reliability.iter().zip(&p.reliability) {
+            let _ = writeln!(
+                out,
+                "| {:.1}-{:.1} | {} | {:.3} | {:.3} | {} | {:.3} | {:.3} |",
+                b.lo, b.hi, b.rows, b.mean_predicted, b.observed, o.rows, o.mean_predicted, o.observed
+            );
+        }
+    }
+    let _ = writeln!(out, "\nThe table (validation rows per bucket; p10 / p50 / p90 of the residual actual - predicted):\n");
+    let _ = writeln!(out, "| state | bucket | rows | p10 | p50 | p90 |\n| --- | --- | --- | --- | --- | --- |");
+    for s in &u.states {
+        for b in std::iter::once(("pooled", s.rows, &s.pooled)).chain(s.buckets.iter().map(|b| (b.bucket.as_str(), b.rows, &b.quantiles))) {
+            let (name, rows, q) = b;
+            let pct = |k: usize| q.get(k).map_or_else(|| "pooled".to_string(), |v| format!("{v:+.2}"));
+            let _ = writeln!(out, "| {} | {name} | {rows} | {} | {} | {} |", s.state.label(), pct(9), pct(49), pct(89));
+        }
     }
 }
 

@@ -3,13 +3,18 @@
 //!
 //! The trainer writes versions and moves the `current` pointer; the server reads the
 //! pointer, loads the version it names and checks the manifest's contract and canaries
-//! before serving it. Both go through this crate, so they agree on the layout.
+//! before serving it. Both go through this crate, so they agree on the layout, and on
+//! how a prediction's interval and P(over) are read from the manifest ([`uncertainty`]).
 
 pub mod manifest;
 pub mod registry;
+pub mod uncertainty;
 
 pub use manifest::{BaselineComparison, Canary, Evaluation, FeatureGain, HyperParams, Manifest, Metrics, PartInfo, SplitInfo, WalkForward, WalkForwardMonth};
 pub use registry::{Current, MANIFEST_FILE, MODEL_FILE, Registry};
+pub use uncertainty::{
+    BucketCoverage, BucketQuantiles, Calibration, GameDayState, MethodCalibration, ReliabilityBin, StateCalibration, StateQuantiles, Uncertainty,
+};
 
 /// What can go wrong reading or writing the registry.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! `manifest.json`: everything needed to know what a model is and how good it was.
 
+use crate::uncertainty::{Calibration, Uncertainty};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -150,9 +151,11 @@ pub struct Manifest {
     /// Max |tract - in-memory| over the scored test rows, checked before writing.
     pub onnx_max_abs_diff: f64,
     pub canaries: Vec<Canary>,
-    /// Percentiles 1, 2, ..., 99 of the residual `actual - predicted` on the scored test
-    /// rows, ascending. The server turns them into prediction intervals and the
-    /// probability of going over a line. Empty in manifests written before they existed.
+    /// Percentiles 1, 2, ..., 99 of the residual `actual - predicted`, ascending, pooled
+    /// over every kind of player: on the scored validation rows in state A (on the scored
+    /// test rows in manifests written before `uncertainty`). A server that predates
+    /// `uncertainty` turns them into intervals and P(over); one that knows it uses them
+    /// only when the table is absent. Empty in manifests written before they existed.
     #[serde(default)]
     pub residual_quantiles: Vec<f64>,
     /// Total split gain of each feature over the kept trees, largest first. Empty in
@@ -168,6 +171,15 @@ pub struct Manifest {
     /// manifests written before it existed.
     #[serde(default)]
     pub game_day: Option<GameDayEvaluation>,
+    /// Residual percentiles by prior-10-minutes bucket and game-day state, from the
+    /// validation period: what the server reads intervals and P(over) from. None in
+    /// manifests written before it existed (then `residual_quantiles` is used).
+    #[serde(default)]
+    pub uncertainty: Option<Uncertainty>,
+    /// Test-period coverage of the intervals and reliability of P(over), the table
+    /// against the pooled percentiles. None in manifests written before it existed.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -178,7 +178,7 @@ impl Registry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::manifest::{BaselineComparison, Evaluation, HyperParams, Metrics, PartInfo, SplitInfo};
 
@@ -236,6 +236,8 @@ mod tests {
             feature_gain: vec![],
             walk_forward: None,
             game_day: None,
+            uncertainty: None,
+            calibration: None,
         }
     }
 

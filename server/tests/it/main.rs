@@ -5,6 +5,7 @@
 // Helpers outside #[test] functions may panic: this is a test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calibration;
 mod faults;
 mod flight;
 mod game_day;

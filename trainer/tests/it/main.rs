@@ -5,6 +5,7 @@
 // Helpers outside #[test] functions may panic: this is a test binary.
 #![allow(clippy::unwrap_used)]
 
+mod calibration;
 mod errors;
 mod faults;
 mod game_day;
