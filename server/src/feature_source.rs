@@ -341,14 +341,14 @@ fn parse_date(s: &str) -> Result<NaiveDate, ServeError> {
     Ok(date)
 }
 
-/// The platform's code of a team the history knows, from any spelling clients use ("PHX",
-/// "Phoenix Suns", "pho"); a code outside the 30 current franchises' aliases is accepted
-/// as written when the history knows it (a former franchise's code).
+/// The platform's code of a team, from any spelling clients use ("PHX", "Phoenix Suns",
+/// "pho"). One of the 30 current franchises is known even before its first stored game
+/// (its features from history are then missing, not an error: a slate on the first days
+/// of the data, a franchise's first game); a code outside their aliases is accepted as
+/// written when the history knows it (a former franchise's code).
 fn known_team(h: &History, spelled: &str) -> Option<String> {
-    let code = match nba_names::canonical_team(spelled) {
-        Some(code) => code,
-        None if valid_id(spelled) => spelled,
-        None => return None,
-    };
-    h.knows_team(code).then(|| code.to_string())
+    match nba_names::canonical_team(spelled) {
+        Some(code) => Some(code.to_string()),
+        None => (valid_id(spelled) && h.knows_team(spelled)).then(|| spelled.to_string()),
+    }
 }

@@ -12,4 +12,5 @@ mod game_day;
 mod names;
 mod ops;
 mod predict;
+mod slate_run;
 mod util;

@@ -152,7 +152,7 @@ pub fn config(registry: &Path, clickhouse_url: &str, database: &str, extra: &[&s
     argv.extend(extra.iter().map(|s| s.to_string()));
     match Cli::try_parse_from(argv).unwrap().command {
         Command::Serve(c) => *c,
-        Command::Predict(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 
