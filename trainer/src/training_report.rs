@@ -1,9 +1,9 @@
 //! `report.md` and its SVG plots, written beside the model in the version folder: the
 //! test tables (model against the three baselines on the scored rows and on all rows,
 //! the game-day states and the hide-share grid, breakdowns by minutes band, role and
-//! month, the calibrated intervals and P(over) reliability, walk-forward when run) and plots of
-//! feature importance (gain), predicted vs actual, residual by predicted, MAE by month,
-//! and the validation curve. Plots use plotters' SVG backend, which writes text as SVG
+//! month, the calibrated intervals and P(over) reliability, walk-forward when run) and
+//! plots of feature importance (gain), predicted vs actual, residual by predicted, MAE by
+//! month, the validation curve and the reliability of P(over). Plots use plotters' SVG backend, which writes text as SVG
 //! `<text>`, so no font library is needed.
 
 use crate::TrainError;
@@ -18,6 +18,9 @@ use std::fmt::Write;
 
 pub const REPORT_FILE: &str = "report.md";
 pub const PLOTS: [&str; 5] = ["feature_gain.svg", "predicted_vs_actual.svg", "residual_by_predicted.svg", "mae_by_month.svg", "validation_curve.svg"];
+
+/// The reliability plot of P(over), written when the manifest has a calibration.
+pub const RELIABILITY_PLOT: &str = "reliability.svg";
 
 type PlotResult = Result<(), String>;
 
@@ -191,6 +194,39 @@ fn curve_plot(metric: &str, history: &[f64], kept: usize) -> Result<(String, Vec
     })
 }
 
+/// Observed frequency of going over against mean predicted P(over), per bin, for the
+/// table and the pooled method in each measured state; the diagonal is perfect.
+fn reliability_plot(c: &Calibration) -> Result<(String, Vec<u8>), TrainError> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![];
+    for s in &c.states {
+        for (method, m) in [("table", &s.by_role), ("pooled", &s.pooled)] {
+            let pts = m.reliability.iter().filter(|b| b.rows > 0).map(|b| (b.mean_predicted, b.observed)).collect();
+            series.push((format!("{} {method} (ECE {:.4})", &s.state.label()[..1], m.ece), pts));
+        }
+    }
+    svg(RELIABILITY_PLOT, 620, 620, |root| {
+        let mut ch = ChartBuilder::on(root)
+            .caption("P(over) reliability, scored test rows, synthetic lines", ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+            .map_err(message)?;
+        ch.configure_mesh().x_desc("mean predicted P(over)").y_desc("observed share over").draw().map_err(message)?;
+        ch.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.stroke_width(1))).map_err(message)?;
+        for (k, (name, pts)) in series.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            ch.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(message)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+            ch.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(message)?;
+        }
+        ch.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(message)?;
+        Ok(())
+    })
+}
+
 fn metrics_table(out: &mut String, r: &BaselineComparison) {
     let best = r.best_baseline().map(|b| b.1.mae).unwrap_or(f64::NAN);
     let _ = writeln!(out, "| predictor | rows | MAE | RMSE | bias | median AE | MAE vs best baseline |\n| --- | --- | --- | --- | --- | --- | --- |");
@@ -237,7 +273,7 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         by_month: eval::grouped_comparisons(&s_rows, &s_pred, eval::month),
     };
     let hp = &m.hyper_parameters;
-    Ok(vec![
+    let mut files = vec![
         (REPORT_FILE.to_string(), markdown(m, &breakdowns).into_bytes()),
         feature_gain_plot(m)?,
         scatter_plot(&s_pred, &s_actual)?,
@@ -245,7 +281,11 @@ pub fn render(m: &Manifest, test_rows: &[&FeatureRow], pred: &[f64], valid_histo
         month_plot(&breakdowns.by_month)?,
         // With bagging, the curve is the first member's (its own kept trees marked).
         curve_plot(&hp.early_stopping_metric, valid_history, hp.bag_trees.first().copied().unwrap_or(hp.trees_used))?,
-    ])
+    ];
+    if let Some(c) = &m.calibration {
+        files.push(reliability_plot(c)?);
+    }
+    Ok(files)
 }
 
 /// The model against the baselines per group of scored test rows.
@@ -437,6 +477,7 @@ fn calibration_section(out: &mut String, u: &Uncertainty, c: &Calibration) {
             );
         }
     }
+    let _ = writeln!(out, "![P(over) reliability]({RELIABILITY_PLOT})\n");
     let _ = writeln!(out, "\nThe table (validation rows per bucket; p10 / p50 / p90 of the residual actual - predicted):\n");
     let _ = writeln!(out, "| state | bucket | rows | p10 | p50 | p90 |\n| --- | --- | --- | --- | --- | --- |");
     for s in &u.states {

@@ -107,4 +107,8 @@ async fn the_table_comes_from_validation_and_coverage_is_reported_per_bucket() {
         assert!(section.contains(&format!("| {} | {} | **{:.3}** |", bucket.bucket, bucket.rows, bucket.coverage)), "{}", bucket.bucket);
     }
     assert!(section.contains(&format!("ECE over 10 bins **{:.4}**", c.states[0].by_role.ece)));
+    let plot = nba_trainer::training_report::RELIABILITY_PLOT;
+    assert!(section.contains(&format!("]({plot})")));
+    let svg = std::fs::read_to_string(Registry::new(dir.path()).version_dir(&a.version).join(plot)).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(&format!("ECE {:.4}", c.states[0].by_role.ece)), "the legend names each line's ECE");
 }
