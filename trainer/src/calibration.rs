@@ -95,9 +95,19 @@ impl<'a> TestRows<'a> {
     }
 }
 
+/// What the measured rows are, as the manifest says it: the scored test rows, or, in a
+/// rolling run without a test window, the validation window the table was built from.
+pub fn rows_label(has_test_window: bool) -> &'static str {
+    if has_test_window {
+        "scored test rows (min_avg_10 >= 15, all baselines defined), predicted by the shipped model"
+    } else {
+        "scored validation-window rows (no test window): the rows the table was built from, so these figures are in-sample"
+    }
+}
+
 /// The table and the pooled percentiles on the scored test rows, in states A and C,
-/// predicted by the shipped forest.
-pub fn measure(table: &Uncertainty, pooled: &[f64], forest: &Forest, test: &TestRows) -> Result<Calibration, TrainError> {
+/// predicted by the shipped forest; `rows` says what they are ([`rows_label`]).
+pub fn measure(table: &Uncertainty, pooled: &[f64], forest: &Forest, test: &TestRows, rows: &str) -> Result<Calibration, TrainError> {
     let cols = RequestTimeColumns::from_contract();
     let mut states = vec![];
     for (state, gds) in [(State::ListsAndLineups, GameDayState::ListsAndLineupsKnown), (State::Nothing, GameDayState::NothingKnown)] {
@@ -108,11 +118,7 @@ pub fn measure(table: &Uncertainty, pooled: &[f64], forest: &Forest, test: &Test
         let pooled = method(table, &x, &pred, test, |_| (pooled.len() == 99).then_some(pooled));
         states.push(StateCalibration { state: gds, by_role, pooled });
     }
-    Ok(Calibration {
-        rows: "scored test rows (min_avg_10 >= 15, all baselines defined), predicted by the shipped model".into(),
-        line_rule: "floor(pts_avg_10) + 0.5 (rows without pts_avg_10 left out); over = actual > line".into(),
-        states,
-    })
+    Ok(Calibration { rows: rows.into(), line_rule: "floor(pts_avg_10) + 0.5 (rows without pts_avg_10 left out); over = actual > line".into(), states })
 }
 
 /// Coverage and P(over) reliability of one way of choosing percentiles (`quantiles`),

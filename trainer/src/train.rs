@@ -195,7 +195,8 @@ pub async fn train(args: &TrainArgs, registry_root: &Path) -> Result<Outcome, Tr
     let game_day = game_day_evaluation(args, (&rows, &split), &fitted, &forest, &test, &history)?;
     log_game_day(&game_day);
     let scored_rows = calibration::TestRows::of(test.scored.iter().map(|&i| test.rows[i]).collect());
-    let calibration = calibration::measure(&fitted.uncertainty, &fitted.pooled_quantiles, &forest, &scored_rows)?;
+    let rows_label = calibration::rows_label(split.periods.test.is_some());
+    let calibration = calibration::measure(&fitted.uncertainty, &fitted.pooled_quantiles, &forest, &scored_rows, rows_label)?;
     calibration::log(&calibration);
     let walk_forward = if args.walk_forward { Some(walk_forward(args, &rows, &split, &fitted)?) } else { None };
     let manifest = manifest(args, &rows, &split, &fitted, &test, &exported, MoreEvaluations { game_day, walk_forward, calibration });
