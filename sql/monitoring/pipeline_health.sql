@@ -1,5 +1,6 @@
 -- Pipeline health per season: scheduled and played games, box scores loaded, games and
--- player-games with features, and the newest game loaded. One JOIN per SELECT (ClickHouse 18.16 and 24.x).
+-- player-games with features, and the newest game loaded. One JOIN per SELECT, every joined
+-- subquery aliased (ClickHouse 18.16 and 24.x; 24.x's analyzer requires the aliases).
 SELECT
     season,
     scheduled,
@@ -17,18 +18,18 @@ FROM
         SELECT season, count() AS scheduled, countIf(home_pts IS NOT NULL) AS played
         FROM games FINAL
         GROUP BY season
-    )
+    ) AS schedule
     ANY LEFT JOIN
     (
         SELECT season, uniqExact(game_id) AS box_scores, max(game_date) AS newest_box_score
         FROM team_boxscores
         GROUP BY season
-    ) USING season
-)
+    ) AS box USING season
+) AS loaded
 ANY LEFT JOIN
 (
     SELECT season, uniqExact(game_id) AS games_with_features, count() AS feature_rows
     FROM player_features
     GROUP BY season
-) USING season
+) AS features USING season
 ORDER BY season
