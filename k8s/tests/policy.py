@@ -14,6 +14,8 @@ import sys
 
 import yaml
 
+import clickhouse_operator  # the Altinity operator's kinds (no schema in kubernetes-validate)
+
 errors = []
 # The Dockerfile's build targets: every image of ours (nba-*) must be one of them.
 TARGETS = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", open("Dockerfile").read(), re.M | re.I))
@@ -210,6 +212,7 @@ def check_slate_runs(docs):
 
 for p in sys.argv[1:]:
     check_file(p)
+    errors.extend(f"{p}: {e}" for e in clickhouse_operator.check([d for d in yaml.safe_load_all(open(p)) if d]))
 for e in errors:
     print(f"policy: {e}")
 if errors:
