@@ -131,7 +131,8 @@ done
 request=$(ch "SELECT concat(player_id, ',', toString(game_date), ',', opponent, ',', if(is_home = 1, 'home', 'away'), ',20.5')
               FROM player_features WHERE game_date = toDate('2023-10-31') AND status = 'Played' ORDER BY player_id LIMIT 1 FORMAT TSV")
 step predict 0 "$server" predict --addr "http://127.0.0.1:$((base + 2))" "$request"
-kill -TERM "$server_pid" && wait "$server_pid" || true
+kill -TERM "$server_pid"
+wait "$server_pid" || true
 server_pid=
 step slate "0 1" "$server" slate --date 2023-10-31 --run pretip --as-of 2023-10-31T22:00:00Z
 step grade 0 "$ingest" grade --from 2023-10-24 --to 2023-10-31
@@ -157,7 +158,7 @@ mkdir -p "$tmp/tables"
 for t in $(ch "SELECT name FROM system.tables WHERE database = '$db' AND engine NOT LIKE '%View' ORDER BY name"); do
     ch "SELECT * FROM \`$t\` FORMAT TSVWithNamesAndTypes" >"$tmp/tables/$t.tsv"
 done
-log "exported $(ls "$tmp/tables" | wc -l) tables"
+log "exported $(find "$tmp/tables" -name '*.tsv' | wc -l) tables"
 
 # --- 3. replayed on the current engine ------------------------------------------------
 "$venv/bin/python" scripts/check_current_engine.py --database "$db" --statements "$tmp/statements.jsonl" --tables "$tmp/tables"
