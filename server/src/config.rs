@@ -104,6 +104,11 @@ pub struct ServeConfig {
     /// request path).
     #[arg(long, env = "NBA_PREDICTION_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub prediction_log: bool,
+    /// Seconds the prediction log collapses repeated answers before writing them (one row
+    /// per distinct answer, with how often it was given); also the longest a logged answer
+    /// waits before it is in ClickHouse.
+    #[arg(long, env = "NBA_PREDICTION_LOG_WINDOW_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub prediction_log_window_secs: u64,
     /// Low-latency mode, off by default (0): this many background threads spin on CPUs
     /// that would otherwise idle while requests keep arriving, so that a call does not
     /// wait for a halted (virtual) CPU to wake. They run under SCHED_IDLE (any real work
@@ -221,7 +226,7 @@ mod tests {
         v.extend_from_slice(args);
         match Cli::try_parse_from(v).unwrap().command {
             Command::Serve(c) => *c,
-            Command::Predict(_) => unreachable!(),
+            other => unreachable!("{other:?}"),
         }
     }
 

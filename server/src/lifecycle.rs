@@ -59,7 +59,7 @@ pub(crate) fn build_state(cfg: &ServeConfig, secrets: &Secrets, store: Store) ->
     let model_slot = Arc::new(ModelSlot::new(Registry::new(&cfg.registry)));
     let feature_source = Arc::new(FeatureSource::new(store.clone(), cfg.feature_cache_entries, cfg.doubtful_plays));
     let writer = cfg.prediction_log.then(|| {
-        let (log, task) = PredictionLog::start(store);
+        let (log, task) = PredictionLog::start(store, Duration::from_secs(cfg.prediction_log_window_secs));
         PredictionLogWriter { log, task }
     });
     let predictor = Arc::new(Predictor { feature_source, model_slot, log: writer.as_ref().map(|w| w.log.clone()) });

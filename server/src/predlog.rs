@@ -1,21 +1,31 @@
 //! The prediction log: every answer appended to ClickHouse's `predictions` table, off the
 //! request path. A request only does a non-blocking `try_send` into a bounded queue; a
-//! background task writes batches (up to 1,000 rows or every second). If the queue is
-//! full or ClickHouse keeps failing, rows are dropped and counted
-//! (`nba_prediction_log_dropped_total`): logging never slows or fails a prediction.
+//! background task collapses the answers of a window (`--prediction-log-window-secs`):
+//! the same answer given again to the same kind of caller (method, source, model, question,
+//! inputs bit for bit, line) becomes one row, the latest, with `asked` counting how often
+//! it was given, and the window's rows are written in one insert. Most traffic asks the same
+//! questions again (apps poll a slate of a few hundred players), so ClickHouse stores and
+//! merges a row per distinct answer instead of one per call; grading reads the latest
+//! answer per player and question either way. If the queue is full or ClickHouse keeps
+//! failing, answers are dropped and counted (`nba_prediction_log_dropped_total`): logging
+//! never slows or fails a prediction.
 
 use crate::feature_source::FeatureVector;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
 use nba_store::Store;
 use nba_store::rows::PredictionRow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 const QUEUE: usize = 100_000;
+/// Answers taken from the queue at a time.
 const BATCH: usize = 1_000;
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Distinct answers that wait at most before a write, whatever the window.
+const MAX_PENDING_ROWS: usize = 20_000;
 
 #[derive(Clone)]
 pub struct PredictionLog {
@@ -24,11 +34,12 @@ pub struct PredictionLog {
 }
 
 impl PredictionLog {
-    /// Starts the writer; it ends after [`PredictionLog::close`] (writing what is queued).
-    pub fn start(store: Store) -> (PredictionLog, tokio::task::JoinHandle<()>) {
+    /// Starts the writer, collapsing repeated answers for `window` before each write; it
+    /// ends after [`PredictionLog::close`] (writing what is queued).
+    pub fn start(store: Store, window: Duration) -> (PredictionLog, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (close, closed) = watch::channel(false);
-        (PredictionLog { tx, close: std::sync::Arc::new(close) }, tokio::spawn(writer(store, rx, closed)))
+        (PredictionLog { tx, close: std::sync::Arc::new(close) }, tokio::spawn(writer(store, rx, closed, window)))
     }
 
     /// Asks the writer to write what is queued and stop.
@@ -91,17 +102,84 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
         opponent_availability_source: source_name(r.opponent_availability_source),
         lineup_source: source_name(r.lineup_source),
         opponent_lineup_source: source_name(r.opponent_lineup_source),
+        asked: 1,
     })
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: watch::Receiver<bool>) {
-    let mut batch: Vec<PredictionRow> = Vec::with_capacity(BATCH);
+/// Rows waiting for the next write, each distinct answer once with how often it was given.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<PredictionRow>,
+    /// Row positions by [`answer_hash`]; a hash shared by two different answers keeps the
+    /// first indexed and the second as a row of its own (nothing merged wrongly).
+    index: HashMap<u64, usize>,
+}
+
+impl Pending {
+    fn push(&mut self, row: PredictionRow) {
+        let h = answer_hash(&row);
+        if let Some(&i) = self.index.get(&h) {
+            let kept = &mut self.rows[i];
+            if same_answer(kept, &row) {
+                kept.asked = kept.asked.saturating_add(row.asked);
+                // The row says when the answer was last given.
+                if row.predicted_at > kept.predicted_at {
+                    (kept.predicted_at, kept.run_at) = (row.predicted_at, row.run_at);
+                }
+                return;
+            }
+        } else {
+            self.index.insert(h, self.rows.len());
+        }
+        self.rows.push(row);
+    }
+
+    fn answers(&self) -> u64 {
+        self.rows.iter().map(|r| u64::from(r.asked)).sum()
+    }
+
+    fn take(&mut self) -> Vec<PredictionRow> {
+        self.index.clear();
+        std::mem::take(&mut self.rows)
+    }
+}
+
+/// Who asked (method, source, run), the model, the question with its inputs (the feature
+/// vector bit for bit, the line) and the answer: everything but the time.
+fn answer_hash(r: &PredictionRow) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (&r.method, &r.source, &r.run, &r.model_version, &r.player_id, r.game_date, &r.team, &r.opponent, r.is_home).hash(&mut h);
+    (r.line.map(f32::to_bits), r.predicted_pts.to_bits(), r.p10.to_bits(), r.p90.to_bits(), r.p_over.map(f32::to_bits), &r.call).hash(&mut h);
+    (&r.availability_source, &r.opponent_availability_source, &r.lineup_source, &r.opponent_lineup_source).hash(&mut h);
+    for v in &r.features {
+        v.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn same_answer(a: &PredictionRow, b: &PredictionRow) -> bool {
+    let bits = |x: Option<f32>| x.map(f32::to_bits);
+    (&a.method, &a.source, &a.run, &a.model_version, a.feature_version, &a.player_id, a.game_date, &a.team, &a.opponent, a.is_home)
+        == (&b.method, &b.source, &b.run, &b.model_version, b.feature_version, &b.player_id, b.game_date, &b.team, &b.opponent, b.is_home)
+        && (a.predicted_pts.to_bits(), a.p10.to_bits(), a.p90.to_bits(), bits(a.line), bits(a.p_over), &a.call)
+            == (b.predicted_pts.to_bits(), b.p10.to_bits(), b.p90.to_bits(), bits(b.line), bits(b.p_over), &b.call)
+        && (&a.availability_source, &a.opponent_availability_source, &a.lineup_source, &a.opponent_lineup_source)
+            == (&b.availability_source, &b.opponent_availability_source, &b.lineup_source, &b.opponent_lineup_source)
+        && a.features.len() == b.features.len()
+        && a.features.iter().zip(&b.features).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Writes the log: answers are collapsed for `window` (or until [`MAX_PENDING_ROWS`]
+/// distinct ones wait), then written in one insert.
+async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: watch::Receiver<bool>, window: Duration) {
+    let mut received: Vec<PredictionRow> = Vec::with_capacity(BATCH);
+    let mut pending = Pending::default();
     let mut first_at = Instant::now();
     loop {
-        let was_empty = batch.is_empty();
-        let deadline = first_at + if was_empty { Duration::from_secs(3600) } else { FLUSH_EVERY };
+        let was_empty = pending.rows.is_empty();
+        let deadline = first_at + if was_empty { Duration::from_secs(3600) } else { window };
         let mut closed = tokio::select! {
-            n = rx.recv_many(&mut batch, BATCH) => n == 0,
+            n = rx.recv_many(&mut received, BATCH) => n == 0,
             () = tokio::time::sleep_until(deadline) => false,
             // Closed, or every logger dropped: either way, write what is queued and stop.
             _ = close.changed() => true,
@@ -109,25 +187,107 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: 
         if closed || *close.borrow() {
             closed = true;
             while let Ok(row) = rx.try_recv() {
-                batch.push(row);
+                received.push(row);
             }
+        }
+        for row in received.drain(..) {
+            pending.push(row);
         }
         if was_empty {
             first_at = Instant::now();
         }
-        if !batch.is_empty() && (closed || batch.len() >= BATCH || first_at.elapsed() >= FLUSH_EVERY) {
-            match store.insert(&batch).await {
-                Ok(()) => metrics::counter!("nba_prediction_log_rows_total").increment(batch.len() as u64),
-                Err(e) => {
-                    metrics::counter!("nba_clickhouse_errors_total", "operation" => "prediction_log").increment(1);
-                    metrics::counter!("nba_prediction_log_dropped_total", "reason" => "clickhouse").increment(batch.len() as u64);
-                    tracing::warn!(error = %e, rows = batch.len(), "prediction log write failed; rows dropped");
-                }
-            }
-            batch.clear();
+        if !pending.rows.is_empty() && (closed || pending.rows.len() >= MAX_PENDING_ROWS || first_at.elapsed() >= window) {
+            write(&store, &mut pending).await;
         }
         if closed {
             return;
         }
+    }
+}
+
+async fn write(store: &Store, pending: &mut Pending) {
+    let answers = pending.answers();
+    let rows = pending.take();
+    match store.insert(&rows).await {
+        Ok(()) => {
+            metrics::counter!("nba_prediction_log_rows_total").increment(rows.len() as u64);
+            metrics::counter!("nba_prediction_log_answers_total").increment(answers);
+        }
+        Err(e) => {
+            metrics::counter!("nba_clickhouse_errors_total", "operation" => "prediction_log").increment(1);
+            metrics::counter!("nba_prediction_log_dropped_total", "reason" => "clickhouse").increment(answers);
+            tracing::warn!(error = %e, rows = rows.len(), answers, "prediction log write failed; rows dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(player: &str, pred: f32, minute: u32) -> PredictionRow {
+        let at = Utc.with_ymd_and_hms(2024, 3, 20, 18, minute, 0).unwrap();
+        PredictionRow {
+            predicted_at: at,
+            method: "Predict".into(),
+            model_version: "v1".into(),
+            feature_version: 4,
+            player_id: player.into(),
+            game_date: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+            team: "BOS".into(),
+            opponent: "MIL".into(),
+            is_home: 1,
+            predicted_pts: pred,
+            p10: pred - 6.0,
+            p90: pred + 6.0,
+            line: Some(20.5),
+            p_over: Some(0.6),
+            call: "OVER".into(),
+            features: vec![1.0, f32::NAN, 3.0],
+            source: PredictionRow::REQUEST.into(),
+            run: String::new(),
+            run_at: at,
+            availability_source: "official".into(),
+            opponent_availability_source: "unknown".into(),
+            lineup_source: "unknown".into(),
+            opponent_lineup_source: "unknown".into(),
+            asked: 1,
+        }
+    }
+
+    #[test]
+    fn repeats_collapse_into_the_latest_row_with_a_count() {
+        let mut p = Pending::default();
+        for minute in [5, 1, 9] {
+            p.push(row("tatumja01", 27.5, minute));
+        }
+        p.push(row("brownja02", 22.0, 2));
+        let mut other_inputs = row("tatumja01", 27.5, 3);
+        other_inputs.features[1] = 0.0;
+        p.push(other_inputs);
+        let mut other_line = row("tatumja01", 27.5, 4);
+        other_line.line = Some(21.5);
+        p.push(other_line);
+        assert_eq!(p.answers(), 6);
+        let rows = p.take();
+        assert_eq!(rows.len(), 4, "one row per distinct answer");
+        assert_eq!((rows[0].asked, rows[0].predicted_at.format("%M").to_string(), rows[0].run_at), (3, "09".to_string(), rows[0].predicted_at));
+        assert!(rows[1..].iter().all(|r| r.asked == 1));
+        assert!(p.rows.is_empty() && p.index.is_empty());
+    }
+
+    #[test]
+    fn a_shared_hash_never_merges_different_answers() {
+        let mut p = Pending::default();
+        let a = row("tatumja01", 27.5, 1);
+        let mut b = row("brownja02", 22.0, 2);
+        // Pretend b hashed like a: it must stay a row of its own.
+        p.index.insert(answer_hash(&b), 0);
+        p.rows.push(a.clone());
+        b.asked = 1;
+        p.push(b);
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!((p.rows[0].asked, p.rows[1].asked), (1, 1));
     }
 }

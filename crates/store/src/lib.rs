@@ -118,6 +118,7 @@ fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
         (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db)),
         (8, "predictions: source, slate run and what was known", vec![]),
         (9, "graded predictions and their daily summaries", schema::GRADING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
+        (10, "predictions: repeated answers collapsed, with how often each was asked", vec![]),
     ]
 }
 
@@ -134,6 +135,7 @@ const ADDED_COLUMNS: &[(u32, &schema::Table, &str, &str)] = &[
     (8, &schema::PREDICTIONS, "opponent_availability_source", "''"),
     (8, &schema::PREDICTIONS, "lineup_source", "''"),
     (8, &schema::PREDICTIONS, "opponent_lineup_source", "''"),
+    (10, &schema::PREDICTIONS, "asked", "1"),
 ];
 
 /// A new feature contract's migration: `player_features_wide` dropped and created again
@@ -147,7 +149,7 @@ fn features_view_regenerated(db: &str) -> Vec<String> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the

@@ -666,6 +666,8 @@ pub struct PredictionRow {
     pub opponent_availability_source: String,
     pub lineup_source: String,
     pub opponent_lineup_source: String,
+    /// How many times this answer was given within the log's window (at least 1).
+    pub asked: u32,
 }
 impl PredictionRow {
     /// `source` of a client's call (Predict, PredictBatch, V2, Flight).

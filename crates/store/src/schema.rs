@@ -449,6 +449,9 @@ pub const PREDICTIONS: Table = Table {
         ("opponent_availability_source", "LowCardinality(String)"),
         ("lineup_source", "LowCardinality(String)"),
         ("opponent_lineup_source", "LowCardinality(String)"),
+        // Migration 10: how many times this answer was given within the log's window (the
+        // same question, model and inputs collapse into one row; the row is the latest).
+        ("asked", "UInt32"),
     ],
     engine: "ENGINE = MergeTree PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, player_id, predicted_at)",
     comment: "served predictions (one row per Predict answer, one per player per slate run) for grading and drift",

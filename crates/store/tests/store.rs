@@ -435,6 +435,7 @@ async fn analytics_row_structs_match_their_tables() {
             opponent_availability_source: "unknown".into(),
             lineup_source: "unknown".into(),
             opponent_lineup_source: "official".into(),
+            asked: 3,
         },
     )
     .await;
@@ -556,18 +557,19 @@ async fn migrate_is_idempotent_and_versioned() {
     }
 }
 
-/// A database made before migration 8 (`predictions` without its last seven columns and
-/// with a logged row): migrating adds the columns in the declared order, keeps the row,
-/// reads it as a client's request answered at its own time, and a rerun adds nothing.
+/// A database made before migration 8 (`predictions` without the columns of migrations 8
+/// and 10, and with a logged row): migrating adds the columns in the declared order, keeps
+/// the row, reads it as a client's request answered once at its own time, and a rerun adds
+/// nothing.
 #[tokio::test]
 async fn migration_8_adds_the_prediction_columns_to_an_old_table() {
     let store = fresh_store("migrate8").await;
     let db = store.database().to_string();
-    let old: Vec<String> = schema::PREDICTIONS.columns[..schema::PREDICTIONS.columns.len() - 7].iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+    let old: Vec<String> = schema::PREDICTIONS.columns[..schema::PREDICTIONS.columns.len() - 8].iter().map(|(n, t)| format!("`{n}` {t}")).collect();
     for sql in [
         "DROP TABLE predictions".to_string(),
         format!("CREATE TABLE `{db}`.predictions ({}) {}", old.join(", "), schema::PREDICTIONS.engine),
-        "ALTER TABLE schema_migrations DELETE WHERE version = 8".to_string(),
+        "ALTER TABLE schema_migrations DELETE WHERE version IN (8, 10)".to_string(),
         "INSERT INTO predictions (predicted_at, method, model_version, player_id, game_date, predicted_pts) \
          VALUES ('2024-03-20 15:00:00', 'Predict', 'v1', 'doncilu01', '2024-03-20', 30.5)"
             .to_string(),
@@ -576,20 +578,20 @@ async fn migration_8_adds_the_prediction_columns_to_an_old_table() {
     }
     // The mutation of schema_migrations is asynchronous: wait until 8 is gone.
     for _ in 0..100 {
-        let n: u64 = store.client().query("SELECT count() FROM schema_migrations WHERE version = 8").fetch_one().await.unwrap();
+        let n: u64 = store.client().query("SELECT count() FROM schema_migrations WHERE version IN (8, 10)").fetch_one().await.unwrap();
         if n == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(store.migrate().await.unwrap(), vec![8]);
+    assert_eq!(store.migrate().await.unwrap(), vec![8, 10]);
     assert_eq!(
         describe(&store, &schema::PREDICTIONS).await,
         schema::PREDICTIONS.columns.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>()
     );
     let rows: Vec<PredictionRow> = store.client().query("SELECT ?fields FROM predictions").fetch_all().await.unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].source.as_str(), rows[0].run.as_str(), rows[0].run_at), (PredictionRow::REQUEST, "", rows[0].predicted_at));
+    assert_eq!((rows[0].source.as_str(), rows[0].run.as_str(), rows[0].run_at, rows[0].asked), (PredictionRow::REQUEST, "", rows[0].predicted_at, 1));
     assert_eq!(rows[0].predicted_pts, 30.5);
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(describe(&store, &schema::PREDICTIONS).await.len(), schema::PREDICTIONS.columns.len());

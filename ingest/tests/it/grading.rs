@@ -61,6 +61,7 @@ impl Said {
             opponent_availability_source: "official".into(),
             lineup_source: "unknown".into(),
             opponent_lineup_source: "unknown".into(),
+            asked: 1,
         }
     }
 }

@@ -9,6 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tonic::Code;
 
 async fn some_request() -> nba_api::proto::predict::PredictRequest {
+    request_on("2024-03-05").await
+}
+
+/// The best scorer of `date` in the season, as a request.
+async fn request_on(date: &str) -> nba_api::proto::predict::PredictRequest {
     #[derive(clickhouse::Row, serde::Deserialize)]
     struct G {
         player_id: String,
@@ -19,7 +24,8 @@ async fn some_request() -> nba_api::proto::predict::PredictRequest {
     let store = season_store().await;
     let g: G = store
         .client()
-        .query("SELECT player_id, toString(game_date) AS d, opponent, is_home FROM player_game_summary FINAL WHERE status = 'Played' AND game_date = toDate('2024-03-05') ORDER BY pts DESC LIMIT 1")
+        .query("SELECT player_id, toString(game_date) AS d, opponent, is_home FROM player_game_summary FINAL WHERE status = 'Played' AND game_date = toDate(?) ORDER BY pts DESC LIMIT 1")
+        .bind(date)
         .fetch_one()
         .await
         .unwrap();
@@ -263,11 +269,15 @@ async fn every_prediction_is_logged_to_clickhouse() {
     let store = season_store().await;
     let server = TestServer::season(&[]).await;
     let mut client = server.client().await;
-    let mut req = some_request().await;
+    // A day no other test asks about, so the grade below sees only this test's answers.
+    let mut req = request_on("2024-03-12").await;
     let marker_line = 17.25;
     req.line = Some(marker_line);
     let r = client.predict(req.clone()).await.unwrap().into_inner();
+    // The same question three times by batch: one row, asked 3 times (repeats collapse
+    // within the log's window).
     client.predict_batch(PredictBatchRequest { requests: vec![req.clone(), req.clone()] }).await.unwrap();
+    client.predict_batch(PredictBatchRequest { requests: vec![req.clone()] }).await.unwrap();
     // Shutdown flushes the log.
     server.stop().await.unwrap();
     #[derive(Debug, clickhouse::Row, serde::Deserialize)]
@@ -277,23 +287,32 @@ async fn every_prediction_is_logged_to_clickhouse() {
         predicted_pts: f32,
         call: String,
         n: u32,
+        source: String,
+        asked: u32,
     }
     let rows: Vec<L> = store
         .client()
-        .query("SELECT method, model_version, predicted_pts, call, toUInt32(length(features)) AS n FROM predictions WHERE player_id = ? AND line = ? ORDER BY method")
+        .query("SELECT method, model_version, predicted_pts, call, toUInt32(length(features)) AS n, source, asked FROM predictions WHERE player_id = ? AND line = ? ORDER BY method")
         .bind(&req.player_id)
         .bind(marker_line)
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    assert_eq!(rows.iter().filter(|l| l.method == "PredictBatch").count(), 2);
+    assert_eq!(rows.iter().map(|l| (l.method.as_str(), l.asked)).collect::<Vec<_>>(), [("Predict", 1), ("PredictBatch", 3)], "{rows:?}");
     for l in &rows {
-        assert_eq!(l.model_version, r.model_version);
+        assert_eq!((l.model_version.as_str(), l.source.as_str()), (r.model_version.as_str(), "request"));
         assert!((l.predicted_pts as f64 - r.predicted_points).abs() < 1e-4);
         assert_eq!(l.n as usize, nba_features::N_FEATURES);
         assert!(["OVER", "UNDER", "PASS"].contains(&l.call.as_str()));
     }
+    // Grading reads the latest answer per player and question: one graded prediction,
+    // with the answer given, however often it was asked.
+    let date: chrono::NaiveDate = req.game_date.parse().unwrap();
+    let grades = nba_ingest::grade::grade(store, date, date).await.unwrap();
+    let mine: Vec<_> = grades.graded.iter().filter(|g| g.player_id == req.player_id && g.model_version == r.model_version && g.source == "request").collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].predicted, r.predicted_points as f32);
+    assert_eq!(mine[0].line, Some(marker_line as f32));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
