@@ -4,10 +4,11 @@
 # 24.x and later, whose analyzer rejects some old forms. So:
 #
 # 1. a CI-sized pipeline runs against a private 18.16 server whose query log is on
-#    (migrate, load the sample, build, validate, status, a backfill, injury reports, a
-#    tiny model trained and promoted, nba-server serve + predict, a slate run, grade,
-#    every `nba-ingest query NAME`, and migrate again over a database missing migration
-#    8's columns, so the ALTER TABLE ... ADD COLUMN statements are sent too);
+#    (migrate, load the sample, build and a range rebuild, validate, status, a backfill,
+#    injury reports, a tiny model trained and promoted, nba-server serve + predict, a
+#    slate run, grade twice (the second replaces), every `nba-ingest query NAME`, and
+#    migrate again over a database missing migration 8's columns, so the ALTER TABLE
+#    ... ADD COLUMN statements are sent too);
 # 2. the server's own `system.query_log` gives every statement exactly as it arrived
 #    (bound values filled in, `?fields` expanded, the FORMAT clause the client added);
 #    nothing is copied from the code by hand, and queries built outside `Store` are
@@ -23,7 +24,8 @@
 # Environment: NBA_DATA_DIR (default ../shared/data/nba); NBA_CHDB_TOOLS_DIR (the venv,
 # default /var/tmp/nba-chdb-tools, created once and reused); NBA_CHECK_PORT_BASE (loopback
 # ports BASE..BASE+3: ClickHouse HTTP and native, gRPC, admin; default 18640);
-# CARGO_TARGET_DIR (the debug binaries are taken from there, built by `cargo build`).
+# CARGO_TARGET_DIR (the debug binaries are taken from there, built by `cargo build`);
+# NBA_CHECK_KEEP_STATEMENTS=FILE keeps the captured statements (JSON lines) there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -110,6 +112,7 @@ fixtures=tests/fixtures/injuries
 step migrate 0 "$ingest" migrate
 step load 0 "$ingest" load "$sample"
 step build 0 "$ingest" build
+step build_range 0 "$ingest" build --from 2023-10-30 --to 2023-10-31   # replaces rows: ALTER ... DELETE
 step validate "0 1" "$ingest" validate
 step status 0 "$ingest" status
 step backfill "0 1" "$ingest" backfill --from 2023-10-24 --to 2023-10-31 --chunk-days 4 "$sample"
@@ -136,6 +139,7 @@ wait "$server_pid" || true
 server_pid=
 step slate "0 1" "$server" slate --date 2023-10-31 --run pretip --as-of 2023-10-31T22:00:00Z
 step grade 0 "$ingest" grade --from 2023-10-24 --to 2023-10-31
+step grade_again 0 "$ingest" grade --from 2023-10-24 --to 2023-10-31   # replaces the days' grades
 for q in $("$ingest" query --list | awk '{print $1}'); do
     step "query_$q" 0 "$ingest" query "$q"
 done
@@ -154,6 +158,7 @@ ch "SELECT type, query, exception FROM system.query_log
     WHERE type != 1 AND http_user_agent NOT LIKE 'curl%' AND interface = 2
     SETTINGS max_threads = 1 FORMAT JSONEachRow" >"$tmp/statements.jsonl"
 log "captured $(wc -l <"$tmp/statements.jsonl") statements"
+[ -z "${NBA_CHECK_KEEP_STATEMENTS:-}" ] || cp "$tmp/statements.jsonl" "$NBA_CHECK_KEEP_STATEMENTS"
 mkdir -p "$tmp/tables"
 for t in $(ch "SELECT name FROM system.tables WHERE database = '$db' AND engine NOT LIKE '%View' ORDER BY name"); do
     ch "SELECT * FROM \`$t\` FORMAT TSVWithNamesAndTypes" >"$tmp/tables/$t.tsv"
