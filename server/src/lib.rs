@@ -127,7 +127,7 @@ pub async fn run(
         grpc = %grpc_addr,
         admin = %admin_addr,
         registry = %cfg.registry.display(),
-        clickhouse = %cfg.clickhouse.url,
+        clickhouse = %cfg.clickhouse.urls.join(","),
         database = %cfg.clickhouse.database,
         tls = cfg.tls_cert.is_some(),
         auth = secrets.auth_token.is_some(),

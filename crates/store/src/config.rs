@@ -3,8 +3,12 @@
 //! setting has one flag, one environment variable and one default everywhere.
 //!
 //! [`ClickHouseArgs::connect`] is the one way a binary builds its [`Store`]: it checks the
-//! values (an http(s) URL, a plain database name, attempts in range) before anything
+//! values (http(s) URLs, a plain database name, attempts in range) before anything
 //! connects, and reads the password with the one reader, [`read_password_file`].
+//!
+//! `--clickhouse-url` may name several servers (replicas of one cluster): comma-separated,
+//! or the flag repeated, or `CLICKHOUSE_URL=a,b`. The [`Store`] sends every call to one of
+//! them and moves on to the next when that one is unreachable (see [`Store::retry`]).
 //!
 //! The password comes from a file (`CLICKHOUSE_PASSWORD_FILE`, a mounted Secret in
 //! Kubernetes) or, failing that, from `CLICKHOUSE_PASSWORD`. It is never logged: every
@@ -29,9 +33,12 @@ pub const MAX_ATTEMPTS: u32 = 20;
 /// cannot collide with a subcommand's own (`nba-ingest scrape --attempts`).
 #[derive(Clone, clap::Args)]
 pub struct ClickHouseArgs {
-    /// ClickHouse HTTP URL.
-    #[arg(id = "clickhouse_url", value_name = "CLICKHOUSE_URL", long = "clickhouse-url", env = "CLICKHOUSE_URL", default_value = DEFAULT_URL, global = true)]
-    pub url: String,
+    /// ClickHouse HTTP URL. Several (comma-separated, or the flag repeated) are replicas
+    /// of one cluster, tried in order: a call that cannot reach one (refused, reset, timed
+    /// out) goes on to the next, which later calls keep using.
+    #[arg(id = "clickhouse_url", value_name = "CLICKHOUSE_URL", long = "clickhouse-url", env = "CLICKHOUSE_URL", default_value = DEFAULT_URL,
+          value_delimiter = ',', global = true)]
+    pub urls: Vec<String>,
     /// ClickHouse database of the platform.
     #[arg(id = "clickhouse_database", long = "database", value_name = "DATABASE", env = "NBA_DATABASE", default_value = DEFAULT_DATABASE, global = true)]
     pub database: String,
@@ -70,7 +77,7 @@ pub struct ClickHouseArgs {
 impl std::fmt::Debug for ClickHouseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouseArgs")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password_file", &self.password_file)
@@ -84,7 +91,7 @@ impl Default for ClickHouseArgs {
     /// The values the flags default to (with no environment).
     fn default() -> Self {
         ClickHouseArgs {
-            url: DEFAULT_URL.into(),
+            urls: vec![DEFAULT_URL.into()],
             database: DEFAULT_DATABASE.into(),
             user: None,
             password_file: None,
@@ -100,6 +107,8 @@ impl Default for ClickHouseArgs {
 pub enum ConfigError {
     #[error("--clickhouse-url must be an http:// or https:// URL with a host, got {0:?}")]
     Url(String),
+    #[error("--clickhouse-url lists {0:?} twice")]
+    DuplicateUrl(String),
     #[error("--database {0:?} must be letters, digits and underscores")]
     Database(String),
     #[error("--clickhouse-attempts must be 1 to {MAX_ATTEMPTS}, got {0}")]
@@ -113,16 +122,14 @@ pub enum ConfigError {
 }
 
 impl ClickHouseArgs {
-    /// Settings for `url` and `database`, the rest at their defaults.
+    /// Settings for one server `url` and `database`, the rest at their defaults.
     pub fn new(url: impl Into<String>, database: impl Into<String>) -> Self {
-        ClickHouseArgs { url: url.into(), database: database.into(), ..Default::default() }
+        ClickHouseArgs { urls: vec![url.into()], database: database.into(), ..Default::default() }
     }
 
     /// Checks the values without touching the file system or the network.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !is_http_url(&self.url) {
-            return Err(ConfigError::Url(self.url.clone()));
-        }
+        check_urls(&self.urls)?;
         if !crate::is_plain_name(&self.database) {
             return Err(ConfigError::Database(self.database.clone()));
         }
@@ -144,7 +151,7 @@ impl ClickHouseArgs {
     /// The checked settings with the password read, ready for [`Store::new`].
     pub fn store_config(&self) -> Result<StoreConfig, ConfigError> {
         self.validate()?;
-        let mut config = StoreConfig::new(self.url.clone(), self.database.clone());
+        let mut config = StoreConfig::with_urls(check_urls(&self.urls)?, self.database.clone());
         config.user = self.user.clone().filter(|u| !u.is_empty());
         config.password = self.resolve_password()?;
         config.attempts = self.attempts;
@@ -170,6 +177,26 @@ pub fn read_password_file(path: &Path) -> Result<String, ConfigError> {
     Ok(password.to_string())
 }
 
+/// The server list of `--clickhouse-url`, checked: each item (surrounding spaces ignored,
+/// so `a, b` reads as two URLs) an http(s) URL with a host, none listed twice (a typo
+/// that would send the failover back to the server that just failed), at least one.
+pub fn check_urls(urls: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::with_capacity(urls.len());
+    for url in urls.iter().map(|u| u.trim()) {
+        if !is_http_url(url) {
+            return Err(ConfigError::Url(url.to_string()));
+        }
+        if out.iter().any(|seen| seen.trim_end_matches('/') == url.trim_end_matches('/')) {
+            return Err(ConfigError::DuplicateUrl(url.to_string()));
+        }
+        out.push(url.to_string());
+    }
+    if out.is_empty() {
+        return Err(ConfigError::Url(String::new()));
+    }
+    Ok(out)
+}
+
 fn is_http_url(url: &str) -> bool {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
@@ -193,9 +220,9 @@ mod tests {
     #[test]
     fn flags_parse_and_defaults_are_the_documented_ones() {
         let a = parse(&["--clickhouse-url", "https://ch:8443", "--database", "nba_2", "--clickhouse-user", "nba", "--clickhouse-attempts", "3"]).unwrap();
-        assert_eq!((a.url.as_str(), a.database.as_str(), a.user.as_deref(), a.attempts), ("https://ch:8443", "nba_2", Some("nba"), 3));
+        assert_eq!((a.urls.as_slice(), a.database.as_str(), a.user.as_deref(), a.attempts), (&["https://ch:8443".to_string()][..], "nba_2", Some("nba"), 3));
         let d = ClickHouseArgs::default();
-        assert_eq!((d.url.as_str(), d.database.as_str(), d.attempts), (DEFAULT_URL, DEFAULT_DATABASE, 5));
+        assert_eq!((d.urls.as_slice(), d.database.as_str(), d.attempts), (&[DEFAULT_URL.to_string()][..], DEFAULT_DATABASE, 5));
         assert!(d.validate().is_ok());
     }
 
@@ -218,6 +245,62 @@ mod tests {
         }
         let store = ClickHouseArgs::new("https://ch.example:8443/", "nba_test_1").connect().unwrap();
         assert_eq!((store.url(), store.database()), ("https://ch.example:8443/", "nba_test_1"));
+    }
+
+    fn urls(list: &[&str]) -> Vec<String> {
+        list.iter().map(|u| u.to_string()).collect()
+    }
+
+    #[test]
+    fn several_urls_come_comma_separated_or_by_repeating_the_flag() {
+        let a = parse(&["--clickhouse-url", "http://ch-0:8123,https://ch-1:8443"]).unwrap();
+        assert_eq!(a.urls, urls(&["http://ch-0:8123", "https://ch-1:8443"]));
+        let a = parse(&["--clickhouse-url", "http://ch-0:8123", "--clickhouse-url", "http://ch-1:8123,http://ch-2:8123"]).unwrap();
+        assert_eq!(a.urls, urls(&["http://ch-0:8123", "http://ch-1:8123", "http://ch-2:8123"]));
+        let config = a.store_config().unwrap();
+        assert_eq!(config.urls, a.urls, "the store gets them in the given order");
+        let store = a.connect().unwrap();
+        assert_eq!((store.url(), store.urls()), ("http://ch-0:8123", a.urls.as_slice()), "calls start at the first");
+    }
+
+    #[test]
+    fn a_url_list_is_trimmed_and_each_item_checked() {
+        assert_eq!(check_urls(&urls(&[" http://a:1", "http://b:2 "])).unwrap(), urls(&["http://a:1", "http://b:2"]));
+        let e = check_urls(&urls(&["http://a:1", "b:2"])).unwrap_err();
+        assert!(matches!(&e, ConfigError::Url(u) if u == "b:2"), "{e}");
+        // `a,,b` and a trailing comma leave an empty item: refused, not skipped.
+        let e = parse(&["--clickhouse-url", "http://a:1,,http://b:2"]).unwrap().validate().unwrap_err();
+        assert!(matches!(&e, ConfigError::Url(u) if u.is_empty()), "{e}");
+        assert!(matches!(parse(&["--clickhouse-url", "http://a:1,"]).unwrap().connect().err(), Some(ConfigError::Url(_))));
+        let e = check_urls(&urls(&["http://a:1", "http://b:2", "http://a:1/"])).unwrap_err();
+        assert!(matches!(&e, ConfigError::DuplicateUrl(u) if u == "http://a:1/"), "{e}");
+        assert!(e.to_string().contains("twice"), "{e}");
+        assert!(matches!(check_urls(&[]), Err(ConfigError::Url(_))));
+        let none = ClickHouseArgs { urls: vec![], ..Default::default() };
+        assert!(matches!(none.connect().err(), Some(ConfigError::Url(_))), "no URL at all is refused");
+    }
+
+    /// `CLICKHOUSE_URL=a,b` is split like the flag. Run in a child process with the
+    /// variable set (`set_var` is unsafe in edition 2024, and racy beside other tests).
+    #[test]
+    fn the_environment_variable_is_split_on_commas() {
+        const CHILD_MARKER: &str = "NBA_STORE_URLS_ENV_CHILD";
+        if std::env::var_os(CHILD_MARKER).is_some() {
+            let a = parse(&[]).unwrap();
+            assert_eq!(a.urls, urls(&["http://ch-0:8123", "http://ch-1:8123"]));
+            assert!(a.validate().is_ok());
+            return;
+        }
+        let exe = std::env::current_exe().expect("test binary path");
+        let output = std::process::Command::new(exe)
+            .args(["--exact", "config::tests::the_environment_variable_is_split_on_commas", "--test-threads=1"])
+            .env(CHILD_MARKER, "1")
+            .env("CLICKHOUSE_URL", "http://ch-0:8123,http://ch-1:8123")
+            .output()
+            .expect("run the test binary");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! ClickHouse storage for the platform: the schema ([`schema`]), row structs beside it
 //! ([`rows`]), migrations, the connection settings every binary shares ([`config`]), and
-//! a small client wrapper that retries transient failures with backoff and says clearly
-//! which server and database it could not reach.
+//! a small client wrapper that retries transient failures with backoff, fails over to
+//! the next server when several replicas are listed, and says clearly which server and
+//! database it could not reach.
 //!
 //! The `clickhouse` crate is used with schema validation off and values bound with
 //! `bind()`, because the development and CI server is Debian's ClickHouse 18.16, which
@@ -22,13 +23,18 @@ use nba_pages::checks::GameResult;
 use rows::TableRow;
 use schema::Table;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Where the store lives, resolved: binaries build it with [`ClickHouseArgs::store_config`]
 /// (which reads the password), tests directly. The password is redacted in `Debug`.
 #[derive(Clone)]
 pub struct StoreConfig {
-    pub url: String,
+    /// The servers, in order of preference: one, or several replicas of one cluster that
+    /// each hold the database (calls go to one and fail over to the next, see
+    /// [`Store::retry`]). Never empty ([`Store::new`] refuses an empty list).
+    pub urls: Vec<String>,
     pub database: String,
     pub user: Option<String>,
     pub password: Option<String>,
@@ -41,7 +47,7 @@ pub struct StoreConfig {
 impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreConfig")
-            .field("url", &self.url)
+            .field("urls", &self.urls)
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -51,15 +57,14 @@ impl std::fmt::Debug for StoreConfig {
 }
 
 impl StoreConfig {
+    /// One server.
     pub fn new(url: impl Into<String>, database: impl Into<String>) -> Self {
-        StoreConfig {
-            url: url.into(),
-            database: database.into(),
-            user: None,
-            password: None,
-            attempts: config::DEFAULT_ATTEMPTS,
-            backoff: Duration::from_millis(500),
-        }
+        StoreConfig::with_urls(vec![url.into()], database)
+    }
+
+    /// Several replicas, tried in this order.
+    pub fn with_urls(urls: Vec<String>, database: impl Into<String>) -> Self {
+        StoreConfig { urls, database: database.into(), user: None, password: None, attempts: config::DEFAULT_ATTEMPTS, backoff: Duration::from_millis(500) }
     }
 }
 
@@ -80,6 +85,8 @@ pub enum StoreError {
     },
     #[error("database name {0:?} must be letters, digits and underscores")]
     BadDatabaseName(String),
+    #[error("no ClickHouse URL given")]
+    NoUrls,
     #[error("mutation on {table} did not finish within {seconds} s")]
     MutationTimeout { table: String, seconds: u64 },
 }
@@ -170,12 +177,40 @@ pub fn history_of(players: &[rows::PlayerGameSummaryRow], teams: &[rows::TeamGam
     nba_features::History::new(players.iter().map(|p| p.to_history()), teams.iter().map(|t| t.to_history()))
 }
 
+/// One server of [`StoreConfig::urls`] and the clients bound to it.
 #[derive(Clone)]
-pub struct Store {
+struct Replica {
+    url: String,
     /// Client bound to the project's database.
     client: Client,
     /// Client without a database, for `CREATE DATABASE`.
     root: Client,
+}
+
+impl Replica {
+    fn connect(url: &str, config: &StoreConfig) -> Replica {
+        let mut root = Client::default().with_url(url).with_validation(false);
+        if let Some(u) = &config.user {
+            root = root.with_user(u);
+        }
+        if let Some(p) = &config.password {
+            root = root.with_password(p);
+        }
+        let client = root.clone().with_database(&config.database);
+        Replica { url: url.to_string(), client, root }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    /// One per URL of the config, in its order; never empty.
+    replicas: Arc<[Replica]>,
+    /// Index into `replicas` of the server calls go to. Shared by the clones and pools of
+    /// this store, so that once a call found a server down and moved on, every later call
+    /// starts at the one that answered instead of waiting on the dead one again.
+    current: Arc<AtomicUsize>,
+    /// Times a call moved on to another replica (shared like `current`).
+    failovers: Arc<AtomicU64>,
     config: StoreConfig,
 }
 
@@ -184,43 +219,70 @@ impl Store {
         if !is_plain_name(&config.database) {
             return Err(StoreError::BadDatabaseName(config.database));
         }
+        if config.urls.is_empty() {
+            return Err(StoreError::NoUrls);
+        }
         Ok(Store::connect(config))
     }
 
+    /// The store of a checked config (at least one URL).
     fn connect(config: StoreConfig) -> Store {
-        let mut root = Client::default().with_url(&config.url).with_validation(false);
-        if let Some(u) = &config.user {
-            root = root.with_user(u);
-        }
-        if let Some(p) = &config.password {
-            root = root.with_password(p);
-        }
-        let client = root.clone().with_database(&config.database);
-        Store { client, root, config }
+        let replicas = config.urls.iter().map(|url| Replica::connect(url, &config)).collect();
+        Store { replicas, current: Arc::new(AtomicUsize::new(0)), failovers: Arc::new(AtomicU64::new(0)), config }
     }
 
     /// The same database through a new connection pool. A pooled HTTP connection is
     /// driven by a task of the tokio runtime that opened it and dies with that runtime
     /// ("runtime dropped the dispatch task"), so a value that outlives a runtime, such as
-    /// a store shared by many `#[tokio::test]`s, hands each runtime its own pool.
+    /// a store shared by many `#[tokio::test]`s, hands each runtime its own pool. The
+    /// new pool starts at (and moves with) this store's current replica.
     pub fn new_pool(&self) -> Store {
-        Store::connect(self.config.clone())
+        Store { current: self.current.clone(), failovers: self.failovers.clone(), ..Store::connect(self.config.clone()) }
     }
 
     pub fn database(&self) -> &str {
         &self.config.database
     }
 
+    /// The URL of the server calls go to now: the first of the list until it was found
+    /// unreachable, then the one the store failed over to.
     pub fn url(&self) -> &str {
-        &self.config.url
+        &self.replica().url
     }
 
-    /// The client bound to the database, for queries this crate does not wrap.
+    /// Every server of the list, in the configured order.
+    pub fn urls(&self) -> &[String] {
+        &self.config.urls
+    }
+
+    /// How many times a call moved on to another replica since this store was built.
+    pub fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
+    }
+
+    /// The client bound to the database on the current server, for queries this crate
+    /// does not wrap. Fetch it inside the closure given to [`Store::retry`] (not before),
+    /// so that an attempt after a failover goes to the new server.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.replica().client
     }
 
-    /// Runs `op` up to `attempts` times with doubling backoff, logging each failure.
+    /// The client without a database on the current server.
+    fn root(&self) -> &Client {
+        &self.replica().root
+    }
+
+    fn replica(&self) -> &Replica {
+        &self.replicas[self.current.load(Ordering::Relaxed) % self.replicas.len()]
+    }
+
+    /// Runs `op` until it succeeds, with up to `attempts` rounds. A round tries the
+    /// replicas in turn from the current one: after a transient failure (the server
+    /// unreachable, timed out, overloaded or shutting down) the next replica becomes the
+    /// current one at once, for this call and every later one. Only when every replica
+    /// failed does the call pause (doubling each round) before the next round. With one
+    /// URL a round is one try. Any other error (bad SQL, a missing table) is returned at
+    /// once: it would fail the same way on every replica.
     pub async fn retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
@@ -228,37 +290,56 @@ impl Store {
     {
         let attempts = self.config.attempts.max(1);
         let mut delay = self.config.backoff;
-        let mut attempt = 1;
+        let (mut attempt, mut tried_this_round) = (1, 0);
         loop {
+            let at = self.current.load(Ordering::Relaxed) % self.replicas.len();
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if attempt < attempts && is_transient(&e) => {
-                    tracing::warn!(url = %self.config.url, op = what, attempt, error = %e, "ClickHouse call failed; retrying in {delay:?}");
+                Err(e) if is_transient(&e) && tried_this_round + 1 < self.replicas.len() => {
+                    tried_this_round += 1;
+                    self.fail_over(at, what, &e);
+                }
+                Err(e) if is_transient(&e) && attempt < attempts => {
+                    let url = &self.replicas[at].url;
+                    tracing::warn!(%url, op = what, attempt, error = %e, "ClickHouse call failed; retrying in {delay:?}");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(30));
-                    attempt += 1;
+                    (attempt, tried_this_round) = (attempt + 1, 0);
                 }
                 Err(source) => {
-                    return Err(StoreError::Failed { url: self.config.url.clone(), op: what.to_string(), attempts: attempt, source });
+                    // Transient here means every replica failed, so the message names them all.
+                    let url = if is_transient(&source) { self.config.urls.join(", ") } else { self.replicas[at].url.clone() };
+                    return Err(StoreError::Failed { url, op: what.to_string(), attempts: attempt, source });
                 }
             }
         }
     }
 
+    /// Makes the replica after `failed` the current one, unless a concurrent call has
+    /// already moved on from it (then its choice stands), and says so with both URLs.
+    fn fail_over(&self, failed: usize, what: &str, error: &clickhouse::error::Error) {
+        let next = (failed + 1) % self.replicas.len();
+        if self.current.compare_exchange(failed, next, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            self.failovers.fetch_add(1, Ordering::Relaxed);
+            let (from, to) = (&self.replicas[failed].url, &self.replicas[next].url);
+            tracing::warn!(%from, %to, op = what, %error, "ClickHouse replica failed; failing over to the next one");
+        }
+    }
+
     /// `SELECT 1`, with retries: fails clearly when the server is unreachable.
     pub async fn ping(&self) -> Result<()> {
-        self.retry("ping", || self.root.query("SELECT 1").fetch_one::<u8>()).await.map(|_| ())
+        self.retry("ping", || self.root().query("SELECT 1").fetch_one::<u8>()).await.map(|_| ())
     }
 
     /// Creates the database and every table, idempotently; returns the versions applied now.
     pub async fn migrate(&self) -> Result<Vec<u32>> {
         let db = self.config.database.clone();
         let create_db = format!("CREATE DATABASE IF NOT EXISTS `{db}`");
-        self.retry("create database", || self.root.query(&create_db).execute()).await?;
+        self.retry("create database", || self.root().query(&create_db).execute()).await?;
         let create_versions = schema::SCHEMA_MIGRATIONS.create_sql(&db);
-        self.retry("create schema_migrations", || self.root.query(&create_versions).execute()).await?;
+        self.retry("create schema_migrations", || self.root().query(&create_versions).execute()).await?;
         let applied: HashSet<u32> = self
-            .retry("read schema_migrations", || self.client.query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>())
+            .retry("read schema_migrations", || self.client().query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>())
             .await?
             .into_iter()
             .collect();
@@ -266,7 +347,7 @@ impl Store {
         for (version, name, statements) in migrations(&db) {
             // Statements are idempotent, so a migration interrupted half-way is simply rerun.
             for sql in &statements {
-                self.retry(name, || self.root.query(sql).execute()).await?;
+                self.retry(name, || self.root().query(sql).execute()).await?;
             }
             self.add_missing_columns(version, name).await?;
             if !applied.contains(&version) {
@@ -284,7 +365,7 @@ impl Store {
         for &(_, table, column, default) in ADDED_COLUMNS.iter().filter(|c| c.0 == version) {
             let present: u64 = self
                 .retry(name, || {
-                    self.root
+                    self.root()
                         .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
                         .bind(&self.config.database)
                         .bind(table.name)
@@ -298,7 +379,7 @@ impl Store {
             // Every added column is declared (checked by a unit test).
             let Some((_, ty)) = table.columns.iter().find(|(n, _)| *n == column) else { continue };
             let sql = format!("ALTER TABLE `{}`.`{}` ADD COLUMN `{column}` {ty} DEFAULT {default}", self.config.database, table.name);
-            self.retry(name, || self.root.query(&sql).execute()).await?;
+            self.retry(name, || self.root().query(&sql).execute()).await?;
         }
         Ok(())
     }
@@ -307,7 +388,7 @@ impl Store {
     /// whose database names can come back (the server outlives the run).
     pub async fn drop_database(&self) -> Result<()> {
         let drop = format!("DROP DATABASE IF EXISTS `{}`", self.config.database);
-        self.retry("drop database", || self.root.query(&drop).execute()).await
+        self.retry("drop database", || self.root().query(&drop).execute()).await
     }
 
     /// [`Store::drop_database`], then [`Store::migrate`]: an empty, current schema.
@@ -320,7 +401,7 @@ impl Store {
     pub async fn schema_version(&self) -> Result<Option<u32>> {
         let exists: u8 = self
             .retry("check schema", || {
-                self.root
+                self.root()
                     .query("SELECT count() > 0 FROM system.tables WHERE database = ? AND name = 'schema_migrations'")
                     .bind(&self.config.database)
                     .fetch_one::<u8>()
@@ -329,7 +410,7 @@ impl Store {
         if exists == 0 {
             return Ok(None);
         }
-        let v: u32 = self.retry("read schema version", || self.client.query("SELECT max(version) FROM schema_migrations").fetch_one()).await?;
+        let v: u32 = self.retry("read schema version", || self.client().query("SELECT max(version) FROM schema_migrations").fetch_one()).await?;
         Ok((v > 0).then_some(v))
     }
 
@@ -343,7 +424,7 @@ impl Store {
         }
         let table = T::TABLE.name;
         self.retry(&format!("insert into {table}"), || async {
-            let mut insert = self.client.insert::<T>(table).await?;
+            let mut insert = self.client().insert::<T>(table).await?;
             for row in rows {
                 insert.write(row).await?;
             }
@@ -361,7 +442,7 @@ impl Store {
         }
         let sql = format!("ALTER TABLE `{}` DELETE WHERE has(?, `{column}`)", table.name);
         for chunk in values.chunks(IN_CHUNK) {
-            self.retry(&format!("delete from {}", table.name), || self.client.query(&sql).bind(chunk).execute()).await?;
+            self.retry(&format!("delete from {}", table.name), || self.client().query(&sql).bind(chunk).execute()).await?;
         }
         self.wait_for_mutations(table).await
     }
@@ -371,7 +452,7 @@ impl Store {
         loop {
             let pending: u64 = self
                 .retry("poll mutations", || {
-                    self.root
+                    self.root()
                         .query("SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0")
                         .bind(&self.config.database)
                         .bind(table.name)
@@ -397,7 +478,7 @@ impl Store {
         }
         let entries: Vec<Entry> = self
             .retry("read ledger", || {
-                self.client
+                self.client()
                     .query(
                         "SELECT name, argMax(sha256, seen_at_us) AS sha256 FROM ingest_files \
                          WHERE status IN ('loaded', 'unchanged') GROUP BY name",
@@ -426,7 +507,7 @@ impl Store {
         let sql = format!("SELECT DISTINCT `{column}` FROM `{}` WHERE has(?, `{column}`)", table.name);
         let mut out = Vec::new();
         for chunk in values.chunks(IN_CHUNK) {
-            let found: Vec<String> = self.retry(&format!("look up {}.{column}", table.name), || self.client.query(&sql).bind(chunk).fetch_all()).await?;
+            let found: Vec<String> = self.retry(&format!("look up {}.{column}", table.name), || self.client().query(&sql).bind(chunk).fetch_all()).await?;
             out.extend(found);
         }
         Ok(out)
@@ -450,7 +531,7 @@ impl Store {
                    FROM games FINAL WHERE has(?, game_id)";
         let mut out = HashMap::new();
         for chunk in game_ids.chunks(IN_CHUNK) {
-            let rows: Vec<R> = self.retry("read schedule results", || self.client.query(sql).bind(chunk).fetch_all()).await?;
+            let rows: Vec<R> = self.retry("read schedule results", || self.client().query(sql).bind(chunk).fetch_all()).await?;
             for r in rows {
                 let result = GameResult {
                     game_id: r.game_id.clone(),
@@ -484,7 +565,7 @@ impl Store {
                    FROM team_boxscores FINAL WHERE has(?, game_id)";
         let mut sides: HashMap<String, (Option<R>, Option<R>)> = HashMap::new();
         for chunk in game_ids.chunks(IN_CHUNK) {
-            let rows: Vec<R> = self.retry("read box-score results", || self.client.query(sql).bind(chunk).fetch_all()).await?;
+            let rows: Vec<R> = self.retry("read box-score results", || self.client().query(sql).bind(chunk).fetch_all()).await?;
             for r in rows {
                 let entry = sides.entry(r.game_id.clone()).or_default();
                 if r.is_home == 1 { entry.1 = Some(r) } else { entry.0 = Some(r) }
@@ -515,7 +596,7 @@ impl Store {
         let sql = "SELECT DISTINCT game_id FROM data_quality_issues WHERE has(?, game_id) AND has(?, check_name)";
         let mut found = Vec::new();
         for chunk in game_ids.chunks(IN_CHUNK) {
-            let ids: Vec<String> = self.retry("find earlier findings", || self.client.query(sql).bind(chunk).bind(&checks).fetch_all()).await?;
+            let ids: Vec<String> = self.retry("find earlier findings", || self.client().query(sql).bind(chunk).bind(&checks).fetch_all()).await?;
             found.extend(ids);
         }
         if found.is_empty() {
@@ -523,7 +604,7 @@ impl Store {
         }
         let del = "ALTER TABLE data_quality_issues DELETE WHERE has(?, game_id) AND has(?, check_name)";
         for chunk in found.chunks(IN_CHUNK) {
-            self.retry("delete earlier findings", || self.client.query(del).bind(chunk).bind(&checks).execute()).await?;
+            self.retry("delete earlier findings", || self.client().query(del).bind(chunk).bind(&checks).execute()).await?;
         }
         self.wait_for_mutations(&schema::DATA_QUALITY_ISSUES).await
     }
@@ -534,7 +615,7 @@ impl Store {
         T: clickhouse::Row + 'static,
         for<'a> T: clickhouse::RowRead<Value<'a> = T>,
     {
-        self.retry(what, || self.client.query(sql).fetch_all::<T>()).await
+        self.retry(what, || self.client().query(sql).fetch_all::<T>()).await
     }
 
     /// Deletes a table's rows dated within `[from, to]` (only when there are any, since
@@ -542,18 +623,18 @@ impl Store {
     pub async fn delete_dates(&self, table: &Table, from: NaiveDate, to: NaiveDate) -> Result<()> {
         let (from, to) = (from.to_string(), to.to_string());
         let count_sql = format!("SELECT count() FROM `{}` WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
-        let n: u64 = self.retry(&format!("count {} rows to replace", table.name), || self.client.query(&count_sql).bind(&from).bind(&to).fetch_one()).await?;
+        let n: u64 = self.retry(&format!("count {} rows to replace", table.name), || self.client().query(&count_sql).bind(&from).bind(&to).fetch_one()).await?;
         if n == 0 {
             return Ok(());
         }
         let sql = format!("ALTER TABLE `{}` DELETE WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
-        self.retry(&format!("delete from {}", table.name), || self.client.query(&sql).bind(&from).bind(&to).execute()).await?;
+        self.retry(&format!("delete from {}", table.name), || self.client().query(&sql).bind(&from).bind(&to).execute()).await?;
         self.wait_for_mutations(table).await
     }
 
     /// A single number from a query (counts, maxima), with retries.
     pub async fn scalar_u64(&self, what: &str, sql: &str) -> Result<u64> {
-        self.retry(what, || self.client.query(sql).fetch_one::<u64>()).await
+        self.retry(what, || self.client().query(sql).fetch_one::<u64>()).await
     }
 
     /// The point-in-time history the feature code reads, from the stored summaries. The
@@ -574,7 +655,7 @@ impl Store {
     /// Row count of a table (without FINAL: what is physically there).
     pub async fn count(&self, table: &Table) -> Result<u64> {
         let sql = format!("SELECT count() FROM `{}`", table.name);
-        self.retry(&format!("count {}", table.name), || self.client.query(&sql).fetch_one()).await
+        self.retry(&format!("count {}", table.name), || self.client().query(&sql).fetch_one()).await
     }
 }
 
@@ -594,6 +675,85 @@ fn is_transient(e: &clickhouse::error::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two replicas that exist only as names: the tests' `op` decides how each answers,
+    /// so the failover order is checked without a server.
+    fn two_replicas(attempts: u32) -> Store {
+        let mut config = StoreConfig::with_urls(vec!["http://ch-a:8123".into(), "http://ch-b:8123".into()], "nba");
+        (config.attempts, config.backoff) = (attempts, Duration::from_millis(1));
+        Store::new(config).unwrap()
+    }
+
+    /// Runs one `retry` whose every call records the server it went to and fails with
+    /// `fail(url)` (None: succeeds).
+    async fn call(store: &Store, fail: impl Fn(&str) -> Option<clickhouse::error::Error>) -> (Result<String>, Vec<String>) {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let result = store
+            .retry("test call", || {
+                let url = store.url().to_string();
+                seen.lock().unwrap().push(url.clone());
+                let outcome = fail(&url).map_or(Ok(url), Err);
+                async move { outcome }
+            })
+            .await;
+        (result, seen.into_inner().unwrap())
+    }
+
+    fn down_at(dead: &'static str) -> impl Fn(&str) -> Option<clickhouse::error::Error> {
+        move |url: &str| (url == dead).then_some(clickhouse::error::Error::TimedOut)
+    }
+
+    #[tokio::test]
+    async fn a_dead_replica_is_skipped_at_once_and_remembered() {
+        let store = two_replicas(5);
+        let (result, seen) = call(&store, down_at("http://ch-a:8123")).await;
+        assert_eq!(result.unwrap(), "http://ch-b:8123");
+        assert_eq!(seen, ["http://ch-a:8123", "http://ch-b:8123"], "the next replica at once, no second try of the dead one");
+        assert_eq!((store.url(), store.failovers()), ("http://ch-b:8123", 1));
+        // Later calls, clones and new pools start at the replica that answered.
+        for s in [store.clone(), store.new_pool()] {
+            let (result, seen) = call(&s, down_at("http://ch-a:8123")).await;
+            assert_eq!((result.unwrap(), seen.len()), ("http://ch-b:8123".to_string(), 1));
+        }
+        // And when that one dies, back to the first.
+        let (result, seen) = call(&store, down_at("http://ch-b:8123")).await;
+        assert_eq!((result.unwrap(), seen.len(), store.failovers()), ("http://ch-a:8123".to_string(), 2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_sql_error_is_returned_from_the_replica_that_gave_it() {
+        let store = two_replicas(5);
+        let sql_error = |_: &str| Some(clickhouse::error::Error::BadResponse("Code: 47, e.displayText() = DB::Exception: Unknown identifier: x".into()));
+        let (result, seen) = call(&store, sql_error).await;
+        let e = result.unwrap_err();
+        assert_eq!(seen, ["http://ch-a:8123"], "not retried, not failed over");
+        assert!(matches!(&e, StoreError::Failed { url, attempts: 1, .. } if url == "http://ch-a:8123"), "{e}");
+        assert_eq!((store.url(), store.failovers()), ("http://ch-a:8123", 0));
+    }
+
+    #[tokio::test]
+    async fn with_every_replica_down_each_gets_attempts_tries_and_the_error_names_all() {
+        let store = two_replicas(3);
+        let (result, seen) = call(&store, |_| Some(clickhouse::error::Error::TimedOut)).await;
+        let e = result.unwrap_err();
+        assert_eq!(seen.iter().filter(|u| u.ends_with("a:8123")).count(), 3, "{seen:?}");
+        assert_eq!(seen.len(), 6, "3 rounds over 2 replicas: {seen:?}");
+        assert!(matches!(&e, StoreError::Failed { attempts: 3, .. }), "{e}");
+        assert!(e.to_string().contains("http://ch-a:8123, http://ch-b:8123"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn one_url_retries_as_before() {
+        let mut config = StoreConfig::new("http://ch-a:8123", "nba");
+        (config.attempts, config.backoff) = (3, Duration::from_millis(1));
+        let store = Store::new(config).unwrap();
+        let (result, seen) = call(&store, |_| Some(clickhouse::error::Error::TimedOut)).await;
+        assert_eq!(seen.len(), 3);
+        let e = result.unwrap_err();
+        assert!(matches!(&e, StoreError::Failed { url, attempts: 3, .. } if url == "http://ch-a:8123"), "{e}");
+        assert_eq!(store.failovers(), 0);
+        assert!(matches!(Store::new(StoreConfig::with_urls(vec![], "nba")), Err(StoreError::NoUrls)));
+    }
 
     /// An added column is declared by its table, after every column the table had before
     /// (ALTER appends at the end), in the order of ADDED_COLUMNS, so a migrated table and

@@ -68,3 +68,46 @@ async fn clickhouse_sigkilled_serves_from_cache_then_recovers_after_restart() {
     assert!(server.metrics().await.contains("nba_clickhouse_errors_total{operation=\"feature_refresh\"}"));
     server.stop().await.unwrap();
 }
+
+/// Two proxies in front of one ClickHouse stand for two replicas: the server is given
+/// both URLs, the first is cut, and the history refresh goes on through the second with
+/// readiness never leaving "ok" (nothing is degraded: a replica answered every call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_replica_cut_the_feature_refresh_fails_over_to_the_second() {
+    let store = sample_database("server_failover", None).await;
+    let (first, second) = (Proxy::start(store.url()).await, Proxy::start(store.url()).await);
+    let t = trained().await;
+    let urls = format!("{},{}", first.url, second.url);
+    let server = TestServer::start(config(&t.root, &urls, store.database(), &["--prediction-log", "false"])).await;
+    server.wait_ready().await;
+    let loaded_before = wait_clickhouse(&server, "ok").await["features_loaded_at"].clone();
+    let (player, day, opponent, is_home): (String, String, String, u8) = store
+        .client()
+        .query("SELECT player_id, toString(game_date), opponent, is_home FROM player_game_summary FINAL WHERE status = 'Played' ORDER BY game_date DESC, pts DESC LIMIT 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    let req = request(&player, &day, &opponent, is_home == 1);
+    let mut client = server.client().await;
+    let before = client.predict(req.clone()).await.unwrap().into_inner();
+
+    first.cut();
+    // A change in a watched table (one more physical row of `games`; FINAL collapses it),
+    // so the next refresh must read ClickHouse again, through the second proxy.
+    store.client().query("INSERT INTO games SELECT * FROM games LIMIT 1").execute().await.unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let (code, body) = server.ready_json().await;
+        assert_eq!((code, &body["clickhouse"], &body["degraded"]), (200, &serde_json::json!("ok"), &serde_json::json!(false)), "{body}");
+        if body["features_loaded_at"] != loaded_before {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reloaded, "the history was not reloaded after the first replica was cut");
+    assert_eq!(client.predict(req).await.unwrap().into_inner(), before, "the same history, read through the second");
+    let metrics = server.metrics().await;
+    assert!(!metrics.contains("nba_clickhouse_errors_total{operation=\"feature_refresh\"}"), "no refresh failed");
+    server.stop().await.unwrap();
+}
