@@ -72,6 +72,12 @@ pub struct ClickHouseArgs {
     #[arg(id = "clickhouse_attempts", value_name = "CLICKHOUSE_ATTEMPTS", long = "clickhouse-attempts", env = "NBA_CLICKHOUSE_ATTEMPTS", default_value_t = DEFAULT_ATTEMPTS,
           global = true, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ATTEMPTS)))]
     pub attempts: u32,
+    /// ClickHouse cluster (a `remote_servers` entry of the servers' config) to create the
+    /// schema on: every table `ON CLUSTER` with a `Replicated*` engine, one shard, its
+    /// replicas kept in step through ZooKeeper / ClickHouse Keeper (docs/clickhouse.md).
+    /// Unset: plain engines on the one server.
+    #[arg(id = "clickhouse_cluster", value_name = "CLUSTER", long = "cluster", env = "NBA_CLICKHOUSE_CLUSTER", global = true)]
+    pub cluster: Option<String>,
 }
 
 impl std::fmt::Debug for ClickHouseArgs {
@@ -83,6 +89,7 @@ impl std::fmt::Debug for ClickHouseArgs {
             .field("password_file", &self.password_file)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("attempts", &self.attempts)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -97,6 +104,7 @@ impl Default for ClickHouseArgs {
             password_file: None,
             password: None,
             attempts: DEFAULT_ATTEMPTS,
+            cluster: None,
         }
     }
 }
@@ -113,6 +121,8 @@ pub enum ConfigError {
     Database(String),
     #[error("--clickhouse-attempts must be 1 to {MAX_ATTEMPTS}, got {0}")]
     Attempts(u32),
+    #[error("--cluster {0:?} must be letters, digits and underscores")]
+    Cluster(String),
     /// The cause is in the message (not a `source`), so that callers printing only the
     /// top-level error (the trainer's `String` errors) still say why.
     #[error("reading the ClickHouse password file {}: {error}", path.display())]
@@ -136,6 +146,9 @@ impl ClickHouseArgs {
         if !(1..=MAX_ATTEMPTS).contains(&self.attempts) {
             return Err(ConfigError::Attempts(self.attempts));
         }
+        if let Some(cluster) = self.cluster.as_deref().filter(|c| !crate::is_plain_name(c)) {
+            return Err(ConfigError::Cluster(cluster.to_string()));
+        }
         Ok(())
     }
 
@@ -155,6 +168,7 @@ impl ClickHouseArgs {
         config.user = self.user.clone().filter(|u| !u.is_empty());
         config.password = self.resolve_password()?;
         config.attempts = self.attempts;
+        config.cluster = self.cluster.clone();
         Ok(config)
     }
 
@@ -224,6 +238,18 @@ mod tests {
         let d = ClickHouseArgs::default();
         assert_eq!((d.urls.as_slice(), d.database.as_str(), d.attempts), (&[DEFAULT_URL.to_string()][..], DEFAULT_DATABASE, 5));
         assert!(d.validate().is_ok());
+    }
+
+    #[test]
+    fn the_cluster_is_optional_checked_and_passed_to_the_store() {
+        assert_eq!(parse(&[]).unwrap().cluster, None);
+        let a = parse(&["--cluster", "nba_cluster"]).unwrap();
+        assert_eq!(a.store_config().unwrap().cluster.as_deref(), Some("nba_cluster"));
+        assert_eq!(ClickHouseArgs::default().store_config().unwrap().cluster, None);
+        for bad in ["", "a-b", "c; DROP", "x.y"] {
+            let a = ClickHouseArgs { cluster: Some(bad.into()), ..Default::default() };
+            assert!(matches!(a.validate(), Err(ConfigError::Cluster(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct StoreConfig {
     pub attempts: u32,
     /// First backoff delay; doubled after each failed attempt.
     pub backoff: Duration,
+    /// The ClickHouse cluster (`remote_servers`) that [`Store::migrate`] creates the
+    /// schema on, with replicated engines; `None`: plain engines on the one server.
+    pub cluster: Option<String>,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("attempts", &self.attempts)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -64,7 +68,15 @@ impl StoreConfig {
 
     /// Several replicas, tried in this order.
     pub fn with_urls(urls: Vec<String>, database: impl Into<String>) -> Self {
-        StoreConfig { urls, database: database.into(), user: None, password: None, attempts: config::DEFAULT_ATTEMPTS, backoff: Duration::from_millis(500) }
+        StoreConfig {
+            urls,
+            database: database.into(),
+            user: None,
+            password: None,
+            attempts: config::DEFAULT_ATTEMPTS,
+            backoff: Duration::from_millis(500),
+            cluster: None,
+        }
     }
 }
 
@@ -109,22 +121,24 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Migrations in order; each is a list of statements run idempotently.
-fn migrations(db: &str) -> Vec<(u32, &'static str, Vec<String>)> {
+/// Migrations in order; each is a list of statements run idempotently. With `cluster`,
+/// every statement is `ON CLUSTER` and the tables replicated (see [`schema`]).
+fn migrations(db: &str, cluster: Option<&str>) -> Vec<(u32, &'static str, Vec<String>)> {
+    let create = |tables: &[&Table]| -> Vec<String> { tables.iter().map(|t| t.create_sql_on(db, cluster)).collect() };
     vec![
-        (1, "raw tables", schema::RAW_TABLES.iter().map(|t| t.create_sql(db)).collect()),
+        (1, "raw tables", create(schema::RAW_TABLES)),
         (2, "analytics and feature tables", {
-            let mut sql: Vec<String> = schema::ANALYTICS_TABLES.iter().map(|t| t.create_sql(db)).collect();
-            sql.push(features_view_sql(db));
+            let mut sql = create(schema::ANALYTICS_TABLES);
+            sql.push(features_view_sql_on(db, cluster));
             sql
         }),
-        (3, "model registry and served predictions", schema::SERVING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
-        (4, "feature contract v2: player_features_wide regenerated", features_view_regenerated(db)),
-        (5, "feature contract v3: player_features_wide regenerated", features_view_regenerated(db)),
-        (6, "injury reports", schema::PREGAME_TABLES.iter().map(|t| t.create_sql(db)).collect()),
-        (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db)),
+        (3, "model registry and served predictions", create(schema::SERVING_TABLES)),
+        (4, "feature contract v2: player_features_wide regenerated", features_view_regenerated(db, cluster)),
+        (5, "feature contract v3: player_features_wide regenerated", features_view_regenerated(db, cluster)),
+        (6, "injury reports", create(schema::PREGAME_TABLES)),
+        (7, "feature contract v4: player_features_wide regenerated", features_view_regenerated(db, cluster)),
         (8, "predictions: source, slate run and what was known", vec![]),
-        (9, "graded predictions and their daily summaries", schema::GRADING_TABLES.iter().map(|t| t.create_sql(db)).collect()),
+        (9, "graded predictions and their daily summaries", create(schema::GRADING_TABLES)),
         (10, "predictions: repeated answers collapsed, with how often each was asked", vec![]),
     ]
 }
@@ -147,8 +161,8 @@ const ADDED_COLUMNS: &[(u32, &schema::Table, &str, &str)] = &[
 
 /// A new feature contract's migration: `player_features_wide` dropped and created again
 /// with the contract's columns.
-fn features_view_regenerated(db: &str) -> Vec<String> {
-    vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide"), features_view_sql(db)]
+fn features_view_regenerated(db: &str, cluster: Option<&str>) -> Vec<String> {
+    vec![format!("DROP TABLE IF EXISTS `{db}`.player_features_wide{}", schema::on_cluster(cluster)), features_view_sql_on(db, cluster)]
 }
 
 /// Values per `has(?, column)` query: keeps queries well under ClickHouse's default
@@ -163,10 +177,16 @@ pub const SCHEMA_VERSION: u32 = 10;
 /// base column `is_home` is left out: the feature of that name holds the same value).
 /// (`CREATE OR REPLACE VIEW` is not in 18.16; a contract change bumps the migration.)
 pub fn features_view_sql(db: &str) -> String {
+    features_view_sql_on(db, None)
+}
+
+/// [`features_view_sql`], `ON CLUSTER` when a cluster is given.
+pub fn features_view_sql_on(db: &str, cluster: Option<&str>) -> String {
     let cols: Vec<String> = nba_features::feature_names().iter().enumerate().map(|(i, n)| format!("features[{}] AS `{n}`", i + 1)).collect();
     format!(
-        "CREATE VIEW IF NOT EXISTS `{db}`.player_features_wide AS SELECT game_id, game_date, season, season_type, team, \
+        "CREATE VIEW IF NOT EXISTS `{db}`.player_features_wide{} AS SELECT game_id, game_date, season, season_type, team, \
          opponent, player_id, status, target_pts, target_minutes, feature_version, {} FROM `{db}`.player_features",
+        schema::on_cluster(cluster),
         cols.join(", ")
     )
 }
@@ -331,12 +351,16 @@ impl Store {
         self.retry("ping", || self.root().query("SELECT 1").fetch_one::<u8>()).await.map(|_| ())
     }
 
-    /// Creates the database and every table, idempotently; returns the versions applied now.
+    /// Creates the database and every table, idempotently; returns the versions applied
+    /// now. On a cluster ([`StoreConfig::cluster`]) every statement runs `ON CLUSTER`, so
+    /// every replica must be up (ClickHouse waits for each, up to its
+    /// `distributed_ddl_task_timeout`).
     pub async fn migrate(&self) -> Result<Vec<u32>> {
         let db = self.config.database.clone();
-        let create_db = format!("CREATE DATABASE IF NOT EXISTS `{db}`");
+        let cluster = self.config.cluster.as_deref();
+        let create_db = format!("CREATE DATABASE IF NOT EXISTS `{db}`{}", schema::on_cluster(cluster));
         self.retry("create database", || self.root().query(&create_db).execute()).await?;
-        let create_versions = schema::SCHEMA_MIGRATIONS.create_sql(&db);
+        let create_versions = schema::SCHEMA_MIGRATIONS.create_sql_on(&db, cluster);
         self.retry("create schema_migrations", || self.root().query(&create_versions).execute()).await?;
         let applied: HashSet<u32> = self
             .retry("read schema_migrations", || self.client().query("SELECT DISTINCT version FROM schema_migrations").fetch_all::<u32>())
@@ -344,7 +368,7 @@ impl Store {
             .into_iter()
             .collect();
         let mut done = Vec::new();
-        for (version, name, statements) in migrations(&db) {
+        for (version, name, statements) in migrations(&db, cluster) {
             // Statements are idempotent, so a migration interrupted half-way is simply rerun.
             for sql in &statements {
                 self.retry(name, || self.root().query(sql).execute()).await?;
@@ -352,11 +376,28 @@ impl Store {
             self.add_missing_columns(version, name).await?;
             if !applied.contains(&version) {
                 let row = rows::MigrationRow { version, name: name.to_string(), applied_at: chrono::Utc::now() };
-                self.insert(&[row]).await?;
+                self.record_migration(&row).await?;
                 done.push(version);
             }
         }
         Ok(done)
+    }
+
+    /// Records an applied migration. On a cluster the insert waits until every replica of
+    /// the shard has it (`insert_quorum`): a binary connected to any replica then sees the
+    /// new schema version as soon as `migrate` returns, instead of refusing to start while
+    /// its replica catches up.
+    async fn record_migration(&self, row: &rows::MigrationRow) -> Result<()> {
+        let Some(cluster) = self.config.cluster.as_deref() else { return self.insert(std::slice::from_ref(row)).await };
+        let count = "SELECT count() FROM system.clusters WHERE cluster = ? AND shard_num = 1";
+        let replicas: u64 = self.retry("count the cluster's replicas", || self.root().query(count).bind(cluster).fetch_one::<u64>()).await?;
+        self.retry("record the migration on every replica", || async {
+            let client = self.client().clone().with_setting("insert_quorum", replicas.max(1).to_string());
+            let mut insert = client.insert::<rows::MigrationRow>(schema::SCHEMA_MIGRATIONS.name).await?;
+            insert.write(row).await?;
+            insert.end().await
+        })
+        .await
     }
 
     /// The [`ADDED_COLUMNS`] of migration `version` that the server's tables lack, added
@@ -378,7 +419,12 @@ impl Store {
             }
             // Every added column is declared (checked by a unit test).
             let Some((_, ty)) = table.columns.iter().find(|(n, _)| *n == column) else { continue };
-            let sql = format!("ALTER TABLE `{}`.`{}` ADD COLUMN `{column}` {ty} DEFAULT {default}", self.config.database, table.name);
+            let sql = format!(
+                "ALTER TABLE `{}`.`{}`{} ADD COLUMN `{column}` {ty} DEFAULT {default}",
+                self.config.database,
+                table.name,
+                schema::on_cluster(self.config.cluster.as_deref())
+            );
             self.retry(name, || self.root().query(&sql).execute()).await?;
         }
         Ok(())
@@ -386,8 +432,10 @@ impl Store {
 
     /// Drops the database with everything in it, if it exists. For tests and benchmarks,
     /// whose database names can come back (the server outlives the run).
+    /// On a cluster, on every replica (which also removes the tables' replica entries in
+    /// ZooKeeper, so the name can be used again).
     pub async fn drop_database(&self) -> Result<()> {
-        let drop = format!("DROP DATABASE IF EXISTS `{}`", self.config.database);
+        let drop = format!("DROP DATABASE IF EXISTS `{}`{}", self.config.database, schema::on_cluster(self.config.cluster.as_deref()));
         self.retry("drop database", || self.root().query(&drop).execute()).await
     }
 
@@ -415,6 +463,14 @@ impl Store {
     }
 
     /// Inserts rows as one INSERT (one atomic block for the sizes the loader uses).
+    ///
+    /// Replicated tables deduplicate inserted blocks (`insert_deduplicate`): a block equal
+    /// to one of the table's last 100 is dropped. That makes a retried insert of an
+    /// append-only `MergeTree` table (ledger, runs, registry, prediction log) harmless, but
+    /// would drop rows written again after a delete (a regrade within the same second
+    /// writes the very block it deleted). So `ReplacingMergeTree` tables, the only ones
+    /// deleted from, insert without it: a retried block there is collapsed by the table's
+    /// key, as on one server. On a plain engine the setting changes nothing.
     pub async fn insert<T>(&self, rows: &[T]) -> Result<()>
     where
         for<'a> T: TableRow + clickhouse::RowWrite<Value<'a> = T>,
@@ -424,7 +480,9 @@ impl Store {
         }
         let table = T::TABLE.name;
         self.retry(&format!("insert into {table}"), || async {
-            let mut insert = self.client().insert::<T>(table).await?;
+            let client = self.client().clone();
+            let client = if T::TABLE.is_replacing() { client.with_setting("insert_deduplicate", "0") } else { client };
+            let mut insert = client.insert::<T>(table).await?;
             for row in rows {
                 insert.write(row).await?;
             }

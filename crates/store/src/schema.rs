@@ -6,6 +6,10 @@
 //! The SQL must run on ClickHouse 18.16 (Debian's package, used in development and CI)
 //! and on current releases (24.x and later, production): plain MergeTree-family engines
 //! with `PARTITION BY`/`ORDER BY`, no window functions, no CTEs, one JOIN at most.
+//!
+//! On a cluster (`--cluster NAME`) the same declarations give the replicated schema: each
+//! table is created `ON CLUSTER` with the `Replicated` variant of its engine
+//! ([`replicated_engine`]), one shard with any number of replicas (docs/clickhouse.md).
 
 /// A table definition.
 #[derive(Debug)]
@@ -19,14 +23,71 @@ pub struct Table {
 }
 
 impl Table {
+    /// `CREATE TABLE IF NOT EXISTS` on one server, with the declared engine.
     pub fn create_sql(&self, database: &str) -> String {
+        self.create_sql_on(database, None)
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS`: with `cluster`, `ON CLUSTER` it with the replicated
+    /// engine; without, exactly [`Table::create_sql`].
+    pub fn create_sql_on(&self, database: &str, cluster: Option<&str>) -> String {
         let cols: Vec<String> = self.columns.iter().map(|(n, t)| format!("    `{n}` {t}")).collect();
-        format!("CREATE TABLE IF NOT EXISTS `{database}`.`{}`\n(\n{}\n)\n{}", self.name, cols.join(",\n"), self.engine)
+        let engine = match cluster {
+            None => self.engine.to_string(),
+            // The engines are constants of this file, each checked by a unit test.
+            Some(_) => replicated_engine(self.engine, database, self.name)
+                .unwrap_or_else(|| panic!("table {}: engine {:?} has no replicated form", self.name, self.engine)),
+        };
+        format!("CREATE TABLE IF NOT EXISTS `{database}`.`{}`{}\n(\n{}\n)\n{engine}", self.name, on_cluster(cluster), cols.join(",\n"))
+    }
+
+    /// True for the `ReplacingMergeTree` tables: a key's newest version wins, so a row
+    /// written twice is one row through `FINAL` (and after merges).
+    pub fn is_replacing(&self) -> bool {
+        self.engine.starts_with("ENGINE = ReplacingMergeTree")
     }
 
     pub fn column_names(&self) -> Vec<&'static str> {
         self.columns.iter().map(|(n, _)| *n).collect()
     }
+}
+
+/// ` ON CLUSTER name` for DDL on a cluster, nothing on one server. The name has been
+/// checked to be a plain identifier (`ClickHouseArgs::validate`).
+pub fn on_cluster(cluster: Option<&str>) -> String {
+    cluster.map(|c| format!(" ON CLUSTER {c}")).unwrap_or_default()
+}
+
+/// The ZooKeeper path of a replicated table: one per shard (the server's `{shard}` macro),
+/// database and table. Database and table are written out rather than left to the
+/// `{database}`/`{table}` macros, which ClickHouse 18.16 does not expand.
+pub fn replica_path(database: &str, table: &str) -> String {
+    format!("/clickhouse/tables/{{shard}}/{database}/{table}")
+}
+
+/// The `Replicated` form of a declared engine clause: `ENGINE = XMergeTree(args) rest`
+/// becomes `ENGINE = ReplicatedXMergeTree('<replica_path>', '{replica}', args) rest`
+/// (the engine's own arguments, such as a version column, kept after the two). `None`
+/// for a clause that is not a MergeTree-family engine, or already replicated.
+pub fn replicated_engine(engine: &str, database: &str, table: &str) -> Option<String> {
+    let clause = engine.strip_prefix("ENGINE = ")?;
+    let name_end = clause.find(|c: char| c == '(' || c.is_whitespace()).unwrap_or(clause.len());
+    let (name, after) = clause.split_at(name_end);
+    if !name.ends_with("MergeTree") || name.starts_with("Replicated") {
+        return None;
+    }
+    let (args, rest) = match after.strip_prefix('(') {
+        Some(inner) => {
+            let close = inner.find(')')?;
+            (inner[..close].trim(), &inner[close + 1..])
+        }
+        None => ("", after),
+    };
+    let mut params = vec![format!("'{}'", replica_path(database, table)), "'{replica}'".to_string()];
+    if !args.is_empty() {
+        params.push(args.to_string());
+    }
+    Some(format!("ENGINE = Replicated{name}({}){rest}", params.join(", ")))
 }
 
 /// Applied migrations, one row per version.
@@ -596,6 +657,30 @@ pub const ANALYTICS_TABLES: &[&Table] =
 /// Tables of migration 1, in creation order.
 pub const RAW_TABLES: &[&Table] = &[&GAMES, &PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES, &INGEST_FILES];
 
+/// Every table, `schema_migrations` first, then the migrations' tables in order.
+pub const ALL_TABLES: &[&Table] = &[
+    &SCHEMA_MIGRATIONS,
+    &GAMES,
+    &PLAYER_BOXSCORES,
+    &TEAM_BOXSCORES,
+    &GAME_INACTIVES,
+    &DATA_QUALITY_ISSUES,
+    &INGEST_FILES,
+    &PLAYER_GAME_SUMMARY,
+    &TEAM_GAME_SUMMARY,
+    &PLAYER_FEATURES,
+    &BUILD_RUNS,
+    &VALIDATION_RUNS,
+    &VALIDATION_RESULTS,
+    &BACKFILL_CHECKPOINTS,
+    &MODEL_REGISTRY,
+    &PREDICTIONS,
+    &PREDICTION_GRADES,
+    &INJURY_REPORTS,
+    &GRADED_PREDICTIONS,
+    &GRADE_SUMMARIES,
+];
+
 /// Tables holding per-game rows that a changed page replaces.
 pub const GAME_TABLES: &[&Table] = &[&PLAYER_BOXSCORES, &TEAM_BOXSCORES, &GAME_INACTIVES, &DATA_QUALITY_ISSUES];
 
@@ -611,6 +696,71 @@ mod tests {
         let n = sql.find("`name` String").unwrap();
         assert!(v < n);
         assert!(sql.ends_with("ORDER BY version"));
+    }
+
+    #[test]
+    fn all_tables_lists_every_migrations_table_once() {
+        let groups = [RAW_TABLES, ANALYTICS_TABLES, SERVING_TABLES, PREGAME_TABLES, GRADING_TABLES];
+        let mut want: Vec<&str> = groups.iter().flat_map(|g| g.iter().map(|t| t.name)).collect();
+        want.insert(0, SCHEMA_MIGRATIONS.name);
+        let got: Vec<&str> = ALL_TABLES.iter().map(|t| t.name).collect();
+        let (mut a, mut b) = (want.clone(), got.clone());
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+        b.dedup();
+        assert_eq!(b.len(), got.len());
+    }
+
+    /// Every table's replicated engine, spelled out: the engine family and its arguments
+    /// kept, the path per shard, database and table, the replica macro.
+    #[test]
+    fn every_table_has_its_replicated_engine() {
+        let path = |t: &str| format!("'/clickhouse/tables/{{shard}}/nba/{t}', '{{replica}}'");
+        for table in ALL_TABLES {
+            let got = replicated_engine(table.engine, "nba", table.name).unwrap_or_else(|| panic!("{}: {}", table.name, table.engine));
+            let p = path(table.name);
+            let want = match table.engine {
+                "ENGINE = MergeTree ORDER BY (name, seen_at)" => format!("ENGINE = ReplicatedMergeTree({p}) ORDER BY (name, seen_at)"),
+                "ENGINE = MergeTree ORDER BY started_at" => format!("ENGINE = ReplicatedMergeTree({p}) ORDER BY started_at"),
+                "ENGINE = MergeTree ORDER BY (started_at, check_name)" => format!("ENGINE = ReplicatedMergeTree({p}) ORDER BY (started_at, check_name)"),
+                "ENGINE = MergeTree ORDER BY (version, event_at_us)" => format!("ENGINE = ReplicatedMergeTree({p}) ORDER BY (version, event_at_us)"),
+                e if e.starts_with("ENGINE = MergeTree PARTITION BY") => {
+                    format!("ENGINE = ReplicatedMergeTree({p}){}", e.trim_start_matches("ENGINE = MergeTree"))
+                }
+                e if e.starts_with("ENGINE = ReplacingMergeTree(") => {
+                    let (arg, rest) = e.trim_start_matches("ENGINE = ReplacingMergeTree(").split_once(')').unwrap();
+                    assert!(["version", "applied_at", "finished_at", "graded_at"].contains(&arg), "{}: version column {arg}", table.name);
+                    format!("ENGINE = ReplicatedReplacingMergeTree({p}, {arg}){rest}")
+                }
+                e => panic!("{}: engine {e} not covered by this test", table.name),
+            };
+            assert_eq!(got, want, "{}", table.name);
+        }
+        assert_eq!(
+            replicated_engine(GAMES.engine, "db", "games").unwrap(),
+            "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/games', '{replica}', version) PARTITION BY season ORDER BY (game_date, game_id)"
+        );
+    }
+
+    #[test]
+    fn engines_without_a_replicated_form_are_refused() {
+        for engine in ["ENGINE = Memory", "ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY x", "ENGINE = Log", "MergeTree ORDER BY x", "ENGINE = MergeTree(x"]
+        {
+            assert_eq!(replicated_engine(engine, "db", "t"), None, "{engine}");
+        }
+    }
+
+    #[test]
+    fn create_sql_on_a_cluster_and_without() {
+        let plain = GAMES.create_sql("nba");
+        assert_eq!(GAMES.create_sql_on("nba", None), plain);
+        assert!(plain.ends_with(GAMES.engine) && !plain.contains("ON CLUSTER") && !plain.contains("Replicated"));
+        let clustered = GAMES.create_sql_on("nba", Some("nba_cluster"));
+        assert!(clustered.starts_with("CREATE TABLE IF NOT EXISTS `nba`.`games` ON CLUSTER nba_cluster\n("), "{clustered}");
+        assert!(clustered.ends_with(&replicated_engine(GAMES.engine, "nba", "games").unwrap()), "{clustered}");
+        assert_eq!(on_cluster(None), "");
+        assert!(GAMES.is_replacing() && !INGEST_FILES.is_replacing() && !PREDICTIONS.is_replacing());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! * Fresh database names ([`unique_database`]), so tests sharing that one server
 //!   never see each other's tables.
 //! * A private server a test owns and may kill ([`PrivateClickHouse`]), for fault tests.
+//! * A private replicated cluster ([`ClickHouseCluster`]: ZooKeeper and two replicas,
+//!   `scripts/clickhouse_cluster.sh`), for the replication tests.
 //!
 //! Everything here is test code: failures panic with a message saying what to fix,
 //! rather than returning errors each test would only unwrap.
@@ -24,7 +26,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod cluster;
 mod private;
+pub use cluster::{CLUSTER_NAME, ClickHouseCluster};
 pub use private::PrivateClickHouse;
 
 /// Environment variable that overrides [`data_dir`].
