@@ -505,8 +505,16 @@ impl Store {
         self.wait_for_mutations(table).await
     }
 
+    /// Waits until this server has run every mutation of `table`. On a replica, a mutation
+    /// also covers parts this replica has not fetched yet; when the only replica holding
+    /// them is down (killed right after an insert), they cannot be fetched until it is
+    /// back, and the mutation would not finish before then. So once every part left is
+    /// such a part ([`Store::only_unfetchable_parts_left`]), the wait ends: everything this
+    /// replica can read has been mutated, and a part fetched later is mutated before
+    /// anything newer (mutations are ordered by block number on every replica).
     async fn wait_for_mutations(&self, table: &Table) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        let started = std::time::Instant::now();
+        let deadline = started + Duration::from_secs(300);
         loop {
             let pending: u64 = self
                 .retry("poll mutations", || {
@@ -520,11 +528,28 @@ impl Store {
             if pending == 0 {
                 return Ok(());
             }
+            // Checked after a second only: a mutation normally finishes sooner.
+            if started.elapsed() > Duration::from_secs(1) && self.only_unfetchable_parts_left(table).await? {
+                tracing::warn!(table = table.name, url = %self.url(), "mutation done on every part this replica has; the rest waits for parts only a replica that is down holds");
+                return Ok(());
+            }
             if std::time::Instant::now() > deadline {
                 return Err(StoreError::MutationTimeout { table: table.name.to_string(), seconds: 300 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// True when no unfinished mutation of `table` has more parts to do than this replica
+    /// has parts it cannot fetch ("No active replica has part": only a replica that is
+    /// down holds them). Always false on a server without replicated tables.
+    async fn only_unfetchable_parts_left(&self, table: &Table) -> Result<bool> {
+        let sql = "SELECT (SELECT max(parts_to_do) FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0) \
+                   <= (SELECT count() FROM system.replication_queue WHERE database = ? AND table = ? AND type = 'GET_PART' \
+                   AND num_tries > 0 AND position(last_exception, 'No active replica has part') > 0)";
+        let db = &self.config.database;
+        let only: u8 = self.retry("poll mutations", || self.root().query(sql).bind(db).bind(table.name).bind(db).bind(table.name).fetch_one::<u8>()).await?;
+        Ok(only == 1)
     }
 
     /// For each file name the ledger has seen loaded, the sha256 of its latest loaded content.

@@ -59,8 +59,9 @@ pub fn on_cluster(cluster: Option<&str>) -> String {
 }
 
 /// The ZooKeeper path of a replicated table: one per shard (the server's `{shard}` macro),
-/// database and table. Database and table are written out rather than left to the
-/// `{database}`/`{table}` macros, which ClickHouse 18.16 does not expand.
+/// database and table. Database and table are written out (18.16 would expand the
+/// `{database}`/`{table}` macros as well): `SHOW CREATE TABLE` then shows the real path,
+/// and a table renamed later keeps its replicas' path.
 pub fn replica_path(database: &str, table: &str) -> String {
     format!("/clickhouse/tables/{{shard}}/{database}/{table}")
 }

@@ -1,7 +1,8 @@
 //! A private replicated ClickHouse a test owns: ZooKeeper and two ClickHouse 18.16
 //! replicas of one shard (`scripts/clickhouse_cluster.sh`), on free loopback ports with
 //! everything in a fresh folder. Tests kill a replica with SIGKILL and start it again;
-//! dropping the handle kills the servers, stops ZooKeeper and removes the folder.
+//! dropping the handle kills the servers, stops ZooKeeper and removes the folder (kept,
+//! for its logs, when the test failed).
 //!
 //! Like the rest of the crate this runs scripts and `kill`, and needs no dependency.
 
@@ -133,7 +134,12 @@ impl Drop for ClickHouseCluster {
             }
         }
         let _ = self.script("stop").output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // A failed test leaves the folder for its servers' logs.
+        if std::thread::panicking() {
+            eprintln!("nba-testkit: the cluster's files and logs are kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
