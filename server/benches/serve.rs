@@ -20,118 +20,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use clap::Parser;
 use nba_api::proto::inference::ModelInferRequest;
 use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use nba_api::proto::inference::model_infer_request::InferInputTensor;
 use nba_api::proto::predict::PredictRequest;
 use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
-use nba_model::{Forest, Mode, Node};
-use nba_registry::{MANIFEST_FILE, MODEL_FILE, Registry};
-use nba_store::Store;
+use nba_model::Forest;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
 mod common;
-
-const TREES: usize = 300;
-const DEPTH: u32 = 6;
+use common::serving::{self, DEPTH, Row, TREES, forest, registry, start_server, wait_ready};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-#[derive(Debug, clickhouse::Row, serde::Deserialize)]
-struct Row {
-    player_id: String,
-    d: String,
-    team: String,
-    opponent: String,
-    is_home: u8,
-    features: Vec<f32>,
-}
-
-/// Complete depth-6 trees splitting on real feature values of `rows`.
-fn forest(rows: &[Row]) -> Forest {
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let n = nba_features::N_FEATURES;
-    let (mut nodes, mut roots) = (vec![], vec![]);
-    let internal = (1usize << DEPTH) - 1;
-    for _ in 0..TREES {
-        let offset = nodes.len() as u32;
-        roots.push(offset);
-        for i in 0..(internal * 2 + 1) {
-            if i < internal {
-                let feature = (rnd() % n as u64) as u32;
-                let row = &rows[(rnd() % rows.len() as u64) as usize];
-                let t = row.features[feature as usize];
-                nodes.push(Node {
-                    feature,
-                    threshold: if t.is_nan() { 0.0 } else { t },
-                    branch: Some(Mode::Lt),
-                    if_true: offset + 2 * i as u32 + 1,
-                    if_false: offset + 2 * i as u32 + 2,
-                    missing_true: rnd() % 2 == 0,
-                    value: 0.0,
-                });
-            } else {
-                nodes.push(Node::leaf(((rnd() % 1000) as f32 / 1000.0 - 0.5) * 0.2));
-            }
-        }
-    }
-    Forest { n_features: n, base: 10.0, nodes, roots }
-}
-
-/// A registry whose current version is the 300x6 ensemble, with a real manifest.
-async fn registry(store: &Store, rows: &[Row], root: &std::path::Path) -> String {
-    let argv = [
-        "nba-trainer",
-        "train",
-        "--clickhouse-url",
-        store.url(),
-        "--database",
-        store.database(),
-        "--train",
-        "2023-10-01..2024-01-31",
-        "--valid",
-        "2024-02-01..2024-02-29",
-        "--test",
-        "2024-03-01..2024-04-14",
-        "--iterations",
-        "5",
-        "--progress",
-        "never",
-    ];
-    let args = match nba_trainer::Cli::try_parse_from(argv).unwrap().command {
-        nba_trainer::Command::Train(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let trained = nba_trainer::train(&args, root).await.unwrap().manifest.version;
-    let reg = Registry::new(root);
-    let f = forest(rows);
-    let bytes = nba_model::onnx::to_onnx_bytes(&f, "benchmark ensemble 300x6").unwrap();
-    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(reg.version_dir(&trained).join(MANIFEST_FILE)).unwrap()).unwrap();
-    let version = "bench-300x6".to_string();
-    m["version"] = version.clone().into();
-    m["model_sha256"] = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)).into();
-    for c in m["canaries"].as_array_mut().unwrap() {
-        let x: Vec<f32> = c["features"].as_array().unwrap().iter().map(|v| v.as_f64().map_or(f32::NAN, |v| v as f32)).collect();
-        c["expected"] = f.predict_row(&x).unwrap().into();
-    }
-    let dir = reg.version_dir(&version);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(MODEL_FILE), &bytes).unwrap();
-    std::fs::write(dir.join(MANIFEST_FILE), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-    reg.promote(&version).unwrap();
-    version
 }
 
 fn percentiles(mut v: Vec<Duration>) -> String {
@@ -310,16 +214,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (store, rows, version) = client_rt.block_on(async {
         let store = common::season_store("bench").await;
-        let rows: Vec<Row> = store
-            .client()
-            .query(
-                "SELECT player_id, toString(game_date) AS d, team, opponent, is_home, features FROM player_features FINAL \
-                 WHERE status = 'Played' AND game_date BETWEEN toDate('2024-03-01') AND toDate('2024-03-20') \
-                 AND player_id IN (SELECT player_id FROM player_game_summary WHERE game_date < toDate('2024-03-01')) ORDER BY game_id, player_id LIMIT 2000",
-            )
-            .fetch_all()
-            .await
-            .unwrap();
+        let rows = serving::bench_rows(&store).await;
         let version = registry(&store, &rows, dir.path()).await;
         (store, rows, version)
     });
@@ -370,57 +265,6 @@ fn main() {
     });
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
-}
-
-/// Starts `nba-server` on `server_rt` (ephemeral ports, the bench's registry, no
-/// prediction log) with `extra` flags; returns its gRPC and admin URLs, the stop sender
-/// and the task.
-fn start_server(
-    server_rt: &tokio::runtime::Runtime,
-    registry: &std::path::Path,
-    store: &Store,
-    extra: &[&str],
-) -> (String, String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let mut argv = [
-        "nba-server".to_string(),
-        "serve".into(),
-        "--registry".into(),
-        registry.display().to_string(),
-        "--clickhouse-url".into(),
-        store.url().into(),
-        "--database".into(),
-        store.database().into(),
-        "--model-poll-secs".into(),
-        "0".into(),
-        "--prediction-log".into(),
-        "false".into(),
-        "--log-format".into(),
-        "text".into(),
-    ]
-    .to_vec();
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    let cfg = match nba_server::config::Cli::try_parse_from(argv).unwrap().command {
-        nba_server::config::Command::Serve(c) => *c,
-        _ => unreachable!(),
-    };
-    let secrets = cfg.validate().unwrap();
-    let (grpc, admin) = server_rt
-        .block_on(async { (tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()) });
-    let (addr, admin_addr) = (format!("http://{}", grpc.local_addr().unwrap()), format!("http://{}", admin.local_addr().unwrap()));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(nba_server::run(cfg, secrets, grpc, admin, async {
-        let _ = stop_rx.await;
-    }));
-    (addr, admin_addr, stop_tx, server)
-}
-
-async fn wait_ready(admin_addr: &str) {
-    for _ in 0..600 {
-        if reqwest::get(format!("{admin_addr}/ready")).await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Concurrency-1 latency of `call` from both clients, one line each (`mode`, when not

@@ -3,6 +3,8 @@
 
 use nba_store::{Store, StoreConfig};
 
+pub mod serving;
+
 /// The benchmarks' database (`NBA_BENCH_DATABASE`, default `bench_serve`), migrated, and
 /// loaded and built from season 2023-24 on first use (`who` names the caller in the
 /// message it prints then). Kept between runs: loading takes longer than a benchmark.

@@ -1,0 +1,309 @@
+//! `Predict` against its floor (`cargo bench -p nba-server --bench floor`, or
+//! `scripts/bench_floor.sh`).
+//!
+//! The floor is a bare tonic server whose `Predict` looks the request's feature vector up
+//! in a hash map and walks the same 300-tree depth-6 ensemble natively: what any gRPC
+//! service of this size costs, with nothing of ours around it. Beside it run two
+//! `nba-server`s on the same registry and rows, one with the prediction log off and one
+//! with it on (its default). The same client asks each in turn, rounds alternated so that
+//! a noisy neighbour hits all three alike: concurrency 1 (p50, p99 of one caller at a
+//! time) and concurrency 32 (calls/s), then the ratios to the floor of the same round, and
+//! the CPU each costs: the server runtime's threads per call, and ClickHouse's per logged
+//! answer and per row written (the log collapses repeated answers, so rows < answers).
+//!
+//! Environment: as the `serve` bench (CLICKHOUSE_URL, NBA_DATA_DIR, NBA_BENCH_DATABASE),
+//! plus NBA_BENCH_SECONDS (default 10, per throughput phase), NBA_BENCH_CALLS (default
+//! 10000, per latency phase), NBA_BENCH_ROUNDS (default 3).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
+use nba_api::proto::predict::prediction_service_server::{PredictionService, PredictionServiceServer};
+use nba_api::proto::predict::{
+    ExplainResponse, GetModelRequest, GetModelResponse, PredictBatchRequest, PredictBatchResponse, PredictRequest, PredictResponse, ResolvePlayerRequest,
+    ResolvePlayerResponse,
+};
+use nba_model::Scorer;
+use nba_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tonic::{Request, Response, Status};
+
+mod common;
+use common::serving::{self, Row, forest, registry, start_server, wait_ready};
+
+/// Names of the server runtime's threads: their CPU time is the servers' cost.
+const SERVER_THREADS: &str = "bench-server";
+
+/// The floor: a feature lookup and a native walk of the same ensemble.
+struct Floor {
+    features: HashMap<(String, String), Arc<[f32]>>,
+    scorer: Scorer,
+}
+
+#[tonic::async_trait]
+impl PredictionService for Floor {
+    async fn predict(&self, request: Request<PredictRequest>) -> Result<Response<PredictResponse>, Status> {
+        let r = request.into_inner();
+        let x = self.features.get(&(r.player_id.clone(), r.game_date.clone())).ok_or_else(|| Status::not_found("no such row"))?;
+        let points = self.scorer.predict_row(x).map_err(|e| Status::internal(e.to_string()))? as f64;
+        Ok(Response::new(PredictResponse { player_id: r.player_id, game_date: r.game_date, predicted_points: points, ..Default::default() }))
+    }
+    async fn predict_batch(&self, _: Request<PredictBatchRequest>) -> Result<Response<PredictBatchResponse>, Status> {
+        Err(Status::unimplemented("floor"))
+    }
+    async fn get_model(&self, _: Request<GetModelRequest>) -> Result<Response<GetModelResponse>, Status> {
+        Err(Status::unimplemented("floor"))
+    }
+    async fn explain(&self, _: Request<PredictRequest>) -> Result<Response<ExplainResponse>, Status> {
+        Err(Status::unimplemented("floor"))
+    }
+    async fn resolve_player(&self, _: Request<ResolvePlayerRequest>) -> Result<Response<ResolvePlayerResponse>, Status> {
+        Err(Status::unimplemented("floor"))
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// CPU seconds (user + system) of this process's threads named `name`.
+fn thread_cpu(name: &str) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            total += stat_cpu(&task.path().join("stat")) / tick;
+        }
+    }
+    total
+}
+
+/// CPU seconds of every `clickhouse-server` process on the machine (the bench's; keep the
+/// machine otherwise quiet).
+fn clickhouse_cpu() -> f64 {
+    let mut total = 0.0;
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        if comm.trim().starts_with("clickhouse-serv") {
+            total += stat_cpu(&p.path().join("stat")) / 100.0;
+        }
+    }
+    total
+}
+
+/// utime + stime (clock ticks) from a `/proc/.../stat` file.
+fn stat_cpu(path: &std::path::Path) -> f64 {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    n(11) + n(12)
+}
+
+async fn p50_p99(addr: &str, reqs: &[PredictRequest], calls: usize) -> (f64, f64, u64) {
+    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
+    let mut client = PredictionServiceClient::new(ch);
+    let (mut times, mut errors) = (Vec::with_capacity(calls), 0);
+    for i in 0..calls {
+        let t = Instant::now();
+        if client.predict(reqs[i % reqs.len()].clone()).await.is_err() {
+            errors += 1;
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+    (q(0.5), q(0.99), errors)
+}
+
+/// Concurrency 1 from a current-thread client runtime of its own (one caller, no hand-off).
+async fn latency(addr: &str, reqs: &Arc<Vec<PredictRequest>>, calls: usize) -> (f64, f64, u64) {
+    let (a, r) = (addr.to_string(), reqs.clone());
+    tokio::task::spawn_blocking(move || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(p50_p99(&a, &r, calls)))
+        .await
+        .unwrap()
+}
+
+async fn throughput(addr: &str, reqs: &Arc<Vec<PredictRequest>>, concurrency: usize, secs: u64) -> (f64, u64) {
+    let mut channels = vec![];
+    for _ in 0..4 {
+        channels.push(tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, err) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for w in 0..concurrency {
+        let mut client = PredictionServiceClient::new(channels[w % channels.len()].clone());
+        let (stop, ok, err, reqs) = (stop.clone(), ok.clone(), err.clone(), reqs.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let counter = if client.predict(reqs[i % reqs.len()].clone()).await.is_ok() { &ok } else { &err };
+                counter.fetch_add(1, Ordering::Relaxed);
+                i += concurrency;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (ok.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(), err.load(Ordering::Relaxed))
+}
+
+/// Logged answers and rows in `predictions` so far.
+async fn logged(store: &Store) -> (u64, u64) {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct L {
+        rows: u64,
+        answers: u64,
+    }
+    let l: L = store.client().query("SELECT count() AS rows, toUInt64(sum(asked)) AS answers FROM predictions").fetch_one().await.unwrap();
+    (l.answers, l.rows)
+}
+
+/// One configuration's figures in one round.
+#[derive(Default, Clone, Copy)]
+struct Figures {
+    p50: f64,
+    p99: f64,
+    rps: f64,
+    errors: u64,
+    server_us_per_call: f64,
+    clickhouse_us_per_answer: f64,
+    clickhouse_us_per_row: f64,
+    answers: u64,
+    rows: u64,
+}
+
+async fn measure(addr: &str, store: &Store, reqs: &Arc<Vec<PredictRequest>>, calls: usize, secs: u64, log_flush: Duration) -> Figures {
+    let (p50, p99, e1) = latency(addr, reqs, calls).await;
+    let (answers0, rows0) = logged(store).await;
+    let (cpu0, ch0) = (thread_cpu(SERVER_THREADS), clickhouse_cpu());
+    let (rps, e2) = throughput(addr, reqs, 32, secs).await;
+    let served = thread_cpu(SERVER_THREADS) - cpu0;
+    // The log writes what it collapsed after its window: wait for it before counting.
+    tokio::time::sleep(log_flush).await;
+    let (answers1, rows1) = logged(store).await;
+    let ch = clickhouse_cpu() - ch0;
+    let calls32 = rps * secs as f64;
+    let (answers, rows) = (answers1 - answers0, rows1 - rows0);
+    let per = |cpu: f64, n: u64| if n == 0 { 0.0 } else { cpu / n as f64 * 1e6 };
+    Figures {
+        p50,
+        p99,
+        rps,
+        errors: e1 + e2,
+        server_us_per_call: served / calls32 * 1e6,
+        clickhouse_us_per_answer: per(ch, answers),
+        clickhouse_us_per_row: per(ch, rows),
+        answers,
+        rows,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let secs: u64 = env_or("NBA_BENCH_SECONDS", "10").parse().unwrap();
+    let calls: usize = env_or("NBA_BENCH_CALLS", "10000").parse().unwrap();
+    let rounds: usize = env_or("NBA_BENCH_ROUNDS", "3").parse().unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(SERVER_THREADS).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, rows, version) = client_rt.block_on(async {
+        let store = common::season_store("floor").await;
+        let rows = serving::bench_rows(&store).await;
+        let version = registry(&store, &rows, dir.path()).await;
+        (store, rows, version)
+    });
+    let floor_addr = start_floor(&server_rt, &rows);
+    let window = 1;
+    let (off_addr, off_admin, off_stop, off_task) = start_server(&server_rt, dir.path(), &store, &[]);
+    let window_arg = window.to_string();
+    let (on_addr, on_admin, on_stop, on_task) =
+        start_server(&server_rt, dir.path(), &store, &["--prediction-log", "true", "--prediction-log-window-secs", &window_arg]);
+    let reqs: Arc<Vec<PredictRequest>> = Arc::new(rows.iter().map(request).collect());
+    let configs = [("floor (bare tonic, native walk)", floor_addr), ("nba-server, log off", off_addr), ("nba-server, log on", on_addr)];
+    let mut all: Vec<Vec<Figures>> = vec![vec![]; configs.len()];
+    client_rt.block_on(async {
+        wait_ready(&off_admin).await;
+        wait_ready(&on_admin).await;
+        // Warm every feature cache, and check every request answers everywhere.
+        for (name, addr) in &configs {
+            let (_, _, errors) = latency(addr, &reqs, reqs.len()).await;
+            assert_eq!(errors, 0, "{name}: warm-up requests failed");
+        }
+        println!("model {version}: {} trees of depth {}; {} distinct requests, features cached; {rounds} rounds", serving::TREES, serving::DEPTH, reqs.len());
+        for round in 0..rounds {
+            for (k, (name, addr)) in configs.iter().enumerate() {
+                let f = measure(addr, &store, &reqs, calls, secs, Duration::from_secs(window + 2)).await;
+                println!(
+                    "round {round} {name:<32} c1 p50 {:>5.0} us p99 {:>5.0} us | c32 {:>7.0}/s | server {:>5.1} us/call | ClickHouse {:>5.1} us/answer, {:>6.1} us/row ({} answers in {} rows) | errors {}",
+                    f.p50, f.p99, f.rps, f.server_us_per_call, f.clickhouse_us_per_answer, f.clickhouse_us_per_row, f.answers, f.rows, f.errors
+                );
+                all[k].push(f);
+            }
+        }
+    });
+    report(&configs.map(|c| c.0), &all);
+    let _ = off_stop.send(());
+    let _ = on_stop.send(());
+    server_rt.block_on(async {
+        off_task.await.unwrap().unwrap();
+        on_task.await.unwrap().unwrap();
+    });
+}
+
+/// Medians over the rounds, and each round's ratio to the floor of the same round.
+fn report(names: &[&str], all: &[Vec<Figures>]) {
+    println!("medians over rounds, ratios to the floor of the same round:");
+    for (k, name) in names.iter().enumerate() {
+        let m = |f: fn(&Figures) -> f64| median(all[k].iter().map(f).collect());
+        let ratio = |f: fn(&Figures) -> f64| median(all[k].iter().zip(&all[0]).map(|(a, b)| f(a) / f(b)).collect());
+        println!(
+            "  {name:<32} c1 p50 {:.0} us ({:.2}x floor), c32 {:.0}/s ({:.2}x floor), server {:.1} us/call, errors {}",
+            m(|f| f.p50),
+            ratio(|f| f.p50),
+            m(|f| f.rps),
+            ratio(|f| f.rps),
+            m(|f| f.server_us_per_call),
+            all[k].iter().map(|f| f.errors).sum::<u64>()
+        );
+    }
+}
+
+fn request(r: &Row) -> PredictRequest {
+    PredictRequest {
+        player_id: r.player_id.clone(),
+        game_date: r.d.clone(),
+        opponent: r.opponent.clone(),
+        is_home: r.is_home == 1,
+        team: Some(r.team.clone()),
+        ..Default::default()
+    }
+}
+
+/// The floor on an ephemeral port of `rt`; returns its URL.
+fn start_floor(rt: &tokio::runtime::Runtime, rows: &[Row]) -> String {
+    let features = rows.iter().map(|r| ((r.player_id.clone(), r.d.clone()), Arc::from(r.features.as_slice()))).collect();
+    let floor = Floor { features, scorer: Scorer::new(forest(rows)).unwrap() };
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(
+        tonic::transport::Server::builder()
+            .add_service(PredictionServiceServer::new(floor))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
