@@ -24,7 +24,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use clap::Parser;
 use nba_api::proto::predict::PredictRequest;
 use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_registry::Registry;
@@ -101,30 +100,7 @@ fn free_port() -> u16 {
 
 /// A registry whose current version is a model the trainer trained on the season.
 async fn registry(store: &Store, root: &std::path::Path) -> String {
-    let argv = [
-        "nba-trainer",
-        "train",
-        "--clickhouse-url",
-        store.url(),
-        "--database",
-        store.database(),
-        "--train",
-        "2023-10-01..2024-01-31",
-        "--valid",
-        "2024-02-01..2024-02-29",
-        "--test",
-        "2024-03-01..2024-04-14",
-        "--iterations",
-        "200",
-        "--progress",
-        "never",
-        "--no-mirror",
-    ];
-    let args = match nba_trainer::Cli::try_parse_from(argv).unwrap().command {
-        nba_trainer::Command::Train(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let version = nba_trainer::train(&args, root).await.unwrap().manifest.version;
+    let version = common::serving::trained_version(store, root, "200").await;
     Registry::new(root).promote(&version).unwrap();
     version
 }

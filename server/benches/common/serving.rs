@@ -73,8 +73,9 @@ pub fn forest(rows: &[Row]) -> Forest {
     Forest { n_features: n, base: 10.0, nodes, roots }
 }
 
-/// A registry whose current version is the 300x6 ensemble, with a real manifest.
-pub async fn registry(store: &Store, rows: &[Row], root: &std::path::Path) -> String {
+/// A version the trainer trains on season 2023-24 (train to January, validate on
+/// February, test from March) with `iterations` trees at most, saved in `root`.
+pub async fn trained_version(store: &Store, root: &std::path::Path, iterations: &str) -> String {
     let argv = [
         "nba-trainer",
         "train",
@@ -89,15 +90,21 @@ pub async fn registry(store: &Store, rows: &[Row], root: &std::path::Path) -> St
         "--test",
         "2024-03-01..2024-04-14",
         "--iterations",
-        "5",
+        iterations,
         "--progress",
         "never",
+        "--no-mirror",
     ];
     let args = match nba_trainer::Cli::try_parse_from(argv).unwrap().command {
         nba_trainer::Command::Train(a) => *a,
         other => panic!("{other:?}"),
     };
-    let trained = nba_trainer::train(&args, root).await.unwrap().manifest.version;
+    nba_trainer::train(&args, root).await.unwrap().manifest.version
+}
+
+/// A registry whose current version is the 300x6 ensemble, with a real manifest.
+pub async fn registry(store: &Store, rows: &[Row], root: &std::path::Path) -> String {
+    let trained = trained_version(store, root, "5").await;
     let reg = Registry::new(root);
     let f = forest(rows);
     let bytes = nba_model::onnx::to_onnx_bytes(&f, "benchmark ensemble 300x6").unwrap();
