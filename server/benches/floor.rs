@@ -17,7 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
+use nba_api::proto::inference::ModelInferRequest;
 use nba_api::proto::predict::prediction_service_server::{PredictionService, PredictionServiceServer};
 use nba_api::proto::predict::{
     ExplainResponse, GetModelRequest, GetModelResponse, PredictBatchRequest, PredictBatchResponse, PredictRequest, PredictResponse, ResolvePlayerRequest,
@@ -27,12 +27,11 @@ use nba_model::Scorer;
 use nba_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::{Request, Response, Status};
 
 mod common;
-use common::serving::{self, Row, forest, registry, start_server, wait_ready};
+use common::serving::{self, Call, Row, env_or, forest, infer_request, latency_current_thread, registry, start_server, throughput, wait_ready};
 
 /// Names of the server runtime's threads: their CPU time is the servers' cost.
 const SERVER_THREADS: &str = "bench-server";
@@ -63,10 +62,6 @@ impl PredictionService for Floor {
     async fn resolve_player(&self, _: Request<ResolvePlayerRequest>) -> Result<Response<ResolvePlayerResponse>, Status> {
         Err(Status::unimplemented("floor"))
     }
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
 /// CPU seconds (user + system) of this process's threads named `name`.
@@ -105,59 +100,6 @@ fn stat_cpu(path: &std::path::Path) -> f64 {
     n(11) + n(12)
 }
 
-async fn p50_p99(addr: &str, reqs: &[PredictRequest], calls: usize) -> (f64, f64, u64) {
-    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
-    let mut client = PredictionServiceClient::new(ch);
-    let (mut times, mut errors) = (Vec::with_capacity(calls), 0);
-    for i in 0..calls {
-        let t = Instant::now();
-        if client.predict(reqs[i % reqs.len()].clone()).await.is_err() {
-            errors += 1;
-        }
-        times.push(t.elapsed());
-    }
-    times.sort();
-    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
-    (q(0.5), q(0.99), errors)
-}
-
-/// Concurrency 1 from a current-thread client runtime of its own (one caller, no hand-off).
-async fn latency(addr: &str, reqs: &Arc<Vec<PredictRequest>>, calls: usize) -> (f64, f64, u64) {
-    let (a, r) = (addr.to_string(), reqs.clone());
-    tokio::task::spawn_blocking(move || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(p50_p99(&a, &r, calls)))
-        .await
-        .unwrap()
-}
-
-async fn throughput(addr: &str, reqs: &Arc<Vec<PredictRequest>>, concurrency: usize, secs: u64) -> (f64, u64) {
-    let mut channels = vec![];
-    for _ in 0..4 {
-        channels.push(tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap());
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, err) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let started = Instant::now();
-    let mut tasks = vec![];
-    for w in 0..concurrency {
-        let mut client = PredictionServiceClient::new(channels[w % channels.len()].clone());
-        let (stop, ok, err, reqs) = (stop.clone(), ok.clone(), err.clone(), reqs.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut i = w;
-            while !stop.load(Ordering::Relaxed) {
-                let counter = if client.predict(reqs[i % reqs.len()].clone()).await.is_ok() { &ok } else { &err };
-                counter.fetch_add(1, Ordering::Relaxed);
-                i += concurrency;
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    (ok.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(), err.load(Ordering::Relaxed))
-}
-
 /// Logged answers and rows in `predictions` so far.
 async fn logged(store: &Store) -> (u64, u64) {
     #[derive(clickhouse::Row, serde::Deserialize)]
@@ -183,11 +125,27 @@ struct Figures {
     rows: u64,
 }
 
-async fn measure(addr: &str, store: &Store, reqs: &Arc<Vec<PredictRequest>>, calls: usize, secs: u64, log_flush: Duration) -> Figures {
-    let (p50, p99, e1) = latency(addr, reqs, calls).await;
+/// p50 and p99 of one caller at a time, in microseconds, and the errors.
+async fn p50_p99(addr: &str, reqs: &Arc<Vec<PredictRequest>>, infs: &Arc<Vec<ModelInferRequest>>, calls: usize) -> (f64, f64, u64) {
+    let (mut times, errors) = latency_current_thread(Call::Predict, addr, reqs, infs, calls).await;
+    times.sort();
+    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e6;
+    (q(0.5), q(0.99), errors)
+}
+
+async fn measure(
+    addr: &str,
+    store: &Store,
+    reqs: &Arc<Vec<PredictRequest>>,
+    infs: &Arc<Vec<ModelInferRequest>>,
+    calls: usize,
+    secs: u64,
+    log_flush: Duration,
+) -> Figures {
+    let (p50, p99, e1) = p50_p99(addr, reqs, infs, calls).await;
     let (answers0, rows0) = logged(store).await;
     let (cpu0, ch0) = (thread_cpu(SERVER_THREADS), clickhouse_cpu());
-    let (rps, e2) = throughput(addr, reqs, 32, secs).await;
+    let (rps, _, e2) = throughput(Call::Predict, addr, reqs.clone(), infs.clone(), 32, secs).await;
     let served = thread_cpu(SERVER_THREADS) - cpu0;
     // The log writes what it collapsed after its window: wait for it before counting.
     tokio::time::sleep(log_flush).await;
@@ -233,7 +191,8 @@ fn main() {
     let window_arg = window.to_string();
     let (on_addr, on_admin, on_stop, on_task) =
         start_server(&server_rt, dir.path(), &store, &["--prediction-log", "true", "--prediction-log-window-secs", &window_arg]);
-    let reqs: Arc<Vec<PredictRequest>> = Arc::new(rows.iter().map(request).collect());
+    let reqs: Arc<Vec<PredictRequest>> = Arc::new(rows.iter().map(serving::request).collect());
+    let infs: Arc<Vec<ModelInferRequest>> = Arc::new(rows.iter().map(infer_request).collect());
     let configs = [("floor (bare tonic, native walk)", floor_addr), ("nba-server, log off", off_addr), ("nba-server, log on", on_addr)];
     let mut all: Vec<Vec<Figures>> = vec![vec![]; configs.len()];
     client_rt.block_on(async {
@@ -241,13 +200,13 @@ fn main() {
         wait_ready(&on_admin).await;
         // Warm every feature cache, and check every request answers everywhere.
         for (name, addr) in &configs {
-            let (_, _, errors) = latency(addr, &reqs, reqs.len()).await;
+            let (_, _, errors) = p50_p99(addr, &reqs, &infs, reqs.len()).await;
             assert_eq!(errors, 0, "{name}: warm-up requests failed");
         }
         println!("model {version}: {} trees of depth {}; {} distinct requests, features cached; {rounds} rounds", serving::TREES, serving::DEPTH, reqs.len());
         for round in 0..rounds {
             for (k, (name, addr)) in configs.iter().enumerate() {
-                let f = measure(addr, &store, &reqs, calls, secs, Duration::from_secs(window + 2)).await;
+                let f = measure(addr, &store, &reqs, &infs, calls, secs, Duration::from_secs(window + 2)).await;
                 println!(
                     "round {round} {name:<32} c1 p50 {:>5.0} us p99 {:>5.0} us | c32 {:>7.0}/s | server {:>5.1} us/call | ClickHouse {:>5.1} us/answer, {:>6.1} us/row ({} answers in {} rows) | errors {}",
                     f.p50, f.p99, f.rps, f.server_us_per_call, f.clickhouse_us_per_answer, f.clickhouse_us_per_row, f.answers, f.rows, f.errors
@@ -280,17 +239,6 @@ fn report(names: &[&str], all: &[Vec<Figures>]) {
             m(|f| f.server_us_per_call),
             all[k].iter().map(|f| f.errors).sum::<u64>()
         );
-    }
-}
-
-fn request(r: &Row) -> PredictRequest {
-    PredictRequest {
-        player_id: r.player_id.clone(),
-        game_date: r.d.clone(),
-        opponent: r.opponent.clone(),
-        is_home: r.is_home == 1,
-        team: Some(r.team.clone()),
-        ..Default::default()
     }
 }
 

@@ -21,113 +21,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nba_api::proto::inference::ModelInferRequest;
-use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
-use nba_api::proto::inference::model_infer_request::InferInputTensor;
 use nba_api::proto::predict::PredictRequest;
-use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_model::Forest;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 mod common;
-use common::serving::{self, DEPTH, Row, TREES, forest, registry, start_server, wait_ready};
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
+use common::serving::{
+    self, Call, DEPTH, Row, TREES, env_or, forest, infer_request, latency, latency_current_thread, registry, start_server, throughput, wait_ready,
+};
 
 fn percentiles(mut v: Vec<Duration>) -> String {
     v.sort();
     let p = |q: f64| v[((v.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
     format!("p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us ({} calls)", p(0.5), p(0.9), p(0.99), p(0.999), p(1.0), v.len())
-}
-
-fn infer_request(row: &Row) -> ModelInferRequest {
-    ModelInferRequest {
-        model_name: "nba-points".into(),
-        inputs: vec![InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![1, nba_features::N_FEATURES as i64], ..Default::default() }],
-        raw_input_contents: vec![row.features.iter().flat_map(|v| v.to_le_bytes()).collect()],
-        ..Default::default()
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Call {
-    Predict,
-    Infer,
-}
-
-async fn one(
-    call: Call,
-    p: &mut PredictionServiceClient<Channel>,
-    v2: &mut GrpcInferenceServiceClient<Channel>,
-    req: &PredictRequest,
-    inf: &ModelInferRequest,
-) -> bool {
-    match call {
-        Call::Predict => p.predict(req.clone()).await.is_ok(),
-        Call::Infer => v2.model_infer(inf.clone()).await.is_ok(),
-    }
-}
-
-async fn latency(call: Call, addr: &str, reqs: &[PredictRequest], infs: &[ModelInferRequest], calls: usize) -> (String, u64) {
-    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
-    let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
-    let mut times = Vec::with_capacity(calls);
-    let mut errors = 0;
-    for i in 0..calls {
-        let k = i % reqs.len();
-        let t = Instant::now();
-        if !one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
-            errors += 1;
-        }
-        times.push(t.elapsed());
-    }
-    (percentiles(times), errors)
-}
-
-async fn throughput(
-    call: Call,
-    addr: &str,
-    reqs: Arc<Vec<PredictRequest>>,
-    infs: Arc<Vec<ModelInferRequest>>,
-    concurrency: usize,
-    secs: u64,
-) -> (f64, u64, u64) {
-    let mut channels = vec![];
-    for _ in 0..4 {
-        channels.push(tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap());
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, err) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let started = Instant::now();
-    let mut tasks = vec![];
-    for w in 0..concurrency {
-        let ch = channels[w % channels.len()].clone();
-        let (stop, ok, err, reqs, infs) = (stop.clone(), ok.clone(), err.clone(), reqs.clone(), infs.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
-            let mut i = w;
-            while !stop.load(Ordering::Relaxed) {
-                let k = i % reqs.len();
-                if one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    err.fetch_add(1, Ordering::Relaxed);
-                }
-                i += concurrency;
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let n = ok.load(Ordering::Relaxed);
-    (n as f64 / started.elapsed().as_secs_f64(), n, err.load(Ordering::Relaxed))
 }
 
 /// Arrow Flight: DoExchange of raw feature batches, in-process scoring, DoGet slates.
@@ -219,17 +126,7 @@ fn main() {
         (store, rows, version)
     });
     let (addr, admin_addr, stop_tx, server) = start_server(&server_rt, dir.path(), &store, &[]);
-    let reqs: Vec<PredictRequest> = rows
-        .iter()
-        .map(|r| PredictRequest {
-            player_id: r.player_id.clone(),
-            game_date: r.d.clone(),
-            opponent: r.opponent.clone(),
-            is_home: r.is_home == 1,
-            team: Some(r.team.clone()),
-            ..Default::default()
-        })
-        .collect();
+    let reqs: Vec<PredictRequest> = rows.iter().map(serving::request).collect();
     let infs: Vec<ModelInferRequest> = rows.iter().map(infer_request).collect();
     let (reqs, infs) = (Arc::new(reqs), Arc::new(infs));
     client_rt.block_on(async {
@@ -276,19 +173,8 @@ async fn concurrency_1(name: &str, call: Call, addr: &str, reqs: &Arc<Vec<Predic
     } else {
         (format!("current-thread client, {mode}:"), format!("2-thread client,       {mode}:"))
     };
-    let (lat, e) = latency_current_thread(call, addr, reqs, infs, calls).await;
-    println!("{name:<10} concurrency 1, {current} {lat}, errors {e}");
-    let (lat, e) = latency(call, addr, reqs, infs, calls).await;
-    println!("{name:<10} concurrency 1, {two} {lat}, errors {e}");
-}
-
-/// [`latency`] from a current-thread runtime of its own (no hand-off between client threads).
-async fn latency_current_thread(call: Call, addr: &str, reqs: &Arc<Vec<PredictRequest>>, infs: &Arc<Vec<ModelInferRequest>>, calls: usize) -> (String, u64) {
-    let (a, r, i) = (addr.to_string(), reqs.clone(), infs.clone());
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(latency(call, &a, &r, &i, calls))
-    })
-    .await
-    .unwrap()
+    let (times, e) = latency_current_thread(call, addr, reqs, infs, calls).await;
+    println!("{name:<10} concurrency 1, {current} {}, errors {e}", percentiles(times));
+    let (times, e) = latency(call, addr, reqs, infs, calls).await;
+    println!("{name:<10} concurrency 1, {two} {}, errors {e}", percentiles(times));
 }

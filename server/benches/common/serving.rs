@@ -1,13 +1,21 @@
 //! What the serving benchmarks (`serve`, `floor`) share: the rows they ask about, the
-//! 300-tree depth-6 ensemble they serve, its registry, and `nba-server` started on
-//! ephemeral ports. Each bench uses a different part, hence the `dead_code` allowance.
+//! 300-tree depth-6 ensemble they serve, its registry, `nba-server` started on ephemeral
+//! ports, and the load generator (calls one at a time, and many callers at once). Each bench uses a different part, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use clap::Parser;
+use nba_api::proto::inference::ModelInferRequest;
+use nba_api::proto::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
+use nba_api::proto::inference::model_infer_request::InferInputTensor;
+use nba_api::proto::predict::PredictRequest;
+use nba_api::proto::predict::prediction_service_client::PredictionServiceClient;
 use nba_model::{Forest, Mode, Node};
 use nba_registry::{MANIFEST_FILE, MODEL_FILE, Registry};
 use nba_store::Store;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
 
 pub const TREES: usize = 300;
 pub const DEPTH: u32 = 6;
@@ -175,4 +183,127 @@ pub async fn wait_ready(admin_addr: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The `Predict` request of a row (no lists given: the server resolves them).
+pub fn request(r: &Row) -> PredictRequest {
+    PredictRequest {
+        player_id: r.player_id.clone(),
+        game_date: r.d.clone(),
+        opponent: r.opponent.clone(),
+        is_home: r.is_home == 1,
+        team: Some(r.team.clone()),
+        ..Default::default()
+    }
+}
+
+/// The V2 `ModelInfer` request of a row (one FP32 tensor).
+pub fn infer_request(row: &Row) -> ModelInferRequest {
+    ModelInferRequest {
+        model_name: "nba-points".into(),
+        inputs: vec![InferInputTensor { name: "input".into(), datatype: "FP32".into(), shape: vec![1, nba_features::N_FEATURES as i64], ..Default::default() }],
+        raw_input_contents: vec![row.features.iter().flat_map(|v| v.to_le_bytes()).collect()],
+        ..Default::default()
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Call {
+    Predict,
+    Infer,
+}
+
+async fn one(
+    call: Call,
+    p: &mut PredictionServiceClient<Channel>,
+    v2: &mut GrpcInferenceServiceClient<Channel>,
+    req: &PredictRequest,
+    inf: &ModelInferRequest,
+) -> bool {
+    match call {
+        Call::Predict => p.predict(req.clone()).await.is_ok(),
+        Call::Infer => v2.model_infer(inf.clone()).await.is_ok(),
+    }
+}
+
+/// `calls` calls one at a time: each call's time, and the errors.
+pub async fn latency(call: Call, addr: &str, reqs: &[PredictRequest], infs: &[ModelInferRequest], calls: usize) -> (Vec<Duration>, u64) {
+    let ch = tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap();
+    let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
+    let mut times = Vec::with_capacity(calls);
+    let mut errors = 0;
+    for i in 0..calls {
+        let k = i % reqs.len();
+        let t = Instant::now();
+        if !one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
+            errors += 1;
+        }
+        times.push(t.elapsed());
+    }
+    (times, errors)
+}
+
+/// Calls/s, calls answered and errors of `concurrency` callers over `secs` seconds on four
+/// connections.
+pub async fn throughput(
+    call: Call,
+    addr: &str,
+    reqs: Arc<Vec<PredictRequest>>,
+    infs: Arc<Vec<ModelInferRequest>>,
+    concurrency: usize,
+    secs: u64,
+) -> (f64, u64, u64) {
+    let mut channels = vec![];
+    for _ in 0..4 {
+        channels.push(tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, err) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for w in 0..concurrency {
+        let ch = channels[w % channels.len()].clone();
+        let (stop, ok, err, reqs, infs) = (stop.clone(), ok.clone(), err.clone(), reqs.clone(), infs.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut p, mut v2) = (PredictionServiceClient::new(ch.clone()), GrpcInferenceServiceClient::new(ch));
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let k = i % reqs.len();
+                if one(call, &mut p, &mut v2, &reqs[k], &infs[k]).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    err.fetch_add(1, Ordering::Relaxed);
+                }
+                i += concurrency;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = ok.load(Ordering::Relaxed);
+    (n as f64 / started.elapsed().as_secs_f64(), n, err.load(Ordering::Relaxed))
+}
+
+/// [`latency`] from a current-thread runtime of its own (no hand-off between client threads).
+pub async fn latency_current_thread(
+    call: Call,
+    addr: &str,
+    reqs: &Arc<Vec<PredictRequest>>,
+    infs: &Arc<Vec<ModelInferRequest>>,
+    calls: usize,
+) -> (Vec<Duration>, u64) {
+    let (a, r, i) = (addr.to_string(), reqs.clone(), infs.clone());
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(latency(call, &a, &r, &i, calls))
+    })
+    .await
+    .unwrap()
 }
