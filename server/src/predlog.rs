@@ -144,29 +144,48 @@ impl Pending {
     }
 }
 
-/// Who asked (method, source, run), the model, the question with its inputs (the feature
-/// vector bit for bit, the line) and the answer: everything but the time.
+/// Floats compared and hashed bit for bit (NaN equals NaN: a missing feature is a value),
+/// without copying them.
+struct Bits<'a>(&'a [f32]);
+
+impl PartialEq for Bits<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(other.0).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+}
+
+impl Eq for Bits<'_> {}
+
+impl Hash for Bits<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.len().hash(h);
+        for x in self.0 {
+            x.to_bits().hash(h);
+        }
+    }
+}
+
+/// What makes two logged answers the same: who asked (method, source, run), the model, the
+/// question with its inputs (the feature vector bit for bit, the line) and the answer;
+/// everything but the time and the count. One key for the hash and the comparison.
+fn answer_key(r: &PredictionRow) -> impl Hash + Eq + '_ {
+    let bits = |x: Option<f32>| x.map(f32::to_bits);
+    (
+        (&r.method, &r.source, &r.run, &r.model_version, r.feature_version, &r.player_id, r.game_date, &r.team, &r.opponent, r.is_home),
+        (r.predicted_pts.to_bits(), r.p10.to_bits(), r.p90.to_bits(), bits(r.line), bits(r.p_over), &r.call),
+        (&r.availability_source, &r.opponent_availability_source, &r.lineup_source, &r.opponent_lineup_source),
+        Bits(&r.features),
+    )
+}
+
 fn answer_hash(r: &PredictionRow) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    (&r.method, &r.source, &r.run, &r.model_version, &r.player_id, r.game_date, &r.team, &r.opponent, r.is_home).hash(&mut h);
-    (r.line.map(f32::to_bits), r.predicted_pts.to_bits(), r.p10.to_bits(), r.p90.to_bits(), r.p_over.map(f32::to_bits), &r.call).hash(&mut h);
-    (&r.availability_source, &r.opponent_availability_source, &r.lineup_source, &r.opponent_lineup_source).hash(&mut h);
-    for v in &r.features {
-        v.to_bits().hash(&mut h);
-    }
+    answer_key(r).hash(&mut h);
     h.finish()
 }
 
 fn same_answer(a: &PredictionRow, b: &PredictionRow) -> bool {
-    let bits = |x: Option<f32>| x.map(f32::to_bits);
-    (&a.method, &a.source, &a.run, &a.model_version, a.feature_version, &a.player_id, a.game_date, &a.team, &a.opponent, a.is_home)
-        == (&b.method, &b.source, &b.run, &b.model_version, b.feature_version, &b.player_id, b.game_date, &b.team, &b.opponent, b.is_home)
-        && (a.predicted_pts.to_bits(), a.p10.to_bits(), a.p90.to_bits(), bits(a.line), bits(a.p_over), &a.call)
-            == (b.predicted_pts.to_bits(), b.p10.to_bits(), b.p90.to_bits(), bits(b.line), bits(b.p_over), &b.call)
-        && (&a.availability_source, &a.opponent_availability_source, &a.lineup_source, &a.opponent_lineup_source)
-            == (&b.availability_source, &b.opponent_availability_source, &b.lineup_source, &b.opponent_lineup_source)
-        && a.features.len() == b.features.len()
-        && a.features.iter().zip(&b.features).all(|(x, y)| x.to_bits() == y.to_bits())
+    answer_key(a) == answer_key(b)
 }
 
 /// Writes the log: answers are collapsed for `window` (or until [`MAX_PENDING_ROWS`]
