@@ -40,9 +40,8 @@ pub struct ServeConfig {
     /// Admin HTTP listen address (/metrics, /live, /ready, POST /admin/reload).
     #[arg(long, env = "NBA_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
     pub admin_listen: SocketAddr,
-    /// Model registry root (the trainer's --registry).
-    #[arg(long, env = "NBA_REGISTRY", default_value = "registry")]
-    pub registry: PathBuf,
+    #[command(flatten)]
+    pub predictions: PredictionArgs,
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
     /// Seconds between checks of the registry's `current` pointer (0: only on
@@ -56,10 +55,6 @@ pub struct ServeConfig {
     /// Computed feature vectors kept in memory (least recently used are evicted).
     #[arg(long, env = "NBA_FEATURE_CACHE_ENTRIES", default_value_t = 100_000)]
     pub feature_cache_entries: usize,
-    /// Injury reports' Doubtful players play. Off: a Doubtful player counts as inactive
-    /// (as Out does) when a team's list comes from an injury report.
-    #[arg(long, env = "NBA_DOUBTFUL_PLAYS")]
-    pub doubtful_plays: bool,
     /// Largest accepted request message, bytes.
     #[arg(long, env = "NBA_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_request_bytes: usize,
@@ -121,6 +116,19 @@ pub struct ServeConfig {
     /// spinning before they sleep, microseconds.
     #[arg(long, env = "NBA_KEEP_AWAKE_WINDOW_US", default_value_t = 2000)]
     pub keep_awake_window_us: u64,
+}
+
+/// What a prediction is made with, the same for the server and the slate run: the model
+/// registry and the injury-report rule.
+#[derive(Debug, Clone, Args)]
+pub struct PredictionArgs {
+    /// Model registry root (the trainer's --registry); its current version is used.
+    #[arg(long, env = "NBA_REGISTRY", default_value = "registry")]
+    pub registry: PathBuf,
+    /// Injury reports' Doubtful players play. Off: a Doubtful player counts as inactive
+    /// (as Out does) when a team's list comes from an injury report.
+    #[arg(long, env = "NBA_DOUBTFUL_PLAYS")]
+    pub doubtful_plays: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -264,8 +272,8 @@ mod tests {
 
     #[test]
     fn doubtful_players_are_inactive_unless_the_flag_says_they_play() {
-        assert!(!parse(&[]).doubtful_plays);
-        assert!(parse(&["--doubtful-plays"]).doubtful_plays);
+        assert!(!parse(&[]).predictions.doubtful_plays);
+        assert!(parse(&["--doubtful-plays"]).predictions.doubtful_plays);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub async fn run(
     tracing::info!(
         grpc = %grpc_addr,
         admin = %admin_addr,
-        registry = %cfg.registry.display(),
+        registry = %cfg.predictions.registry.display(),
         clickhouse = %cfg.clickhouse.urls.join(","),
         database = %cfg.clickhouse.database,
         tls = cfg.tls_cert.is_some(),

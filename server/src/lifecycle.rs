@@ -56,8 +56,8 @@ impl PredictionLogWriter {
 /// The shared state of every service, its health service, and the prediction log's
 /// writer (None with `--prediction-log false`). Nothing runs yet.
 pub(crate) fn build_state(cfg: &ServeConfig, secrets: &Secrets, store: Store) -> (Arc<ServerState>, HealthGrpcService, Option<PredictionLogWriter>) {
-    let model_slot = Arc::new(ModelSlot::new(Registry::new(&cfg.registry)));
-    let feature_source = Arc::new(FeatureSource::new(store.clone(), cfg.feature_cache_entries, cfg.doubtful_plays));
+    let model_slot = Arc::new(ModelSlot::new(Registry::new(&cfg.predictions.registry)));
+    let feature_source = Arc::new(FeatureSource::new(store.clone(), cfg.feature_cache_entries, cfg.predictions.doubtful_plays));
     let writer = cfg.prediction_log.then(|| {
         let (log, task) = PredictionLog::start(store, Duration::from_secs(cfg.prediction_log_window_secs));
         PredictionLogWriter { log, task }

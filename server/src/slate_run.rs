@@ -52,14 +52,10 @@ pub struct SlateArgs {
     /// team). Teams not in the file keep their stored lineup, else unknown.
     #[arg(long, env = "NBA_SLATE_LINEUPS")]
     pub lineups: Option<PathBuf>,
-    /// Model registry root (the trainer's --registry); the current version is used.
-    #[arg(long, env = "NBA_REGISTRY", default_value = "registry")]
-    pub registry: PathBuf,
+    #[command(flatten)]
+    pub predictions: crate::config::PredictionArgs,
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
-    /// Injury reports' Doubtful players play (as the server's flag).
-    #[arg(long, env = "NBA_DOUBTFUL_PLAYS")]
-    pub doubtful_plays: bool,
 }
 
 /// A run name: what ClickHouse stores and the CronJobs pass; short and plain.
@@ -130,9 +126,9 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
     let date = game_date(&args.date, as_of)?;
     let mut summary = SlateRunSummary { date: Some(date), run: args.run.clone(), as_of: Some(as_of), ..Default::default() };
     let store = Store::new(args.clickhouse.store_config()?).context("ClickHouse client")?;
-    let model = current_model(&args.registry).await?;
+    let model = current_model(&args.predictions.registry).await?;
     summary.model_version = model.version.clone();
-    let features = FeatureSource::new(store.clone(), 100_000, args.doubtful_plays).with_clock(Arc::new(move || as_of));
+    let features = FeatureSource::new(store.clone(), 100_000, args.predictions.doubtful_plays).with_clock(Arc::new(move || as_of));
     features.refresh().await.context("reading the history from ClickHouse")?;
     let snap = features.snapshot().context("no history snapshot after a successful read")?;
     let lineups = match &args.lineups {
@@ -147,7 +143,8 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
     summary.games = snap.schedule.get(&date).map_or(0, Vec::len);
     summary.players = requests.len();
     let stored = stored_players(&store, date, &args.run).await?;
-    let predictor = Predictor { feature_source: Arc::new(features), model_slot: Arc::new(ModelSlot::new(Registry::new(&args.registry))), log: None };
+    let predictor =
+        Predictor { feature_source: Arc::new(features), model_slot: Arc::new(ModelSlot::new(Registry::new(&args.predictions.registry))), log: None };
     let by = || Logged { method: METHOD, source: PredictionRow::SLATE, run: &args.run, run_at: as_of, predicted_at: Utc::now() };
     let mut rows = Vec::new();
     for req in &requests {
