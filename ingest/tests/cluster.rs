@@ -61,7 +61,7 @@ fn run(ch: &ClickHouseCluster, replica: usize, db: &str, cluster: Option<&str>, 
     let log = ch.dir().join(format!("{db}-{}-{replica}.log", args[0]));
     let t0 = Instant::now();
     let status = command(ch.url(replica), db, cluster, args, &log).status().unwrap();
-    assert!(status.success(), "nba-ingest {args:?} on {db} through replica {replica}: {status}; log:\n{}", read(&log));
+    assert!(status.success(), "nba-ingest {args:?} on {db} through replica {replica}: {status}; log:\n{}\n{}", read(&log), ch.report());
     println!("nba-ingest {} on {db} through replica {replica}: {:.1} s", args[0], t0.elapsed().as_secs_f64());
 }
 
@@ -209,7 +209,7 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let text = read(&log);
-    assert_eq!(status.code(), Some(2), "nba-ingest {args:?} after the kill: {status}; log:\n{text}");
+    assert_eq!(status.code(), Some(2), "nba-ingest {args:?} after the kill: {status}; log:\n{text}\n{}", ch.report());
     assert!(text.contains(ch.url(1)), "the error names the dead replica: {text}");
     seen
 }

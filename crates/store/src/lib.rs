@@ -499,37 +499,70 @@ impl Store {
             return Ok(());
         }
         let sql = format!("ALTER TABLE `{}` DELETE WHERE has(?, `{column}`)", table.name);
-        for chunk in values.chunks(IN_CHUNK) {
+        let before = self.mutation_ids(table).await?;
+        let chunks = values.chunks(IN_CHUNK);
+        let issued = chunks.len();
+        for chunk in chunks {
             self.retry(&format!("delete from {}", table.name), || self.client().query(&sql).bind(chunk).execute()).await?;
         }
-        self.wait_for_mutations(table).await
+        self.wait_for_mutations(table, &before, issued).await
     }
 
-    /// Waits until this server has run every mutation of `table`. On a replica, a mutation
-    /// also covers parts this replica has not fetched yet; when the only replica holding
-    /// them is down (killed right after an insert), they cannot be fetched until it is
-    /// back, and the mutation would not finish before then. So once every part left is
-    /// such a part ([`Store::only_unfetchable_parts_left`]), the wait ends: everything this
-    /// replica can read has been mutated, and a part fetched later is mutated before
-    /// anything newer (mutations are ordered by block number on every replica).
-    async fn wait_for_mutations(&self, table: &Table) -> Result<()> {
+    /// The ids of the mutations of `table` this server knows, done or not: taken before a
+    /// delete, so that [`Store::wait_for_mutations`] can tell the delete's own mutations.
+    async fn mutation_ids(&self, table: &Table) -> Result<HashSet<String>> {
+        let ids: Vec<String> = self
+            .retry("list mutations", || {
+                self.root()
+                    .query("SELECT mutation_id FROM system.mutations WHERE database = ? AND table = ?")
+                    .bind(&self.config.database)
+                    .bind(table.name)
+                    .fetch_all()
+            })
+            .await?;
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Waits until this server lists at least `issued` mutations of `table` that were not in
+    /// `before`, and has run every mutation of the table.
+    ///
+    /// On a replicated table an `ALTER ... DELETE` returns once the mutation is queued in
+    /// ZooKeeper; the server lists it only when its own queue has pulled it, a moment
+    /// later. Until then "no mutation pending" is true and means nothing, hence the count
+    /// of new ids. (A retried `ALTER` may queue one more; at least `issued` still holds.)
+    ///
+    /// On a replica, a mutation also covers parts this replica has not fetched yet; when
+    /// the only replica holding them is down (killed right after an insert), they cannot
+    /// be fetched until it is back, and the mutation would not finish before then. So once
+    /// every part left is such a part ([`Store::only_unfetchable_parts_left`]), the wait
+    /// ends: everything this replica can read has been mutated, and a part fetched later
+    /// is mutated before anything newer (mutations are ordered by block number on every
+    /// replica).
+    async fn wait_for_mutations(&self, table: &Table, before: &HashSet<String>, issued: usize) -> Result<()> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Mutation {
+            mutation_id: String,
+            is_done: u8,
+        }
         let started = std::time::Instant::now();
         let deadline = started + Duration::from_secs(300);
         loop {
-            let pending: u64 = self
+            let listed: Vec<Mutation> = self
                 .retry("poll mutations", || {
                     self.root()
-                        .query("SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0")
+                        .query("SELECT ?fields FROM system.mutations WHERE database = ? AND table = ?")
                         .bind(&self.config.database)
                         .bind(table.name)
-                        .fetch_one()
+                        .fetch_all()
                 })
                 .await?;
-            if pending == 0 {
+            let seen = listed.iter().filter(|m| !before.contains(&m.mutation_id)).count() >= issued;
+            let pending = listed.iter().filter(|m| m.is_done == 0).count();
+            if seen && pending == 0 {
                 return Ok(());
             }
             // Checked after a second only: a mutation normally finishes sooner.
-            if started.elapsed() > Duration::from_secs(1) && self.only_unfetchable_parts_left(table).await? {
+            if seen && started.elapsed() > Duration::from_secs(1) && self.only_unfetchable_parts_left(table).await? {
                 tracing::warn!(table = table.name, url = %self.url(), "mutation done on every part this replica has; the rest waits for parts only a replica that is down holds");
                 return Ok(());
             }
@@ -686,10 +719,13 @@ impl Store {
             return Ok(());
         }
         let del = "ALTER TABLE data_quality_issues DELETE WHERE has(?, game_id) AND has(?, check_name)";
-        for chunk in found.chunks(IN_CHUNK) {
+        let before = self.mutation_ids(&schema::DATA_QUALITY_ISSUES).await?;
+        let chunks = found.chunks(IN_CHUNK);
+        let issued = chunks.len();
+        for chunk in chunks {
             self.retry("delete earlier findings", || self.client().query(del).bind(chunk).bind(&checks).execute()).await?;
         }
-        self.wait_for_mutations(&schema::DATA_QUALITY_ISSUES).await
+        self.wait_for_mutations(&schema::DATA_QUALITY_ISSUES, &before, issued).await
     }
 
     /// Runs a SELECT returning rows of `T` (use `?fields` for its columns), with retries.
@@ -711,8 +747,9 @@ impl Store {
             return Ok(());
         }
         let sql = format!("ALTER TABLE `{}` DELETE WHERE game_date >= toDate(?) AND game_date <= toDate(?)", table.name);
+        let before = self.mutation_ids(table).await?;
         self.retry(&format!("delete from {}", table.name), || self.client().query(&sql).bind(&from).bind(&to).execute()).await?;
-        self.wait_for_mutations(table).await
+        self.wait_for_mutations(table, &before, 1).await
     }
 
     /// A single number from a query (counts, maxima), with retries.

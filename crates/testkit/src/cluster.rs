@@ -83,6 +83,25 @@ impl ClickHouseCluster {
         TcpStream::connect_timeout(&([127, 0, 0, 1], self.ports[1 + 3 * i]).into(), Duration::from_millis(200)).is_ok()
     }
 
+    /// Whether each replica is up, and the last lines of its error log and console
+    /// output: what a failed assertion prints, since CI keeps no folders.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for i in 0..2 {
+            let d = self.dir.join(format!("replica{}", i + 1));
+            let state = if self.is_up(i) { "up" } else { "DOWN" };
+            out.push_str(&format!("--- replica {i} ({}): {state}, pid {:?}\n", self.urls[i], self.pid(i)));
+            for file in ["server.out", "log/clickhouse-server.err.log"] {
+                let text = std::fs::read_to_string(d.join(file)).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[lines.len().saturating_sub(25)..] {
+                    out.push_str(&format!("replica {i} {file}: {line}\n"));
+                }
+            }
+        }
+        out
+    }
+
     /// SIGKILL replica `i`, as a crash or an OOM kill would; returns once its port is
     /// closed. Panics if it is not running.
     pub fn kill(&self, i: usize) {
