@@ -237,6 +237,12 @@ pub fn grade_prediction(p: &Selected, actual: u16, graded_at: DateTime<Utc>) -> 
         edge,
         edge_bucket: edge.and_then(edge_bucket).unwrap_or("").to_string(),
         graded_at,
+        line_source: String::new(),
+        price: None,
+        profit: None,
+        closing_line: None,
+        clv: None,
+        line_abs_error: None,
     }
 }
 
@@ -373,6 +379,16 @@ impl Tally {
             under_hits: self.under.hits,
             under_pushes: self.under.pushes,
             graded_at,
+            lined: 0,
+            lined_mae: f64::NAN,
+            line_mae: f64::NAN,
+            priced_calls: 0,
+            profit: 0.0,
+            roi: f64::NAN,
+            clv_calls: 0,
+            clv_mean: f64::NAN,
+            clv_toward: 0,
+            clv_away: 0,
         }
     }
 }

@@ -103,6 +103,10 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
         lineup_source: source_name(r.lineup_source),
         opponent_lineup_source: source_name(r.opponent_lineup_source),
         asked: 1,
+        line_source: String::new(),
+        line_time: None,
+        over_price: None,
+        under_price: None,
     })
 }
 
@@ -272,6 +276,10 @@ mod tests {
             lineup_source: "unknown".into(),
             opponent_lineup_source: "unknown".into(),
             asked: 1,
+            line_source: String::new(),
+            line_time: None,
+            over_price: None,
+            under_price: None,
         }
     }
 

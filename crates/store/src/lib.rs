@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod injuries;
+pub mod lines;
 pub mod rows;
 pub mod schema;
 
@@ -140,6 +141,7 @@ fn migrations(db: &str, cluster: Option<&str>) -> Vec<(u32, &'static str, Vec<St
         (8, "predictions: source, slate run and what was known", vec![]),
         (9, "graded predictions and their daily summaries", create(schema::GRADING_TABLES)),
         (10, "predictions: repeated answers collapsed, with how often each was asked", vec![]),
+        (11, "sportsbook prop lines; predictions and grades against the market", create(schema::MARKET_TABLES)),
     ]
 }
 
@@ -157,6 +159,26 @@ const ADDED_COLUMNS: &[(u32, &schema::Table, &str, &str)] = &[
     (8, &schema::PREDICTIONS, "lineup_source", "''"),
     (8, &schema::PREDICTIONS, "opponent_lineup_source", "''"),
     (10, &schema::PREDICTIONS, "asked", "1"),
+    (11, &schema::PREDICTIONS, "line_source", "if(isNull(line), '', 'request')"),
+    (11, &schema::PREDICTIONS, "line_time", "NULL"),
+    (11, &schema::PREDICTIONS, "over_price", "NULL"),
+    (11, &schema::PREDICTIONS, "under_price", "NULL"),
+    (11, &schema::GRADED_PREDICTIONS, "line_source", "if(isNull(line), '', 'request')"),
+    (11, &schema::GRADED_PREDICTIONS, "price", "NULL"),
+    (11, &schema::GRADED_PREDICTIONS, "profit", "NULL"),
+    (11, &schema::GRADED_PREDICTIONS, "closing_line", "NULL"),
+    (11, &schema::GRADED_PREDICTIONS, "clv", "NULL"),
+    (11, &schema::GRADED_PREDICTIONS, "line_abs_error", "NULL"),
+    (11, &schema::GRADE_SUMMARIES, "lined", "0"),
+    (11, &schema::GRADE_SUMMARIES, "lined_mae", "nan"),
+    (11, &schema::GRADE_SUMMARIES, "line_mae", "nan"),
+    (11, &schema::GRADE_SUMMARIES, "priced_calls", "0"),
+    (11, &schema::GRADE_SUMMARIES, "profit", "0"),
+    (11, &schema::GRADE_SUMMARIES, "roi", "nan"),
+    (11, &schema::GRADE_SUMMARIES, "clv_calls", "0"),
+    (11, &schema::GRADE_SUMMARIES, "clv_mean", "nan"),
+    (11, &schema::GRADE_SUMMARIES, "clv_toward", "0"),
+    (11, &schema::GRADE_SUMMARIES, "clv_away", "0"),
 ];
 
 /// A new feature contract's migration: `player_features_wide` dropped and created again
@@ -170,7 +192,7 @@ fn features_view_regenerated(db: &str, cluster: Option<&str>) -> Vec<String> {
 const IN_CHUNK: usize = 1000;
 
 /// The latest schema version this build knows.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// `player_features_wide`: the feature array as one named column per feature, for people
 /// and monitoring queries. Generated from the contract, so it always matches it (the

@@ -668,12 +668,25 @@ pub struct PredictionRow {
     pub opponent_lineup_source: String,
     /// How many times this answer was given within the log's window (at least 1).
     pub asked: u32,
+    /// Where `line` came from: [`PredictionRow::LINE_REQUEST`],
+    /// [`PredictionRow::LINE_CONSENSUS`] or a book's key; empty without a line.
+    pub line_source: String,
+    /// The stored snapshot's time (None for a line given in the request).
+    #[serde(with = "clickhouse::serde::chrono::datetime::option")]
+    pub line_time: Option<DateTime<Utc>>,
+    /// Decimal prices of the stored line's two sides.
+    pub over_price: Option<f64>,
+    pub under_price: Option<f64>,
 }
 impl PredictionRow {
     /// `source` of a client's call (Predict, PredictBatch, V2, Flight).
     pub const REQUEST: &'static str = "request";
     /// `source` of the slate run.
     pub const SLATE: &'static str = "slate";
+    /// `line_source` of a line the client gave.
+    pub const LINE_REQUEST: &'static str = "request";
+    /// `line_source` of the median line across books.
+    pub const LINE_CONSENSUS: &'static str = "consensus";
 }
 impl TableRow for PredictionRow {
     const TABLE: &'static schema::Table = &schema::PREDICTIONS;
@@ -731,6 +744,17 @@ pub struct GradedPredictionRow {
     pub edge_bucket: String,
     #[serde(with = "clickhouse::serde::chrono::datetime")]
     pub graded_at: DateTime<Utc>,
+    pub line_source: String,
+    /// Decimal odds of the called side; None without a priced OVER or UNDER call.
+    pub price: Option<f64>,
+    /// Unit-stake return at `price`: price - 1 on a hit, -1 on a miss, 0 on a push.
+    pub profit: Option<f64>,
+    /// The consensus line at tip-off.
+    pub closing_line: Option<f32>,
+    /// closing - line for OVER, line - closing for UNDER (positive: toward the call).
+    pub clv: Option<f64>,
+    /// |line - actual|.
+    pub line_abs_error: Option<f64>,
 }
 impl GradedPredictionRow {
     pub const HIT: &'static str = "hit";
@@ -739,6 +763,31 @@ impl GradedPredictionRow {
 }
 impl TableRow for GradedPredictionRow {
     const TABLE: &'static schema::Table = &schema::GRADED_PREDICTIONS;
+}
+
+/// One book's points line for one player's game at one snapshot (see
+/// [`schema::PROP_LINES`]).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct PropLineRow {
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub snapshot_time: DateTime<Utc>,
+    #[serde(with = "clickhouse::serde::chrono::date")]
+    pub game_date: NaiveDate,
+    pub game_id: String,
+    pub book: String,
+    pub player_id: String,
+    pub player_name: String,
+    pub team: String,
+    pub line: f32,
+    pub over_price: f64,
+    pub under_price: f64,
+    #[serde(with = "clickhouse::serde::chrono::datetime")]
+    pub tipoff: DateTime<Utc>,
+    pub source_file: String,
+    pub version: u64,
+}
+impl TableRow for PropLineRow {
+    const TABLE: &'static schema::Table = &schema::PROP_LINES;
 }
 
 /// One day's grade of a model version, source, slate run and edge bucket (see
@@ -771,6 +820,19 @@ pub struct GradeSummaryRow {
     pub under_pushes: u64,
     #[serde(with = "clickhouse::serde::chrono::datetime")]
     pub graded_at: DateTime<Utc>,
+    /// Graded rows with a line; the model's MAE and the line's MAE on exactly them.
+    pub lined: u64,
+    pub lined_mae: f64,
+    pub line_mae: f64,
+    /// OVER and UNDER calls with a price; summed unit-stake return; return per call.
+    pub priced_calls: u64,
+    pub profit: f64,
+    pub roi: f64,
+    /// Calls with a closing line; their mean closing-line value; toward and away counts.
+    pub clv_calls: u64,
+    pub clv_mean: f64,
+    pub clv_toward: u64,
+    pub clv_away: u64,
 }
 impl GradeSummaryRow {
     /// `edge_bucket` of the row over every prediction of its group.

@@ -514,6 +514,12 @@ pub const PREDICTIONS: Table = Table {
         // Migration 10: how many times this answer was given within the log's window (the
         // same question, model and inputs collapse into one row; the row is the latest).
         ("asked", "UInt32"),
+        // Migration 11: where `line` came from (`request`, `consensus`, or a book's key;
+        // empty without a line), the stored snapshot's time, and its decimal prices.
+        ("line_source", "LowCardinality(String)"),
+        ("line_time", "Nullable(DateTime)"),
+        ("over_price", "Nullable(Float64)"),
+        ("under_price", "Nullable(Float64)"),
     ],
     engine: "ENGINE = MergeTree PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, player_id, predicted_at)",
     comment: "served predictions (one row per Predict answer, one per player per slate run) for grading and drift",
@@ -576,6 +582,20 @@ pub const GRADED_PREDICTIONS: Table = Table {
         ("edge", "Nullable(Float64)"),
         ("edge_bucket", "LowCardinality(String)"),
         ("graded_at", "DateTime"),
+        // Migration 11, against the market. Where the line came from (as in predictions).
+        ("line_source", "LowCardinality(String)"),
+        // Decimal odds of the called side (over_price for OVER, under_price for UNDER);
+        // NULL without a priced call.
+        ("price", "Nullable(Float64)"),
+        // Return of a unit stake at that price: price - 1 on a hit, -1 on a miss, 0 on a push.
+        ("profit", "Nullable(Float64)"),
+        // The consensus line at tip-off (the last stored snapshot before it), and the
+        // closing-line value of the call: closing - line for OVER, line - closing for
+        // UNDER (positive: the market moved toward the call).
+        ("closing_line", "Nullable(Float32)"),
+        ("clv", "Nullable(Float64)"),
+        // |line - actual|: the line taken as a prediction.
+        ("line_abs_error", "Nullable(Float64)"),
     ],
     engine: "ENGINE = ReplacingMergeTree(graded_at) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, model_version, source, run, player_id)",
     comment: "every graded prediction: actual points, error, interval, and the call's hit, miss or push",
@@ -615,6 +635,22 @@ pub const GRADE_SUMMARIES: Table = Table {
         ("under_hits", "UInt64"),
         ("under_pushes", "UInt64"),
         ("graded_at", "DateTime"),
+        // Migration 11, against the market, on exactly the graded rows with a line: how
+        // many, the model's MAE on them and the line's own MAE (NaN when none).
+        ("lined", "UInt64"),
+        ("lined_mae", "Float64"),
+        ("line_mae", "Float64"),
+        // OVER and UNDER calls with a price; their summed unit-stake return and return per
+        // call (NaN when none).
+        ("priced_calls", "UInt64"),
+        ("profit", "Float64"),
+        ("roi", "Float64"),
+        // Calls with a closing line: mean closing-line value, and how many moved toward
+        // the call and away from it.
+        ("clv_calls", "UInt64"),
+        ("clv_mean", "Float64"),
+        ("clv_toward", "UInt64"),
+        ("clv_away", "UInt64"),
     ],
     engine: "ENGINE = ReplacingMergeTree(graded_at) ORDER BY (game_date, model_version, source, run, edge_bucket)",
     comment: "daily grade per model version, source, slate run and edge bucket: error, coverage, calls and their hits",
@@ -641,6 +677,37 @@ pub const INJURY_REPORTS: Table = Table {
     engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, team, report_time, player_id)",
     comment: "injury reports (Out, Doubtful, Questionable, Probable, Available) per team, game date and report time",
 };
+
+pub const PROP_LINES: Table = Table {
+    name: "prop_lines",
+    columns: &[
+        // When the book showed this line (its `last_update`, or the CSV's snapshot time).
+        ("snapshot_time", "DateTime"),
+        ("game_date", "Date"),
+        ("game_id", "String"),
+        // The book's key in lower case (`draftkings`, `fanduel`).
+        ("book", "LowCardinality(String)"),
+        ("player_id", "String"),
+        // As the book wrote it (the id is the resolved basketball-reference id).
+        ("player_name", "String"),
+        // The player's team (basketball-reference's code).
+        ("team", "LowCardinality(String)"),
+        ("line", "Float32"),
+        // Decimal odds (American odds are converted when loaded).
+        ("over_price", "Float64"),
+        ("under_price", "Float64"),
+        // The game's start: the event's `commence_time`, else the schedule's time. Only
+        // snapshots before it are stored (a later one is an in-game line).
+        ("tipoff", "DateTime"),
+        ("source_file", "String"),
+        ("version", "UInt64"),
+    ],
+    engine: "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(game_date) ORDER BY (game_date, player_id, book, snapshot_time)",
+    comment: "sportsbook player-points lines, one row per book, player and snapshot",
+};
+
+/// Tables of migration 11 (prop lines), in creation order.
+pub const MARKET_TABLES: &[&Table] = &[&PROP_LINES];
 
 /// Tables of migration 9 (grading of every call), in creation order.
 pub const GRADING_TABLES: &[&Table] = &[&GRADED_PREDICTIONS, &GRADE_SUMMARIES];
@@ -680,6 +747,7 @@ pub const ALL_TABLES: &[&Table] = &[
     &INJURY_REPORTS,
     &GRADED_PREDICTIONS,
     &GRADE_SUMMARIES,
+    &PROP_LINES,
 ];
 
 /// Tables holding per-game rows that a changed page replaces.
@@ -701,7 +769,7 @@ mod tests {
 
     #[test]
     fn all_tables_lists_every_migrations_table_once() {
-        let groups = [RAW_TABLES, ANALYTICS_TABLES, SERVING_TABLES, PREGAME_TABLES, GRADING_TABLES];
+        let groups = [RAW_TABLES, ANALYTICS_TABLES, SERVING_TABLES, PREGAME_TABLES, GRADING_TABLES, MARKET_TABLES];
         let mut want: Vec<&str> = groups.iter().flat_map(|g| g.iter().map(|t| t.name)).collect();
         want.insert(0, SCHEMA_MIGRATIONS.name);
         let got: Vec<&str> = ALL_TABLES.iter().map(|t| t.name).collect();

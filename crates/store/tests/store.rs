@@ -436,6 +436,10 @@ async fn analytics_row_structs_match_their_tables() {
             lineup_source: "unknown".into(),
             opponent_lineup_source: "official".into(),
             asked: 3,
+            line_source: PredictionRow::LINE_CONSENSUS.into(),
+            line_time: Some(time()),
+            over_price: Some(1.909),
+            under_price: Some(1.87),
         },
     )
     .await;
@@ -473,6 +477,12 @@ async fn analytics_row_structs_match_their_tables() {
             edge: Some(1.0),
             edge_bucket: "0-1.5".into(),
             graded_at: time(),
+            line_source: "draftkings".into(),
+            price: Some(1.909),
+            profit: Some(0.909),
+            closing_line: Some(31.5),
+            clv: Some(1.0),
+            line_abs_error: Some(4.5),
         },
     )
     .await;
@@ -502,6 +512,35 @@ async fn analytics_row_structs_match_their_tables() {
             under_hits: 16,
             under_pushes: 0,
             graded_at: time(),
+            lined: 120,
+            lined_mae: 4.6,
+            line_mae: 4.55,
+            priced_calls: 79,
+            profit: -2.75,
+            roi: -0.0348,
+            clv_calls: 60,
+            clv_mean: 0.21,
+            clv_toward: 31,
+            clv_away: 18,
+        },
+    )
+    .await;
+    check_round_trip(
+        &store,
+        PropLineRow {
+            snapshot_time: time(),
+            game_date: date(),
+            game_id: "202310270BOS".into(),
+            book: "draftkings".into(),
+            player_id: "tatumja01".into(),
+            player_name: "Jayson Tatum".into(),
+            team: "BOS".into(),
+            line: 27.5,
+            over_price: 1.87,
+            under_price: 1.95,
+            tipoff: time(),
+            source_file: "lines/2023-10-27.json".into(),
+            version: 3,
         },
     )
     .await;
@@ -557,42 +596,47 @@ async fn migrate_is_idempotent_and_versioned() {
     }
 }
 
-/// A database made before migration 8 (`predictions` without the columns of migrations 8
-/// and 10, and with a logged row): migrating adds the columns in the declared order, keeps
-/// the row, reads it as a client's request answered once at its own time, and a rerun adds
-/// nothing.
+/// A database made before migration 8 (`predictions` without the columns of migrations 8,
+/// 10 and 11, and with two logged rows): migrating adds the columns in the declared order,
+/// keeps the rows, reads them as a client's requests answered once at their own time, a
+/// line as given in the request, and a rerun adds nothing.
 #[tokio::test]
 async fn migration_8_adds_the_prediction_columns_to_an_old_table() {
     let store = fresh_store("migrate8").await;
     let db = store.database().to_string();
-    let old: Vec<String> = schema::PREDICTIONS.columns[..schema::PREDICTIONS.columns.len() - 8].iter().map(|(n, t)| format!("`{n}` {t}")).collect();
+    let old: Vec<String> = schema::PREDICTIONS.columns[..schema::PREDICTIONS.columns.len() - 12].iter().map(|(n, t)| format!("`{n}` {t}")).collect();
     for sql in [
         "DROP TABLE predictions".to_string(),
         format!("CREATE TABLE `{db}`.predictions ({}) {}", old.join(", "), schema::PREDICTIONS.engine),
-        "ALTER TABLE schema_migrations DELETE WHERE version IN (8, 10)".to_string(),
-        "INSERT INTO predictions (predicted_at, method, model_version, player_id, game_date, predicted_pts) \
-         VALUES ('2024-03-20 15:00:00', 'Predict', 'v1', 'doncilu01', '2024-03-20', 30.5)"
+        "ALTER TABLE schema_migrations DELETE WHERE version IN (8, 10, 11)".to_string(),
+        "INSERT INTO predictions (predicted_at, method, model_version, player_id, game_date, predicted_pts, line) \
+         VALUES ('2024-03-20 15:00:00', 'Predict', 'v1', 'doncilu01', '2024-03-20', 30.5, NULL), \
+                ('2024-03-20 15:01:00', 'Predict', 'v1', 'doncilu01', '2024-03-20', 30.5, 28.5)"
             .to_string(),
     ] {
         store.client().query(&sql).execute().await.unwrap();
     }
     // The mutation of schema_migrations is asynchronous: wait until 8 is gone.
     for _ in 0..100 {
-        let n: u64 = store.client().query("SELECT count() FROM schema_migrations WHERE version IN (8, 10)").fetch_one().await.unwrap();
+        let n: u64 = store.client().query("SELECT count() FROM schema_migrations WHERE version IN (8, 10, 11)").fetch_one().await.unwrap();
         if n == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(store.migrate().await.unwrap(), vec![8, 10]);
+    assert_eq!(store.migrate().await.unwrap(), vec![8, 10, 11]);
     assert_eq!(
         describe(&store, &schema::PREDICTIONS).await,
         schema::PREDICTIONS.columns.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>()
     );
-    let rows: Vec<PredictionRow> = store.client().query("SELECT ?fields FROM predictions").fetch_all().await.unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].source.as_str(), rows[0].run.as_str(), rows[0].run_at, rows[0].asked), (PredictionRow::REQUEST, "", rows[0].predicted_at, 1));
-    assert_eq!(rows[0].predicted_pts, 30.5);
+    let rows: Vec<PredictionRow> = store.client().query("SELECT ?fields FROM predictions ORDER BY predicted_at").fetch_all().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!((r.source.as_str(), r.run.as_str(), r.run_at, r.asked), (PredictionRow::REQUEST, "", r.predicted_at, 1));
+        assert_eq!((r.predicted_pts, r.line_time, r.over_price, r.under_price), (30.5, None, None, None));
+    }
+    assert_eq!((rows[0].line, rows[0].line_source.as_str()), (None, ""), "no line, no source");
+    assert_eq!((rows[1].line, rows[1].line_source.as_str()), (Some(28.5), PredictionRow::LINE_REQUEST), "a line logged before 11 was given in the request");
     assert!(store.migrate().await.unwrap().is_empty());
     assert_eq!(describe(&store, &schema::PREDICTIONS).await.len(), schema::PREDICTIONS.columns.len());
 }

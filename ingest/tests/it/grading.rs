@@ -62,6 +62,10 @@ impl Said {
             lineup_source: "unknown".into(),
             opponent_lineup_source: "unknown".into(),
             asked: 1,
+            line_source: String::new(),
+            line_time: None,
+            over_price: None,
+            under_price: None,
         }
     }
 }

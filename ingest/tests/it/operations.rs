@@ -202,6 +202,10 @@ async fn grade_scores_the_latest_prediction_per_player_against_the_box_scores() 
         lineup_source: "unknown".into(),
         opponent_lineup_source: "unknown".into(),
         asked: 1,
+        line_source: String::new(),
+        line_time: None,
+        over_price: None,
+        under_price: None,
     };
     // Each played player: an early wild guess, then the final prediction pts + delta.
     let deltas = [1.0f32, -2.0, 3.0, -4.0, 0.5, 2.5];
