@@ -6,7 +6,7 @@
 //!
 //! The server keeps a snapshot of the whole league history (every player's and team's
 //! game summaries, the stored games' official inactive lists and starters, the injury
-//! reports and the player registry) in memory, read from ClickHouse with the same
+//! reports, the sportsbooks' prop lines and the player registry) in memory, read from ClickHouse with the same
 //! row-to-history conversion the builder uses, so a vector computed here equals the
 //! `player_features` row of any historical game bit for bit. What each request's lists
 //! are, and where they come from, is [`crate::game_day`]'s business. The snapshot is
@@ -22,6 +22,7 @@ use nba_features::{GameContext, History, N_FEATURES};
 use nba_names::PlayerRegistry;
 use nba_store::Store;
 use nba_store::injuries::InjuryReports;
+use nba_store::lines::PropLines;
 use nba_store::rows::{GameRow, InactiveRow};
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -30,7 +31,8 @@ use std::sync::{Arc, Mutex};
 
 /// The tables a snapshot is read from: a refresh reloads when any of them changed (its
 /// newest row version or its row count). `player_boxscores` feeds the player registry.
-const WATCHED_TABLES: [&str; 6] = ["player_game_summary", "team_game_summary", "game_inactives", "games", "injury_reports", "player_boxscores"];
+const WATCHED_TABLES: [&str; 7] =
+    ["player_game_summary", "team_game_summary", "game_inactives", "games", "injury_reports", "prop_lines", "player_boxscores"];
 
 /// One immutable view of the league's history, replaced whole when ClickHouse changes.
 #[derive(Debug)]
@@ -40,6 +42,9 @@ pub struct HistorySnapshot {
     pub game_day: GameDay,
     /// Scheduled games by date: (home, away), from the schedule pages.
     pub schedule: HashMap<NaiveDate, Vec<(String, String)>>,
+    /// The sportsbooks' points lines, read with the injury reports (a request without a
+    /// line uses them at the source's clock, see `predict::choose_line`).
+    pub lines: PropLines,
     /// Every player seen, for names as other sources write them.
     pub registry: Arc<PlayerRegistry>,
     /// What the snapshot was read at: each of [`WATCHED_TABLES`]' max version and count.
@@ -109,7 +114,7 @@ pub struct FeatureSource {
     refreshing: tokio::sync::Mutex<()>,
     /// Doubtful players of an injury report play (`--doubtful-plays`).
     doubtful_plays: bool,
-    /// "Now" for a request: injury reports filed later are not seen.
+    /// "Now" for a request: injury reports filed and lines posted later are not seen.
     clock: Clock,
 }
 
@@ -135,6 +140,11 @@ impl FeatureSource {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// "Now" for a request (the wall clock, or a slate run's `--as-of`).
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     pub fn snapshot(&self) -> Option<Arc<HistorySnapshot>> {
@@ -169,15 +179,17 @@ impl FeatureSource {
         let started = std::time::Instant::now();
         let (history, game_day) = self.read_history().await?;
         let schedule = self.read_schedule().await?;
+        let lines = PropLines::load(&self.store).await?;
         let registry = Arc::new(PlayerRegistry::load(&self.store).await?);
         let generation = old.map_or(1, |s| s.generation + 1);
-        let snap = HistorySnapshot { history, game_day, schedule, registry, watermark, loaded_at: Utc::now(), generation };
+        let snap = HistorySnapshot { history, game_day, schedule, lines, registry, watermark, loaded_at: Utc::now(), generation };
         tracing::info!(
             players = snap.history.player_count(),
             player_games = snap.history.player_game_count(),
             team_games = snap.history.team_game_count(),
             last_date = ?snap.history.last_date(),
             injury_reports = snap.game_day.injuries.len(),
+            prop_line_games = snap.lines.len(),
             generation,
             ms = started.elapsed().as_millis() as u64,
             "feature history loaded"
@@ -301,7 +313,7 @@ impl FeatureSource {
         if h.player_before(q.player_id, date).is_empty() {
             return Err(self.unknown_player(q.player_id, date));
         }
-        let how = Resolve { ignore_stored: q.ignore_stored, as_of: (self.clock)(), doubtful_plays: self.doubtful_plays };
+        let how = Resolve { ignore_stored: q.ignore_stored, as_of: self.now(), doubtful_plays: self.doubtful_plays };
         let g = &snap.game_day;
         Ok(VectorKey {
             generation: snap.generation,

@@ -5,14 +5,17 @@
 //!   `team_inactive`, `opponent_inactive`, `team_starters`, `opponent_starters` and
 //!   `ignore_stored`, as in `PredictRequest`) are answered batch by batch, row order kept,
 //!   features looked up as for `Predict`, each answer saying where its lists came from. A
-//!   row that cannot be answered (null key, unknown player, bad date) gets null
-//!   predictions and an `error`; the rest of the batch and the stream go on.
+//!   row without a line uses the stored consensus, as `Predict` does (`line` is the line
+//!   used, `line_source` and `line_time` say where it came from). A row that cannot be
+//!   answered (null key, unknown player, bad date) gets null predictions and an `error`;
+//!   the rest of the batch and the stream go on.
 //! - `DoExchange` with `["features"]`: batches of the contract's feature columns (any
 //!   other columns pass through as keys) are scored directly.
 //! - `DoGet` with ticket `slate/YYYY-MM-DD`: a prediction for every player on every team
 //!   scheduled that day, from the history before that day, with the inactive lists and
 //!   lineups resolved as for a `Predict` that gives none (stored official, else the latest
-//!   injury report, else unknown); each row says its sources.
+//!   injury report, else unknown) and the stored consensus line at the server's clock;
+//!   each row says its sources.
 //! - `ListFlights`, `GetFlightInfo`, `GetSchema` describe both exchange inputs and the
 //!   slates of the latest season.
 //!
@@ -124,6 +127,10 @@ pub fn requests_schema() -> Schema {
 /// The answer columns that say where a row's information came from, in order.
 pub const SOURCE_COLUMNS: [&str; 4] = ["availability_source", "opponent_availability_source", "lineup_source", "opponent_lineup_source"];
 
+/// The answer columns that say where a row's line came from: `request`, `consensus` or a
+/// book's key (dictionary-encoded), and the stored snapshot's RFC 3339 time.
+pub const LINE_COLUMNS: [&str; 2] = ["line_source", "line_time"];
+
 /// The type of an answer column with few distinct values (the sources, and
 /// `model_version`, one per batch): dictionary-encoded, each value sent once per batch
 /// and a one-byte key per row.
@@ -161,6 +168,7 @@ pub fn predictions_schema() -> Schema {
         Field::new("team", DataType::Utf8, true),
         Field::new("opponent", DataType::Utf8, true),
         Field::new("is_home", DataType::Boolean, true),
+        // The line the edge and call used: the request's, else a stored one.
         Field::new("line", DataType::Float64, true),
         Field::new("predicted_points", DataType::Float64, true),
         Field::new("p10", DataType::Float64, true),
@@ -178,6 +186,9 @@ pub fn predictions_schema() -> Schema {
         Field::new(SOURCE_COLUMNS[3], label_type(), true),
         // RFC 3339, as in PredictResponse; set when a list came from an injury report.
         Field::new("injury_report_time", DataType::Utf8, true),
+        // As line_source and line_time in PredictResponse; null without a line.
+        Field::new(LINE_COLUMNS[0], label_type(), true),
+        Field::new(LINE_COLUMNS[1], DataType::Utf8, true),
     ])
 }
 
@@ -231,6 +242,8 @@ struct PredictionRows {
     /// In SOURCE_COLUMNS order.
     sources: [StringDictionaryBuilder<Int8Type>; 4],
     report_time: StringBuilder,
+    line_source: StringDictionaryBuilder<Int8Type>,
+    line_time: StringBuilder,
 }
 
 impl PredictionRows {
@@ -254,6 +267,8 @@ impl PredictionRows {
             error: StringBuilder::new(),
             sources: std::array::from_fn(|_| StringDictionaryBuilder::new()),
             report_time: StringBuilder::new(),
+            line_source: StringDictionaryBuilder::new(),
+            line_time: StringBuilder::new(),
         }
     }
 
@@ -263,12 +278,14 @@ impl PredictionRows {
         self.game_date.append_option(req.map(|r| r.game_date.as_str()));
         self.opponent.append_option(req.map(|r| r.opponent.as_str()));
         self.is_home.append_option(req.map(|r| r.is_home));
-        self.line.append_option(req.and_then(|r| r.line));
         self.rows += 1;
         debug_assert_eq!(self.version, model.version, "one model answers a batch");
         match answer {
             Ok(s) => {
                 let r = s.response;
+                self.line.append_option(r.line);
+                self.line_source.append_option(Some(r.line_source.as_str()).filter(|s| !s.is_empty()));
+                self.line_time.append_option(r.line_time.as_deref());
                 self.team.append_value(&r.team);
                 self.pred.append_value(r.predicted_points);
                 self.p10.append_value(r.p10);
@@ -287,6 +304,10 @@ impl PredictionRows {
                 self.error.append_null();
             }
             Err(e) => {
+                // The line asked for, as the other keys of a row without an answer.
+                self.line.append_option(req.and_then(|r| r.line));
+                self.line_source.append_null();
+                self.line_time.append_null();
                 self.team.append_option(req.and_then(|r| r.team.as_deref()));
                 for b in [&mut self.pred, &mut self.p10, &mut self.p90, &mut self.edge, &mut self.p_over] {
                     b.append_null();
@@ -321,6 +342,8 @@ impl PredictionRows {
         ];
         cols.extend(self.sources.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.push(Arc::new(self.report_time.finish()));
+        cols.push(Arc::new(self.line_source.finish()));
+        cols.push(Arc::new(self.line_time.finish()));
         Ok(RecordBatch::try_new(Arc::new(predictions_schema()), cols)?)
     }
 }
@@ -350,6 +373,7 @@ fn score_requests(p: &Predictor, model: &Arc<LoadedModel>, b: &RecordBatch) -> R
             team_starters: list(row.team_starters),
             opponent_starters: list(row.opponent_starters),
             ignore_stored: row.ignore_stored,
+            line_book: None,
         };
         let answer = p.predict_with(model, &req, "Flight");
         out.push(Some(&req), model, answer);

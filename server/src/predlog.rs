@@ -2,7 +2,7 @@
 //! request path. A request only does a non-blocking `try_send` into a bounded queue; a
 //! background task collapses the answers of a window (`--prediction-log-window-secs`):
 //! the same answer given again to the same kind of caller (method, source, model, question,
-//! inputs bit for bit, line) becomes one row, the latest, with `asked` counting how often
+//! inputs bit for bit, line with its source and snapshot) becomes one row, the latest, with `asked` counting how often
 //! it was given, and the window's rows are written in one insert. Most traffic asks the same
 //! questions again (apps poll a slate of a few hundred players), so ClickHouse stores and
 //! merges a row per distinct answer instead of one per call; grading reads the latest
@@ -11,6 +11,7 @@
 //! never slows or fails a prediction.
 
 use crate::feature_source::FeatureVector;
+use crate::predict::UsedLine;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
 use nba_store::Store;
@@ -48,7 +49,7 @@ impl PredictionLog {
     }
 
     /// Queues a client's answer (`source = request`).
-    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<f64>) {
+    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) {
         let now = Utc::now();
         let Some(row) = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line) else {
             return;
@@ -71,8 +72,10 @@ pub struct Logged<'a> {
 }
 
 /// The `predictions` row of an answer: the one conversion the log and the slate run use.
-/// None when the answer's date is not a date (never for an answer the predictor made).
-pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<f64>) -> Option<PredictionRow> {
+/// `line` is the line the answer used (the request's or a stored one, with its source,
+/// snapshot time and prices). None when the answer's date is not a date (never for an
+/// answer the predictor made).
+pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) -> Option<PredictionRow> {
     let game_date = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d").ok()?;
     let source_name = |v: i32| crate::flight::source_name(v).unwrap_or_default().to_string();
     Some(PredictionRow {
@@ -88,7 +91,7 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
         predicted_pts: r.predicted_points as f32,
         p10: r.p10 as f32,
         p90: r.p90 as f32,
-        line: line.map(|l| l as f32),
+        line: line.map(|l| l.line as f32),
         p_over: r.p_over.map(|p| p as f32),
         call: match Call::try_from(r.call) {
             Ok(Call::Unspecified) | Err(_) => String::new(),
@@ -103,10 +106,10 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
         lineup_source: source_name(r.lineup_source),
         opponent_lineup_source: source_name(r.opponent_lineup_source),
         asked: 1,
-        line_source: String::new(),
-        line_time: None,
-        over_price: None,
-        under_price: None,
+        line_source: line.map(|l| l.source.clone()).unwrap_or_default(),
+        line_time: line.and_then(|l| l.time),
+        over_price: line.and_then(|l| l.over_price),
+        under_price: line.and_then(|l| l.under_price),
     })
 }
 
@@ -170,13 +173,16 @@ impl Hash for Bits<'_> {
 }
 
 /// What makes two logged answers the same: who asked (method, source, run), the model, the
-/// question with its inputs (the feature vector bit for bit, the line) and the answer;
-/// everything but the time and the count. One key for the hash and the comparison.
+/// question with its inputs (the feature vector bit for bit, the line with its source,
+/// snapshot time and prices) and the answer; everything but the time and the count. One
+/// key for the hash and the comparison.
 fn answer_key(r: &PredictionRow) -> impl Hash + Eq + '_ {
     let bits = |x: Option<f32>| x.map(f32::to_bits);
+    let bits64 = |x: Option<f64>| x.map(f64::to_bits);
     (
         (&r.method, &r.source, &r.run, &r.model_version, r.feature_version, &r.player_id, r.game_date, &r.team, &r.opponent, r.is_home),
         (r.predicted_pts.to_bits(), r.p10.to_bits(), r.p90.to_bits(), bits(r.line), bits(r.p_over), &r.call),
+        (&r.line_source, r.line_time, bits64(r.over_price), bits64(r.under_price)),
         (&r.availability_source, &r.opponent_availability_source, &r.lineup_source, &r.opponent_lineup_source),
         Bits(&r.features),
     )
@@ -296,11 +302,22 @@ mod tests {
         let mut other_line = row("tatumja01", 27.5, 4);
         other_line.line = Some(21.5);
         p.push(other_line);
-        assert_eq!(p.answers(), 6);
+        // The same number from the stored consensus, then from a later snapshot of it: the
+        // line's source and time are part of the answer.
+        let snapshot = |minute: u32, hour: u32| {
+            let mut r = row("tatumja01", 27.5, minute);
+            (r.line_source, r.line_time) = (PredictionRow::LINE_CONSENSUS.into(), Utc.with_ymd_and_hms(2024, 3, 20, hour, 0, 0).single());
+            (r.over_price, r.under_price) = (Some(1.91), Some(1.91));
+            r
+        };
+        p.push(snapshot(6, 15));
+        p.push(snapshot(7, 15));
+        p.push(snapshot(8, 16));
+        assert_eq!(p.answers(), 9);
         let rows = p.take();
-        assert_eq!(rows.len(), 4, "one row per distinct answer");
+        assert_eq!(rows.len(), 6, "one row per distinct answer");
+        assert_eq!(rows.iter().map(|r| r.asked).collect::<Vec<_>>(), [3, 1, 1, 1, 2, 1]);
         assert_eq!((rows[0].asked, rows[0].predicted_at.format("%M").to_string(), rows[0].run_at), (3, "09".to_string(), rows[0].predicted_at));
-        assert!(rows[1..].iter().all(|r| r.asked == 1));
         assert!(p.rows.is_empty() && p.index.is_empty());
     }
 

@@ -4,9 +4,11 @@
 //! ([`Predictor::predict_with`] on the registry's current model, features from the same
 //! history snapshot), with what is known at the run's clock: the stored official lists,
 //! else the latest injury report filed by then, else unknown; announced lineups when a
-//! file gives them. Each answer is written to `predictions` with `source = slate`, the
-//! run's name and clock, the model version and where each list came from, so grading sees
-//! the whole slate and not only what clients happened to ask.
+//! file gives them; the consensus of the stored prop lines posted by then, else no line.
+//! Each answer is written to `predictions` with `source = slate`, the run's name and
+//! clock, the model version, where each list came from and the line it used (with its
+//! snapshot time and prices), so grading sees the whole slate and not only what clients
+//! happened to ask.
 //!
 //! A run is named (`--run morning`, `--run pretip`): rerunning a date's run writes only
 //! the players it has not stored yet (a run cut off half-way is completed, a finished one
@@ -43,8 +45,8 @@ pub struct SlateArgs {
     /// the players it has not stored yet.
     #[arg(long, env = "NBA_SLATE_RUN", value_parser = parse_run_name)]
     pub run: String,
-    /// The run's clock (RFC 3339, e.g. 2024-03-20T15:00:00Z): injury reports filed after it
-    /// are not used. Default: now.
+    /// The run's clock (RFC 3339, e.g. 2024-03-20T15:00:00Z): injury reports filed and prop
+    /// lines posted after it are not used. Default: now.
     #[arg(long, env = "NBA_SLATE_AS_OF")]
     pub as_of: Option<DateTime<Utc>>,
     /// Announced starting lineups (JSON: `{"game_date": "YYYY-MM-DD", "teams": {"BOS":
@@ -85,6 +87,8 @@ pub struct SlateRunSummary {
     /// Written rows by the source of the player's team's inactive list, and of its lineup.
     pub availability_sources: BTreeMap<String, usize>,
     pub lineup_sources: BTreeMap<String, usize>,
+    /// Written rows that used a stored line (the consensus at the run's clock).
+    pub with_line: usize,
 }
 
 impl SlateRunSummary {
@@ -109,6 +113,7 @@ impl SlateRunSummary {
         let tally = |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         if self.written > 0 {
             out.push_str(&format!("  inactive lists: {}\n  lineups: {}\n", tally(&self.availability_sources), tally(&self.lineup_sources)));
+            out.push_str(&format!("  stored lines: {} of {} written players\n", self.with_line, self.written));
         }
         for (player, why) in &self.failed {
             out.push_str(&format!("  failed {player}: {why}\n"));
@@ -154,9 +159,10 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
         }
         match predictor.predict_with(&model, req, METHOD) {
             Ok(scored) => {
-                if let Some(row) = prediction_row(by(), &scored.response, req.is_home, &scored.features, None) {
+                if let Some(row) = prediction_row(by(), &scored.response, req.is_home, &scored.features, scored.line.as_ref()) {
                     *summary.availability_sources.entry(row.availability_source.clone()).or_default() += 1;
                     *summary.lineup_sources.entry(row.lineup_source.clone()).or_default() += 1;
+                    summary.with_line += usize::from(row.line.is_some());
                     rows.push(row);
                 }
             }
@@ -165,7 +171,15 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
     }
     store.insert(&rows).await.context("writing the slate to predictions")?;
     summary.written = rows.len();
-    tracing::info!(%date, run = %args.run, written = summary.written, already = summary.already_stored, failed = summary.failed.len(), "slate run");
+    tracing::info!(
+        %date,
+        run = %args.run,
+        written = summary.written,
+        with_line = summary.with_line,
+        already = summary.already_stored,
+        failed = summary.failed.len(),
+        "slate run"
+    );
     Ok(summary)
 }
 
