@@ -94,6 +94,11 @@ pub enum Command {
     /// official inactive list. Shapes: docs/ingest.md, "Injury reports".
     #[command(subcommand)]
     Injuries(InjuriesCommand),
+    /// Sportsbook player-points lines (one line per book, player and snapshot, Over and
+    /// Under priced): what the server, the slate and grading compare predictions with.
+    /// Shapes: docs/ingest.md, "Prop lines".
+    #[command(subcommand)]
+    Lines(LinesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +113,23 @@ pub enum InjuriesCommand {
 #[derive(Debug, Args)]
 pub struct InjuriesLoadArgs {
     /// Report files (.csv, .json) or folders holding them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinesCommand {
+    /// Load line files (the odds APIs' event-odds JSON, or CSV; folders: their .csv and
+    /// .json files). Players and teams are resolved to ids and codes, prices stored as
+    /// decimal odds; a bad line is rejected with its place and the reason
+    /// (data_quality_issues and the summary) and the rest is kept. Loading the same file
+    /// twice writes nothing. Exit code 1 when anything was rejected.
+    Load(LinesLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LinesLoadArgs {
+    /// Line files (.json, .csv) or folders holding them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }

@@ -8,6 +8,7 @@
 //!   predictions against what happened.
 //! - [`scrape`]: polite fetching of new pages into a raw page store.
 //! - [`injuries`]: injury reports (CSV or JSON) into `injury_reports`.
+//! - [`lines`]: sportsbook player-points lines (event-odds JSON or CSV) into `prop_lines`.
 //!
 //! Page parsing itself lives in the `nba-pages` crate, tables and rows in `nba-store`.
 
@@ -16,6 +17,7 @@ pub mod build;
 pub mod cli;
 pub mod grade;
 pub mod injuries;
+pub mod lines;
 pub mod load;
 pub mod monitoring;
 pub mod progress;
@@ -23,7 +25,7 @@ pub mod scrape;
 pub mod validate;
 
 use anyhow::Context;
-use cli::{BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, InjuriesCommand, InjuriesLoadArgs, LoadArgs, ProgressMode, QueryArgs, RangeArgs, ScrapeArgs};
+use cli::{BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, InjuriesCommand, InjuriesLoadArgs, LinesCommand, LinesLoadArgs, LoadArgs, ProgressMode, QueryArgs, RangeArgs, ScrapeArgs};
 use nba_store::Store;
 use std::process::ExitCode;
 
@@ -50,6 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => monitoring_query(global, args).await,
         Command::Scrape(args) => scrape_pages(global, args).await,
         Command::Injuries(InjuriesCommand::Load(args)) => load_injuries(global, &args).await,
+        Command::Lines(LinesCommand::Load(args)) => load_lines(global, &args).await,
     }
 }
 
@@ -211,6 +214,14 @@ async fn scrape_pages(global: &GlobalArgs, args: ScrapeArgs) -> anyhow::Result<E
 async fn load_injuries(global: &GlobalArgs, args: &InjuriesLoadArgs) -> anyhow::Result<ExitCode> {
     let store = migrated_store(global).await?;
     let summary = injuries::load(&store, &args.paths).await?;
+    print!("{}", summary.render());
+    Ok(exit_code(summary.all_good()))
+}
+
+/// Loads sportsbook prop-line files; exit code 1 when a file or a line was rejected.
+async fn load_lines(global: &GlobalArgs, args: &LinesLoadArgs) -> anyhow::Result<ExitCode> {
+    let store = migrated_store(global).await?;
+    let summary = lines::load(&store, &args.paths).await?;
     print!("{}", summary.render());
     Ok(exit_code(summary.all_good()))
 }
