@@ -591,8 +591,8 @@ fn render_calls(summaries: &[GradeSummaryRow]) -> String {
 /// rates, the return at the stored prices and the closing-line value.
 fn render_market(summaries: &[GradeSummaryRow]) -> String {
     let mut out = format!(
-        "\nagainst the market, on the graded rows with a line only (model and line MAE on the same rows); break-even at -110 odds {:.1} %, \
-         ROI = return per unit staked at the stored price, CLV = closing - line for OVER, line - closing for UNDER (+: toward the call)\n",
+        "\nagainst the market, on the graded rows with a line only (model and line MAE on the same rows); break-even at -110 odds {:.1} %\n\
+         ROI = return per unit staked at the stored price; CLV = closing - line for OVER, line - closing for UNDER (+: toward the call)\n",
         BREAK_EVEN_110 * 100.0
     );
     out.push_str(&format!(

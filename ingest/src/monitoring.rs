@@ -15,6 +15,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("model_drift", include_str!("../../sql/monitoring/model_drift.sql")),
     ("live_calibration", include_str!("../../sql/monitoring/live_calibration.sql")),
     ("call_hit_rate", include_str!("../../sql/monitoring/call_hit_rate.sql")),
+    ("market", include_str!("../../sql/monitoring/market.sql")),
 ];
 
 /// The SQL of the monitoring query called `name`.

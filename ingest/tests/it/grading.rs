@@ -1,11 +1,12 @@
 //! `nba-ingest grade` on a real day of the sample: slate runs and client requests with
 //! lines and calls, graded against the points read independently from the raw box
-//! scores, every graded row and summary figure computed by hand here.
+//! scores, every graded row and summary figure computed by hand here; then the same
+//! against stored sportsbook lines: prices, returns, closing lines, the line's own MAE.
 
 use crate::util::*;
 use chrono::{NaiveDate, TimeZone, Utc};
 use nba_store::Store;
-use nba_store::rows::{GradeSummaryRow, GradedPredictionRow, ModelRegistryRow, PredictionRow};
+use nba_store::rows::{GradeSummaryRow, GradedPredictionRow, ModelRegistryRow, PredictionRow, PropLineRow};
 use std::collections::HashMap;
 
 const VERSION: &str = "v-grading";
@@ -32,6 +33,10 @@ struct Said {
     p90: f32,
     line: Option<f32>,
     call: &'static str,
+    /// `request` for a client's line, `consensus` or a book's key for a stored one.
+    line_source: &'static str,
+    over_price: Option<f64>,
+    under_price: Option<f64>,
 }
 
 impl Said {
@@ -62,10 +67,10 @@ impl Said {
             lineup_source: "unknown".into(),
             opponent_lineup_source: "unknown".into(),
             asked: 1,
-            line_source: String::new(),
-            line_time: None,
-            over_price: None,
-            under_price: None,
+            line_source: self.line_source.into(),
+            line_time: self.over_price.map(|_| at),
+            over_price: self.over_price,
+            under_price: self.under_price,
         }
     }
 }
@@ -74,7 +79,22 @@ impl Said {
 type When = (&'static str, &'static str, u32);
 
 fn said(p: &Boxed, (source, run, minute): When, predicted: f32, interval: (f32, f32), line: Option<f32>, call: &'static str) -> Said {
-    Said { player: p.player_id.clone(), team: p.team.clone(), source, run, minute, predicted, p10: interval.0, p90: interval.1, line, call }
+    let line_source = if line.is_some() { PredictionRow::LINE_REQUEST } else { "" };
+    Said {
+        player: p.player_id.clone(),
+        team: p.team.clone(),
+        source,
+        run,
+        minute,
+        predicted,
+        p10: interval.0,
+        p90: interval.1,
+        line,
+        call,
+        line_source,
+        over_price: None,
+        under_price: None,
+    }
 }
 
 /// What the grade of one prediction must be, worked out here from its points.
@@ -143,14 +163,14 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9 || (a.is_nan() && b.is_nan())
 }
 
-#[tokio::test]
-async fn grade_scores_every_slate_run_and_request_and_its_call() {
-    let store = fresh_store("grading").await;
+/// The sample loaded and built into a fresh database: the store, its first day and that
+/// day's players as the raw box scores have them (not the summary grading reads).
+async fn graded_day(name: &str) -> (Store, String, NaiveDate, Vec<Boxed>) {
+    let store = fresh_store(name).await;
     nba_ingest::load::load(Some(&store), &opts(&[&nba_testkit::sample_archive()])).await.unwrap();
     nba_ingest::build::build(&store, &Default::default()).await.unwrap();
     let date: String = store.client().query("SELECT toString(min(game_date)) FROM player_boxscores").fetch_one().await.unwrap();
     let day: NaiveDate = date.parse().unwrap();
-    // The day's points from the raw box scores (not the summary grading reads).
     let boxed: Vec<Boxed> = store
         .client()
         .query("SELECT player_id, team, status, pts FROM player_boxscores FINAL WHERE game_date = toDate(?) ORDER BY player_id")
@@ -158,6 +178,36 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
         .fetch_all()
         .await
         .unwrap();
+    (store, date, day, boxed)
+}
+
+/// The graded version's registry event (its test MAE, 2.5, is what `live_calibration`
+/// compares with).
+fn registry_row() -> ModelRegistryRow {
+    ModelRegistryRow {
+        version: VERSION.into(),
+        event: "promoted".into(),
+        event_at: Utc::now(),
+        event_at_us: 1,
+        created_at: Utc::now(),
+        source_commit: String::new(),
+        feature_version: 4,
+        contract_hash: String::new(),
+        objective: "absolute_error".into(),
+        train_rows: 1,
+        test_scored_rows: 1,
+        test_mae: 2.5,
+        best_baseline: String::new(),
+        best_baseline_mae: 0.0,
+        model_sha256: String::new(),
+        message: String::new(),
+        manifest: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn grade_scores_every_slate_run_and_request_and_its_call() {
+    let (store, date, day, boxed) = graded_day("grading").await;
     let played: Vec<&Boxed> = boxed.iter().filter(|b| b.status == "Played").collect();
     let p: Vec<&Boxed> = played.iter().copied().take(6).collect();
     let dnp = boxed.iter().find(|b| b.status != "Played").expect("a did-not-play row that day");
@@ -200,26 +250,7 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
     ];
     let all: Vec<&Said> = morning.iter().chain(&pretip).chain([&earlier]).chain(&requests).collect();
     store.insert(&all.iter().map(|s| s.row(day)).collect::<Vec<_>>()).await.unwrap();
-    let registry = ModelRegistryRow {
-        version: VERSION.into(),
-        event: "promoted".into(),
-        event_at: Utc::now(),
-        event_at_us: 1,
-        created_at: Utc::now(),
-        source_commit: String::new(),
-        feature_version: 4,
-        contract_hash: String::new(),
-        objective: "absolute_error".into(),
-        train_rows: 1,
-        test_scored_rows: 1,
-        test_mae: 2.5,
-        best_baseline: String::new(),
-        best_baseline_mae: 0.0,
-        model_sha256: String::new(),
-        message: String::new(),
-        manifest: String::new(),
-    };
-    store.insert(&[registry]).await.unwrap();
+    store.insert(&[registry_row()]).await.unwrap();
 
     let url = nba_testkit::clickhouse_url();
     let out = run_cli(store.database(), url, &["grade", "--from", &date, "--to", &date]);
@@ -260,6 +291,9 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
         };
         assert_eq!(got, want, "{s:?}");
         assert_eq!((r.abs_error, r.predicted, r.line, r.call.as_str(), r.model_version.as_str()), (want.error.abs(), s.predicted, s.line, s.call, VERSION));
+        // A client's line, no prices, no lines stored: the line's error, nothing priced.
+        assert_eq!((r.line_source.as_str(), r.price, r.profit, r.closing_line, r.clv), (s.line_source, None, None, None, None), "{s:?}");
+        assert_eq!(r.line_abs_error, s.line.map(|l| (f64::from(l) - f64::from(want.actual)).abs()), "{s:?}");
     }
     // The designed cases came out as designed: the integer line scored exactly is a push.
     let outcome_of = |player: &str, run: &str| rows.iter().find(|r| r.player_id == player && r.run == run).map(|r| r.outcome.clone()).unwrap();
@@ -365,4 +399,139 @@ async fn grade_scores_every_slate_run_and_request_and_its_call() {
     assert!((num(cols[5]) - morning_all.coverage).abs() < 1e-4 && num(cols[6]) == 0.8, "{line}");
     assert!((num(cols[7]) - morning_all.mae).abs() < 1e-3 && num(cols[8]) == 2.5, "{line}");
     assert!((num(cols[9]) - num(cols[7]) / 2.5).abs() < 2e-3, "{line}");
+}
+
+/// One book's snapshot of a player's line on the graded day (tip-off 23:30 UTC).
+fn snapshot(p: &Boxed, day: NaiveDate, book: &str, hour: u32, line: f32) -> PropLineRow {
+    let at = |h: u32, m: u32| Utc.from_utc_datetime(&day.and_hms_opt(h, m, 0).unwrap());
+    PropLineRow {
+        snapshot_time: at(hour, 0),
+        game_date: day,
+        game_id: format!("{}0{}", day.format("%Y%m%d"), p.team),
+        book: book.into(),
+        player_id: p.player_id.clone(),
+        player_name: p.player_id.clone(),
+        team: p.team.clone(),
+        line,
+        over_price: 1.91,
+        under_price: 1.91,
+        tipoff: at(23, 30),
+        source_file: "lines/grading.json".into(),
+        version: 1,
+    }
+}
+
+/// A call on a stored line at its prices.
+fn on_stored(s: Said, line_source: &'static str, over: f64, under: f64) -> Said {
+    Said { line_source, over_price: Some(over), under_price: Some(under), ..s }
+}
+
+#[tokio::test]
+async fn grade_against_stored_lines_prices_returns_and_closing_lines() {
+    let (store, date, day, boxed) = graded_day("grading_market").await;
+    // Players who scored at least 5, so every line below is a real points line.
+    let p: Vec<&Boxed> = boxed.iter().filter(|b| b.status == "Played" && b.pts >= 5).take(6).collect();
+    let pts = |b: &Boxed| f32::from(b.pts);
+    let (m, r): (When, When) = ((PredictionRow::SLATE, "morning", 0), (PredictionRow::REQUEST, "", 45));
+    let wide = |b: &Boxed| (pts(b) - 10.0, pts(b) + 10.0);
+
+    // With P a player's points (each line is P plus or minus a half point or more):
+    // | p | said                     | line  | O/U price | predicted | outcome | profit | model |err| | line |err| | closing | CLV  |
+    // | 0 | morning OVER, consensus  | P-0.5 | 1.91/1.91 | P+2       | hit     | +0.91  | 2           | 0.5        | P       | +0.5 |
+    // | 1 | morning UNDER, fanduel   | P+1.5 | 1.80/2.05 | P-2       | hit     | +1.05  | 2           | 1.5        | P+2.5   | -1   |
+    // | 2 | morning OVER, consensus  | P+0.5 | 2.20/1.70 | P+4       | miss    | -1     | 4           | 0.5        | P+0.5   | 0    |
+    // | 3 | morning PASS, consensus  | P+0.5 | 1.91/1.91 | P+1       |         |        | 1           | 0.5        | P+0.5   |      |
+    // | 4 | request OVER, own line   | P-1.5 | none      | P+1       | hit     |        | 1           | 1.5        | none    |      |
+    // | 5 | morning, no line         |       |           | P-3       |         |        | 3           |            |         |      |
+    // p0 closes at the median of DraftKings (moved from P-0.5 to P+0.5) and FanDuel
+    // (P-0.5): their mean, P. p1's FanDuel moved from P+1.5 to P+2.5: UNDER P+1.5 lost a
+    // point of value.
+    let said = [
+        on_stored(said(p[0], m, pts(p[0]) + 2.0, wide(p[0]), Some(pts(p[0]) - 0.5), "OVER"), "consensus", 1.91, 1.91),
+        on_stored(said(p[1], m, pts(p[1]) - 2.0, wide(p[1]), Some(pts(p[1]) + 1.5), "UNDER"), "fanduel", 1.80, 2.05),
+        on_stored(said(p[2], m, pts(p[2]) + 4.0, wide(p[2]), Some(pts(p[2]) + 0.5), "OVER"), "consensus", 2.20, 1.70),
+        on_stored(said(p[3], m, pts(p[3]) + 1.0, wide(p[3]), Some(pts(p[3]) + 0.5), "PASS"), "consensus", 1.91, 1.91),
+        said(p[4], r, pts(p[4]) + 1.0, wide(p[4]), Some(pts(p[4]) - 1.5), "OVER"),
+        said(p[5], m, pts(p[5]) - 3.0, wide(p[5]), None, ""),
+    ];
+    let lines = [
+        snapshot(p[0], day, "draftkings", 15, pts(p[0]) - 0.5),
+        snapshot(p[0], day, "draftkings", 22, pts(p[0]) + 0.5),
+        snapshot(p[0], day, "fanduel", 15, pts(p[0]) - 0.5),
+        snapshot(p[1], day, "fanduel", 16, pts(p[1]) + 1.5),
+        snapshot(p[1], day, "fanduel", 20, pts(p[1]) + 2.5),
+        snapshot(p[2], day, "betmgm", 14, pts(p[2]) + 0.5),
+        snapshot(p[3], day, "betmgm", 14, pts(p[3]) + 0.5),
+    ];
+    store.insert(&said.iter().map(|s| s.row(day)).collect::<Vec<_>>()).await.unwrap();
+    store.insert(&lines).await.unwrap();
+
+    let url = nba_testkit::clickhouse_url();
+    let out = run_cli(store.database(), url, &["grade", "--from", &date, "--to", &date]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(printed.contains("against the market") && printed.contains("+32.0 %"), "{printed}");
+
+    let rows = graded_rows(&store).await;
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    let row = |b: &Boxed| rows.iter().find(|r| r.player_id == b.player_id).unwrap_or_else(|| panic!("{} not graded", b.player_id));
+    let (r0, r1, r2, r3, r4, r5) = (row(p[0]), row(p[1]), row(p[2]), row(p[3]), row(p[4]), row(p[5]));
+    assert_eq!([&r0.outcome, &r1.outcome, &r2.outcome, &r3.outcome, &r4.outcome, &r5.outcome].map(|o| o.as_str()), ["hit", "hit", "miss", "", "hit", ""]);
+    assert_eq!(
+        [&r0.line_source, &r1.line_source, &r2.line_source, &r3.line_source, &r4.line_source, &r5.line_source].map(|o| o.as_str()),
+        ["consensus", "fanduel", "consensus", "consensus", "request", ""]
+    );
+    assert_eq!([r0.price, r1.price, r2.price, r3.price, r4.price, r5.price], [Some(1.91), Some(2.05), Some(2.20), None, None, None]);
+    let profits = [r0.profit, r1.profit, r2.profit, r3.profit, r4.profit, r5.profit];
+    assert!(close(profits[0].unwrap(), 0.91) && close(profits[1].unwrap(), 1.05) && profits[2] == Some(-1.0), "{profits:?}");
+    assert_eq!(&profits[3..], [None, None, None]);
+    assert_eq!(
+        [r0.closing_line, r1.closing_line, r2.closing_line, r3.closing_line, r4.closing_line, r5.closing_line],
+        [Some(pts(p[0])), Some(pts(p[1]) + 2.5), Some(pts(p[2]) + 0.5), Some(pts(p[3]) + 0.5), None, None]
+    );
+    assert_eq!([r0.clv, r1.clv, r2.clv, r3.clv, r4.clv, r5.clv], [Some(0.5), Some(-1.0), Some(0.0), None, None, None]);
+    assert_eq!(
+        [r0.line_abs_error, r1.line_abs_error, r2.line_abs_error, r3.line_abs_error, r4.line_abs_error, r5.line_abs_error],
+        [Some(0.5), Some(1.5), Some(0.5), Some(0.5), Some(1.5), None]
+    );
+
+    // Summaries. Morning, all: 5 graded (p0-p3, p5), MAE (2+2+4+1+3)/5 = 2.4; lined 4
+    // (p0-p3): model (2+2+4+1)/4 = 2.25 beside the line's (0.5+1.5+0.5+0.5)/4 = 0.75;
+    // priced 3 (p3 is a PASS), profit 0.91+1.05-1 = 0.96, ROI 0.32; CLV (0.5-1+0)/3 =
+    // -1/6, toward 1, away 1.
+    let sums = summaries(&store).await;
+    let find = |source: &str, bucket: &str| {
+        sums.iter().find(|s| s.source == source && s.edge_bucket == bucket).unwrap_or_else(|| panic!("{source}/{bucket}: {sums:#?}"))
+    };
+    let all = find("slate", "all");
+    assert_eq!((all.graded, all.lined, all.priced_calls, all.clv_calls, all.clv_toward, all.clv_away), (5, 4, 3, 3, 1, 1), "{all:?}");
+    assert!(close(all.mae, 2.4) && close(all.lined_mae, 2.25) && close(all.line_mae, 0.75), "{all:?}");
+    assert!(close(all.profit, 0.96) && close(all.roi, 0.32) && close(all.clv_mean, -1.0 / 6.0), "{all:?}");
+    // Morning, 3-5 (edges -3.5 and 3.5: p1, p2): model (2+4)/2 = 3, line (1.5+0.5)/2 = 1;
+    // profit 1.05-1 = 0.05, ROI 0.025; CLV (-1+0)/2 = -0.5, away 1.
+    let mid = find("slate", "3-5");
+    assert_eq!((mid.lined, mid.priced_calls, mid.clv_calls, mid.clv_toward, mid.clv_away), (2, 2, 2, 0, 1), "{mid:?}");
+    assert!(close(mid.lined_mae, 3.0) && close(mid.line_mae, 1.0) && close(mid.roi, 0.025) && close(mid.clv_mean, -0.5), "{mid:?}");
+    // The request: lined 1, model 1 beside the line's 1.5; a hit, but nothing priced.
+    let req = find("request", "all");
+    assert_eq!((req.lined, req.over_hits, req.priced_calls, req.profit, req.clv_calls), (1, 1, 0, 0.0, 0), "{req:?}");
+    assert!(close(req.lined_mae, 1.0) && close(req.line_mae, 1.5) && req.roi.is_nan() && req.clv_mean.is_nan(), "{req:?}");
+
+    // The `market` monitoring query on the same rows (30 days; one graded day here).
+    let q = run_cli(store.database(), url, &["query", "market", "--format", "TSV"]);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let q = String::from_utf8_lossy(&q.stdout).into_owned();
+    let cols = |prefix: &str| -> Vec<String> {
+        let line = q.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in\n{q}"));
+        line.split('\t').map(String::from).collect()
+    };
+    // lined, model_mae, line_mae, over hit rate (p0 hit, p2 miss), under (p1 hit),
+    // break-even, priced, profit, roi, clv calls, mean, toward, away.
+    let morning = cols(&format!("{VERSION}\tslate\tmorning\tall\t"));
+    assert_eq!(&morning[4..], ["4", "2.25", "0.75", "0.5", "1", "0.524", "3", "0.96", "0.32", "3", "-0.167", "1", "1"], "{q}");
+    let request = cols(&format!("{VERSION}\trequest\t\tall\t"));
+    assert_eq!(&request[4..], ["1", "1", "1.5", "1", "nan", "0.524", "0", "0", "nan", "0", "nan", "0", "0"], "{q}");
+    // Buckets without a lined row are left out: the morning has 0-1.5 (p3), 1.5-3 (p0), 3-5.
+    let buckets: Vec<&str> = q.lines().filter(|l| l.contains("\tslate\tmorning\t")).map(|l| l.split('\t').nth(3).unwrap_or("")).collect();
+    assert_eq!(buckets, ["0-1.5", "1.5-3", "3-5", "all"], "{q}");
 }
