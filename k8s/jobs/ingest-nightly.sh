@@ -2,7 +2,8 @@
 # Nightly ingest (CronJob nba-ingest-nightly): fetch the last days' pages and load them,
 # build features, validate, grade the last week's predictions and calls, then push the
 # outcome and what the alerts need (validation result, data freshness, live MAE drift,
-# live p10-p90 coverage and the calls' hit rate per model version, source and slate run).
+# live p10-p90 coverage and the calls' hit rate per model version, source and slate run,
+# and against the market: model and line MAE on the lined rows, ROI, closing-line value).
 #
 # Exit code: 0 all good; 1 partial (pages rejected/failed, or validation found a
 # critical failure: data is loaded but needs a look); 2 error (ClickHouse unreachable,
@@ -109,6 +110,25 @@ if calls=$("$INGEST" query call_hit_rate --format TSV 2>/dev/null); then
     done < <(printf '%s\n' "$calls" | awk -F'\t' 'NF >= 11 && $4 == "all" && $5 - $10 > 0 { printf "%s|%s|%s|%d|%s\n", $1, $2, $3, $5 - $10, $11 }')
 else
     log "warning: query call_hit_rate failed; call hit rates not pushed"
+fi
+
+# Against the market, last 30 graded days per version, source and run (all edges), on
+# the graded rows with a line only. market columns: model_version source run edge_bucket
+# lined model_mae line_mae over_hit_rate under_hit_rate break_even priced_calls profit
+# roi clv_calls clv_mean clv_toward clv_away. ROI and CLV only when there are priced
+# calls and calls with a closing line (else they are nan).
+if market=$("$INGEST" query market --format TSV 2>/dev/null); then
+    while IFS='|' read -r version source run lined model_mae line_mae priced roi clv_calls clv_mean; do
+        labels="model_version=\"$version\",source=\"$source\",run=\"$run\""
+        extra_metric "nba_grade_lined_30d{$labels} $lined"
+        extra_metric "nba_grade_lined_model_mae_30d{$labels} $model_mae"
+        extra_metric "nba_grade_line_mae_30d{$labels} $line_mae"
+        extra_metric "nba_grade_priced_calls_30d{$labels} $priced"
+        [ "$priced" -gt 0 ] && extra_metric "nba_grade_roi_30d{$labels} $roi"
+        [ "$clv_calls" -gt 0 ] && extra_metric "nba_grade_clv_mean_30d{$labels} $clv_mean"
+    done < <(printf '%s\n' "$market" | awk -F'\t' 'NF >= 17 && $4 == "all" && $5 ~ /^[0-9]+$/ && $5 > 0 && $11 ~ /^[0-9]+$/ && $14 ~ /^[0-9]+$/ { printf "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n", $1, $2, $3, $5, $6, $7, $11, $13, $14, $15 }')
+else
+    log "warning: query market failed; market figures not pushed"
 fi
 
 job_finish "$code"

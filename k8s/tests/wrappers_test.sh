@@ -73,6 +73,7 @@ case "\$1" in
             model_drift) printf '$yesterday\tv2\t300\t6\t0.1\t5\t1\n$yesterday\tv1\t10\t5\t0\t\\\\N\t\\\\N\n$today\tv2\t100\t7\t0.2\t5\t2\n2001-01-01\tv2\t9999\t99\t0\t5\t94\n' ;;
             live_calibration) printf 'v2\tslate\tpretip\t7\t800\t0.7\t0.8\t5.1\t4.9\t1.041\t0.2\t0.4\t0.6\nv2\trequest\t\t7\t120\t0.81\t0.8\t5\t4.9\t1.02\t0\t0.4\t0.6\n' ;;
             call_hit_rate) printf 'v2\tslate\tpretip\t5+\t30\t20\t0.6\t10\t0.5\t0\t0.567\t0.524\t0.082\nv2\tslate\tpretip\tall\t330\t200\t0.55\t130\t0.5\t10\t0.531\t0.524\t0.014\n' ;;
+            market) printf 'v2\tslate\tpretip\t5+\t40\t6.1\t5.9\t0.6\t0.5\t0.524\t30\t3.2\t0.1067\t30\t0.4\t18\t9\nv2\tslate\tpretip\tall\t600\t4.8\t4.6\t0.55\t0.5\t0.524\t320\t6.4\t0.02\t300\t0.15\t160\t110\nv2\trequest\t\tall\t50\t5.2\t4.9\t0.5\tnan\t0.524\t0\t0\tnan\t0\tnan\t0\t0\n' ;;
         esac ;;
 esac
 STUB
@@ -133,6 +134,19 @@ expect "live coverage of requests" has_re '^nba_grade_coverage_7d\{instance="",j
 expect "decided calls" has 'nba_grade_calls_decided_30d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 320'
 expect "call hit rate of all edges" has 'nba_grade_call_hit_rate_30d{instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"} 0.531'
 expect "one hit rate per run (the bucket rows are not pushed)" test "$(metrics | grep -c '^nba_grade_call_hit_rate_30d')" -eq 1
+# Against the market (query market, `all` rows): MAE of the model and of the line on the
+# same 600 lined rows, ROI and CLV; requests with no priced call and no closing line push
+# their MAEs but no ROI or CLV (nan).
+mk='instance="",job="nba-ingest-nightly",model_version="v2",run="pretip",source="slate"'
+expect "lined rows" has "nba_grade_lined_30d{$mk} 600"
+expect "model MAE on the lined rows" has "nba_grade_lined_model_mae_30d{$mk} 4.8"
+expect "line MAE on the same rows" has "nba_grade_line_mae_30d{$mk} 4.6"
+expect "priced calls" has "nba_grade_priced_calls_30d{$mk} 320"
+expect "ROI at the stored prices" has "nba_grade_roi_30d{$mk} 0.02"
+expect "mean closing-line value" has "nba_grade_clv_mean_30d{$mk} 0.15"
+expect "line MAE of requests" has_re '^nba_grade_line_mae_30d\{instance="",job="nba-ingest-nightly",model_version="v2",(run="",)?source="request"\} 4\.9$'
+expect "no ROI without priced calls" test "$(metrics | grep -c '^nba_grade_roi_30d')" -eq 1
+expect "no CLV without closing lines" test "$(metrics | grep -c '^nba_grade_clv_mean_30d')" -eq 1
 
 # 2. Nightly ingest succeeds: success timestamp appears, validation flag clears.
 set +e
