@@ -31,8 +31,7 @@ use std::sync::{Arc, Mutex};
 
 /// The tables a snapshot is read from: a refresh reloads when any of them changed (its
 /// newest row version or its row count). `player_boxscores` feeds the player registry.
-const WATCHED_TABLES: [&str; 7] =
-    ["player_game_summary", "team_game_summary", "game_inactives", "games", "injury_reports", "prop_lines", "player_boxscores"];
+const WATCHED_TABLES: [&str; 7] = ["player_game_summary", "team_game_summary", "game_inactives", "games", "injury_reports", "prop_lines", "player_boxscores"];
 
 /// One immutable view of the league's history, replaced whole when ClickHouse changes.
 #[derive(Debug)]

@@ -195,9 +195,7 @@ pub fn line_choice(req: &PredictRequest) -> Result<LineChoice, ServeError> {
         (Some(l), _) if !l.is_finite() || l < 0.0 => Err(ServeError::invalid("line", format!("{l} is not a points line (finite, >= 0)"))),
         (Some(_), Some(_)) => Err(ServeError::invalid("line_book", "given together with line: give one of them")),
         (Some(l), None) => Ok(LineChoice::Given(l)),
-        (None, Some(_)) if req.ignore_stored => {
-            Err(ServeError::invalid("line_book", "given together with ignore_stored: a book's line is a stored line"))
-        }
+        (None, Some(_)) if req.ignore_stored => Err(ServeError::invalid("line_book", "given together with ignore_stored: a book's line is a stored line")),
         (None, Some(book)) => Ok(LineChoice::Book(book_key(book)?)),
         (None, None) if req.ignore_stored => Ok(LineChoice::NoLine),
         (None, None) => Ok(LineChoice::Consensus),

@@ -9,6 +9,7 @@ mod calibration;
 mod faults;
 mod flight;
 mod game_day;
+mod lines;
 mod names;
 mod ops;
 mod predict;
