@@ -379,7 +379,13 @@ fn check_line(raw: &RawLine, reference: &Reference) -> Result<PropLineRow, Findi
     if book.is_empty() {
         return Err(fail(checks::BAD_ENTRY, "no book".into(), &written, None));
     }
-    let time = parse::parse_time("snapshot_time", &raw.snapshot_time).map_err(|r| fail(checks::BAD_TIME, r, &written, None))?;
+    let time = match (&raw.when, raw.snapshot_time.trim().is_empty()) {
+        (GameWhen::Commence(_), true) => {
+            let reason = "no snapshot time: neither the market nor the bookmaker has a last_update, and no historical timestamp wraps the file";
+            return Err(fail(checks::BAD_TIME, reason.to_string(), &written, None));
+        }
+        _ => parse::parse_time("snapshot_time", &raw.snapshot_time).map_err(|r| fail(checks::BAD_TIME, r, &written, None))?,
+    };
     let (date, commence) = match &raw.when {
         GameWhen::Date(d) => (parse::parse_game_date(d).map_err(|r| fail(checks::BAD_DATE, r, &written, None))?, None),
         GameWhen::Commence(c) => {
@@ -601,6 +607,11 @@ mod tests {
             (RawLine { book: " ".into(), ..raw() }, checks::BAD_ENTRY, &["no book"]),
             (RawLine { snapshot_time: "2023-10-27 14:00".into(), ..raw() }, checks::BAD_TIME, &["snapshot_time", "2023-10-27 14:00"]),
             (RawLine { snapshot_time: String::new(), ..raw() }, checks::BAD_TIME, &["no snapshot_time"]),
+            (
+                RawLine { snapshot_time: String::new(), when: GameWhen::Commence("2023-10-27T23:30:00Z".into()), ..raw() },
+                checks::BAD_TIME,
+                &["no snapshot time", "last_update", "timestamp"],
+            ),
             (RawLine { when: GameWhen::Commence("tonight".into()), ..raw() }, checks::BAD_TIME, &["commence_time", "tonight"]),
             (RawLine { when: GameWhen::Date("10/27/2023".into()), ..raw() }, checks::BAD_DATE, &["10/27/2023"]),
             (RawLine { away_team: "Seattle SuperSonics".into(), ..raw() }, checks::UNKNOWN_TEAM, &["Seattle SuperSonics"]),

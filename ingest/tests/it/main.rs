@@ -11,6 +11,7 @@ mod faults;
 mod grading;
 mod hostile;
 mod injuries;
+mod lines;
 mod load;
 mod operations;
 mod scrape;
