@@ -534,4 +534,38 @@ async fn grade_against_stored_lines_prices_returns_and_closing_lines() {
     // Buckets without a lined row are left out: the morning has 0-1.5 (p3), 1.5-3 (p0), 3-5.
     let buckets: Vec<&str> = q.lines().filter(|l| l.contains("\tslate\tmorning\t")).map(|l| l.split('\t').nth(3).unwrap_or("")).collect();
     assert_eq!(buckets, ["0-1.5", "1.5-3", "3-5", "all"], "{q}");
+
+    // Days add up by their counts: a day before with 2 lined rows (model 1, line 2), one
+    // OVER call that hit at 1.90 and no closing line (its NaN CLV mean must not count).
+    // Morning over both days: lined 6, model (4*2.25 + 2*1)/6 = 11/6 = 1.833, line
+    // (4*0.75 + 2*2)/6 = 7/6 = 1.167, OVER 2 hits of 3, priced 4, profit 0.96+0.9 = 1.86,
+    // ROI 0.465, CLV still -1/6 on 3 calls.
+    let before = GradeSummaryRow {
+        game_date: day.pred_opt().unwrap(),
+        lined: 2,
+        lined_mae: 1.0,
+        line_mae: 2.0,
+        over_calls: 1,
+        over_hits: 1,
+        over_pushes: 0,
+        under_calls: 0,
+        under_hits: 0,
+        under_pushes: 0,
+        calls: 1,
+        priced_calls: 1,
+        profit: 0.9,
+        roi: 0.9,
+        clv_calls: 0,
+        clv_mean: f64::NAN,
+        clv_toward: 0,
+        clv_away: 0,
+        ..all.clone()
+    };
+    store.insert(&[before]).await.unwrap();
+    let q = run_cli(store.database(), url, &["query", "market", "--format", "TSV"]);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let q = String::from_utf8_lossy(&q.stdout).into_owned();
+    let line = q.lines().find(|l| l.starts_with(&format!("{VERSION}\tslate\tmorning\tall\t"))).unwrap_or_else(|| panic!("{q}"));
+    let two_days: Vec<&str> = line.split('\t').skip(4).collect();
+    assert_eq!(two_days, ["6", "1.833", "1.167", "0.667", "1", "0.524", "4", "1.86", "0.465", "3", "-0.167", "1", "1"], "{q}");
 }
