@@ -25,7 +25,10 @@ pub mod scrape;
 pub mod validate;
 
 use anyhow::Context;
-use cli::{BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, InjuriesCommand, InjuriesLoadArgs, LinesCommand, LinesLoadArgs, LoadArgs, ProgressMode, QueryArgs, RangeArgs, ScrapeArgs};
+use cli::{
+    BackfillArgs, BuildArgs, Cli, Command, GlobalArgs, InjuriesCommand, InjuriesLoadArgs, LinesCommand, LinesLoadArgs, LoadArgs, ProgressMode, QueryArgs,
+    RangeArgs, ScrapeArgs,
+};
 use nba_store::Store;
 use std::process::ExitCode;
 
