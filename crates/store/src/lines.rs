@@ -47,17 +47,18 @@ struct PlayerGame {
     tipoff: Option<DateTime<Utc>>,
 }
 
-/// Prop lines indexed by game date and player, then by book and snapshot time.
+/// Prop lines indexed by game date and player, then by book and snapshot time. Keyed by
+/// date first so that a lookup (on every Predict without a line) borrows the player id.
 #[derive(Debug, Clone, Default)]
 pub struct PropLines {
-    by_game: HashMap<(NaiveDate, String), PlayerGame>,
+    by_game: HashMap<NaiveDate, HashMap<String, PlayerGame>>,
 }
 
 impl PropLines {
     pub fn new(rows: impl IntoIterator<Item = PropLineRow>) -> Self {
-        let mut by_game: HashMap<(NaiveDate, String), PlayerGame> = HashMap::new();
+        let mut by_game: HashMap<NaiveDate, HashMap<String, PlayerGame>> = HashMap::new();
         for r in rows {
-            let game = by_game.entry((r.game_date, r.player_id)).or_default();
+            let game = by_game.entry(r.game_date).or_default().entry(r.player_id).or_default();
             game.tipoff = Some(game.tipoff.map_or(r.tipoff, |t| t.min(r.tipoff)));
             let snapshot = Snapshot { line: r.line, over_price: r.over_price, under_price: r.under_price };
             game.books.entry(r.book).or_default().insert(r.snapshot_time, snapshot);
@@ -81,7 +82,11 @@ impl PropLines {
 
     /// Number of (game date, player) pairs with at least one line.
     pub fn len(&self) -> usize {
-        self.by_game.len()
+        self.by_game.values().map(HashMap::len).sum()
+    }
+
+    fn game(&self, date: NaiveDate, player: &str) -> Option<&PlayerGame> {
+        self.by_game.get(&date)?.get(player)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,13 +95,13 @@ impl PropLines {
 
     /// `book`'s latest line at or before `as_of`.
     pub fn book_at(&self, date: NaiveDate, player: &str, book: &str, as_of: DateTime<Utc>) -> Option<MarketLine> {
-        let (time, s) = self.by_game.get(&(date, player.to_string()))?.books.get(book)?.range(..=as_of).next_back()?;
+        let (time, s) = self.game(date, player)?.books.get(book)?.range(..=as_of).next_back()?;
         Some(MarketLine { source: book.to_string(), line: s.line, time: *time, over_price: s.over_price, under_price: s.under_price, books: 1 })
     }
 
     /// The median of every book's latest line at or before `as_of`.
     pub fn consensus_at(&self, date: NaiveDate, player: &str, as_of: DateTime<Utc>) -> Option<MarketLine> {
-        let game = self.by_game.get(&(date, player.to_string()))?;
+        let game = self.game(date, player)?;
         let latest: Vec<(&DateTime<Utc>, &Snapshot)> = game.books.values().filter_map(|s| s.range(..=as_of).next_back()).collect();
         let time = *latest.iter().map(|(t, _)| *t).max()?;
         let median_of = |f: fn(&Snapshot) -> f64| median(latest.iter().map(|(_, s)| f(s)).collect());
@@ -112,14 +117,14 @@ impl PropLines {
 
     /// The consensus when the first book posted its line.
     pub fn opening(&self, date: NaiveDate, player: &str) -> Option<MarketLine> {
-        let game = self.by_game.get(&(date, player.to_string()))?;
+        let game = self.game(date, player)?;
         let first = game.books.values().filter_map(|s| s.keys().next()).min()?;
         self.consensus_at(date, player, *first)
     }
 
     /// The consensus at tip-off: every stored snapshot is before it.
     pub fn closing(&self, date: NaiveDate, player: &str) -> Option<MarketLine> {
-        let tipoff = self.by_game.get(&(date, player.to_string()))?.tipoff?;
+        let tipoff = self.game(date, player)?.tipoff?;
         self.consensus_at(date, player, tipoff)
     }
 }
