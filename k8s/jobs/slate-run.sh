@@ -77,6 +77,9 @@ if [[ ${games:-} =~ ^[0-9]+$ ]]; then
     extra_metric "nba_slate_already_stored $already"
     extra_metric "nba_slate_failed_players $failed"
     extra_metric "nba_slate_rejected_lineups $(grep -c '^  lineup set aside: ' "$summary" || true)"
+    # "  stored lines: N of W written players": players priced against a stored line.
+    lined=$(sed -n 's/^  stored lines: \([0-9][0-9]*\) of [0-9][0-9]* written players$/\1/p' "$summary")
+    extra_metric "nba_slate_lined_players ${lined:-0}"
 elif [ "$code" -ne 2 ]; then
     log "warning: no summary line in the output; slate figures not pushed"
 fi

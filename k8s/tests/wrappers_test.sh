@@ -94,7 +94,8 @@ head="slate $today run \$3 (as of ${today}T16:00:00+00:00), model v2"
 case "\${STUB_SLATE:-clean}" in
     clean)
         printf '%s\n  7 games, 180 players: 177 written, 3 already stored by this run, 0 failed\n' "\$head"
-        printf '  inactive lists: injury_report 120, official 57\n  lineups: unknown 177\n' ;;
+        printf '  inactive lists: injury_report 120, official 57\n  lineups: unknown 177\n'
+        printf '  stored lines: 64 of 177 written players\n' ;;
     partial)
         printf '%s\n  7 games, 180 players: 170 written, 8 already stored by this run, 2 failed\n' "\$head"
         printf '  failed doejo01: no history\n  failed roejo01: no history\n'
@@ -215,6 +216,7 @@ expect "slate rows written" has "nba_slate_written_rows{$sj} 177"
 expect "slate rows already stored" has "nba_slate_already_stored{$sj} 3"
 expect "slate failed players" has "nba_slate_failed_players{$sj} 0"
 expect "slate lineups set aside" has "nba_slate_rejected_lineups{$sj} 0"
+expect "slate players priced against a stored line" has "nba_slate_lined_players{$sj} 64"
 expect "no lineups file asked for: no lineups metric" lacks "nba_slate_lineups_file_present{$sj}"
 expect "the summary is in the job's output" grep -qF "177 written" "$tmp/slate.out"
 
@@ -232,6 +234,7 @@ expect "pre-tip pushes exit 1" has "nba_job_last_exit_code{$pj} 1"
 expect "no success timestamp for a partial run" lacks "nba_job_last_success_timestamp_seconds{$pj}"
 expect "failed players counted" has "nba_slate_failed_players{$pj} 2"
 expect "lineups set aside counted" has "nba_slate_rejected_lineups{$pj} 1"
+expect "no stored-lines line: none lined" has "nba_slate_lined_players{$pj} 0"
 expect "lineups file present" has "nba_slate_lineups_file_present{$pj} 1"
 expect "the morning run's figures are its own" has "nba_slate_failed_players{$sj} 0"
 

@@ -57,9 +57,9 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
                     source(r.lineup_source),
                     source(r.opponent_lineup_source)
                 );
-                if let (Some(edge), Some(p)) = (r.edge, r.p_over) {
+                if let (Some(edge), Some(p), Some(l)) = (r.edge, r.p_over, r.line) {
                     let call = Call::try_from(r.call).map(|c| c.as_str_name()).unwrap_or("?");
-                    line.push_str(&format!("; edge {edge:+.1}, P(over) {p:.2}: {call}"));
+                    line.push_str(&format!("; line {l:.1} ({}); edge {edge:+.1}, P(over) {p:.2}: {call}", line_origin(&r)));
                 }
                 println!("{line}");
             }
@@ -73,6 +73,16 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         bail!("{failed} prediction(s) failed");
     }
     Ok(())
+}
+
+/// Where the answer's line came from, for people: `request`, `consensus of 4 books at
+/// 2023-10-27T21:35:00Z`, `draftkings at ...`.
+fn line_origin(r: &nba_api::proto::predict::PredictResponse) -> String {
+    match (r.line_source.as_str(), r.line_time.as_deref()) {
+        ("consensus", Some(t)) => format!("consensus of {} books at {t}", r.line_books),
+        (book, Some(t)) => format!("{book} at {t}"),
+        (source, None) => source.to_string(),
+    }
 }
 
 #[cfg(test)]
