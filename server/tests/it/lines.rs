@@ -11,7 +11,6 @@ use nba_api::proto::predict::{Call, PredictRequest, PredictResponse};
 use nba_server::slate_run::SlateRunSummary;
 use nba_store::Store;
 use nba_store::rows::{PredictionRow, PropLineRow};
-use std::path::Path;
 use tonic::Code;
 
 const DAY: &str = "2023-10-27";
@@ -162,20 +161,9 @@ async fn predict_uses_the_stored_consensus_or_a_books_line_and_logs_it() {
     }
 }
 
-fn slate_args(store: &Store, registry: &Path, run: &str, as_of: DateTime<Utc>) -> nba_server::slate_run::SlateArgs {
-    let argv = ["nba-server", "slate", "--date", DAY, "--run", run, "--as-of", &as_of.to_rfc3339(), "--registry", &registry.display().to_string()];
-    let mut argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    argv.extend(["--clickhouse-url".into(), store.url().into(), "--database".into(), store.database().into()]);
-    use clap::Parser;
-    match nba_server::config::Cli::try_parse_from(argv).unwrap().command {
-        nba_server::config::Command::Slate(a) => *a,
-        _ => unreachable!(),
-    }
-}
-
 async fn slate(store: &Store, run: &str, as_of: DateTime<Utc>) -> (SlateRunSummary, Vec<PredictionRow>) {
     let registry = &trained().await.root;
-    let s = nba_server::slate_run::run(&slate_args(store, registry, run, as_of), std::sync::Arc::new(Utc::now)).await.unwrap();
+    let s = run_slate(store, registry, DAY, run, as_of, None).await;
     assert!(s.clean() && s.written > 1, "{}", s.render());
     let sql = "SELECT ?fields FROM predictions WHERE game_date = toDate(?) AND source = 'slate' AND run = ? ORDER BY player_id";
     let rows: Vec<PredictionRow> = store.client().query(sql).bind(DAY).bind(run).fetch_all().await.unwrap();

@@ -10,6 +10,7 @@ mod faults;
 mod flight;
 mod game_day;
 mod lines;
+mod market_day;
 mod names;
 mod ops;
 mod predict;

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use nba_api::proto::predict::{InfoSource, PlayerList};
 use nba_features::Given;
 use nba_ingest::load::LoadOptions;
-use nba_server::slate_run::{SlateArgs, SlateRunSummary};
+use nba_server::slate_run::SlateRunSummary;
 use nba_store::Store;
 use nba_store::rows::PredictionRow;
 use std::collections::{HashMap, HashSet};
@@ -23,29 +23,8 @@ fn day() -> NaiveDate {
     DAY.parse().unwrap()
 }
 
-fn slate_args(store: &Store, registry: &Path, run: &str, as_of: DateTime<Utc>, lineups: Option<&Path>) -> SlateArgs {
-    let mut argv: Vec<String> = ["nba-server", "slate", "--date", DAY, "--run", run, "--as-of", &as_of.to_rfc3339()].iter().map(|s| s.to_string()).collect();
-    argv.extend([
-        "--registry".into(),
-        registry.display().to_string(),
-        "--clickhouse-url".into(),
-        store.url().into(),
-        "--database".into(),
-        store.database().into(),
-    ]);
-    if let Some(p) = lineups {
-        argv.extend(["--lineups".into(), p.display().to_string()]);
-    }
-    use clap::Parser;
-    match nba_server::config::Cli::try_parse_from(argv).unwrap().command {
-        nba_server::config::Command::Slate(a) => *a,
-        _ => unreachable!(),
-    }
-}
-
 async fn slate(store: &Store, registry: &Path, run: &str, as_of: DateTime<Utc>, lineups: Option<&Path>) -> SlateRunSummary {
-    // The wall clock is 2026: the runs must use their own.
-    nba_server::slate_run::run(&slate_args(store, registry, run, as_of, lineups), std::sync::Arc::new(Utc::now)).await.unwrap()
+    run_slate(store, registry, DAY, run, as_of, lineups).await
 }
 
 async fn stored(store: &Store, run: &str) -> Vec<PredictionRow> {

@@ -276,3 +276,27 @@ impl Proxy {
 pub async fn channel(addr: &str) -> Channel {
     tonic::transport::Endpoint::from_shared(addr.to_string()).unwrap().connect().await.unwrap()
 }
+
+/// `nba-server slate --date DATE --run RUN --as-of AS_OF [--lineups FILE]` on `store` with
+/// `registry`, run in-process with its own clock (the wall clock is years after the
+/// sample's games).
+pub async fn run_slate(
+    store: &Store,
+    registry: &Path,
+    date: &str,
+    run: &str,
+    as_of: chrono::DateTime<chrono::Utc>,
+    lineups: Option<&Path>,
+) -> nba_server::slate_run::SlateRunSummary {
+    let mut argv: Vec<String> = ["nba-server", "slate", "--date", date, "--run", run, "--as-of", &as_of.to_rfc3339()].iter().map(|s| s.to_string()).collect();
+    argv.extend(["--registry".into(), registry.display().to_string()]);
+    argv.extend(["--clickhouse-url".into(), store.url().into(), "--database".into(), store.database().into()]);
+    if let Some(p) = lineups {
+        argv.extend(["--lineups".into(), p.display().to_string()]);
+    }
+    let args = match Cli::try_parse_from(argv).unwrap().command {
+        Command::Slate(a) => *a,
+        other => panic!("{other:?}"),
+    };
+    nba_server::slate_run::run(&args, std::sync::Arc::new(chrono::Utc::now)).await.unwrap()
+}
