@@ -15,6 +15,7 @@
 pub mod backfill;
 pub mod build;
 pub mod cli;
+pub mod feed;
 pub mod grade;
 pub mod injuries;
 pub mod lines;

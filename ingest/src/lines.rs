@@ -3,12 +3,11 @@
 //! which the server, the slate and grading read through `nba_store::lines` (a book's
 //! latest line at a time, the consensus across books, the closing line).
 //!
-//! Per file: read, skip when the ledger already holds its content (so loading the same
-//! file twice writes nothing), parse, check every Over/Under pair (snapshot time, game
-//! date, teams, both sides at one line, the line, the prices as odds, the game in `games`,
-//! taken before tip-off, the player resolved on one of the two teams, not listed twice),
-//! then replace what an earlier version of the file wrote with the good lines and the
-//! findings, and record the file in the `ingest_files` ledger last. A bad pair is rejected
+//! Each file goes through the skeleton of [`crate::feed`] (ledger, whole-file refusal,
+//! replacing an earlier version's rows); here is what is particular to prop lines: the
+//! checks of every Over/Under pair (snapshot time, game date, teams, both sides at one
+//! line, the line, the prices as odds, the game in `games`, taken before tip-off, the
+//! player resolved on one of the two teams, not listed twice). A bad pair is rejected
 //! alone, with its place in the file and the reason, into `data_quality_issues` and the
 //! summary; the file's other lines are kept. A file with rejected lines is recorded as
 //! `rejected`, so the next run reads it again (a name may resolve once more box scores
@@ -16,24 +15,14 @@
 
 pub mod parse;
 
-use crate::load::{FileStatus, Rejection};
-use anyhow::Context as _;
+use crate::feed::{self, Feed, FeedSummary, FileChecks, Finding};
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_names::{Candidate, PlayerRegistry, Resolution};
-use nba_store::rows::{IngestFileRow, PropLineRow, QualityIssueRow};
-use nba_store::{Store, schema};
+use nba_store::Store;
+use nba_store::rows::PropLineRow;
 use parse::{GameWhen, RawLine};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-
-/// Prefix of the ledger name (`ingest_files.name`) and `source_file` of a lines file:
-/// `lines/<file name>`. The file name identifies a lines file.
-pub const LEDGER_PREFIX: &str = "lines/";
-
-/// Severity of every prop-line finding: the line was not loaded.
-const SEVERITY: &str = "error";
+use std::path::PathBuf;
 
 /// Why a line was rejected: the `check_name` in `data_quality_issues`.
 pub mod checks {
@@ -50,81 +39,6 @@ pub mod checks {
     pub const NOT_ODDS: &str = "lines_not_odds";
     pub const ONE_SIDE: &str = "lines_one_side";
     pub const DUPLICATE: &str = "lines_duplicate";
-}
-
-/// One rejected line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RejectedLine {
-    /// The file's ledger name (`lines/<file name>`).
-    pub file: String,
-    /// Where in the file: `line 7`, `event 2 bookmakers[1].markets[0].outcomes[4,5]`.
-    pub location: String,
-    /// One of [`checks`].
-    pub check: &'static str,
-    pub reason: String,
-}
-
-/// What a `lines load` run did.
-#[derive(Debug, Default, Clone)]
-pub struct LinesSummary {
-    pub files_seen: u64,
-    /// Files read and written (with or without rejected lines).
-    pub files_loaded: u64,
-    /// Of those, files with rejected lines (ledgered `rejected`, read again next run).
-    pub files_with_rejections: u64,
-    /// Files whose content the ledger already held: nothing read or written.
-    pub files_unchanged: u64,
-    /// Files refused whole (unreadable, not either shape), with the reason.
-    pub files_rejected: Vec<Rejection>,
-    /// Over/Under pairs (and entries that are not lines at all) read.
-    pub lines_read: u64,
-    /// Rows written to `prop_lines`.
-    pub rows_written: u64,
-    /// JSON markets other than `player_points`: skipped, not rejected.
-    pub markets_skipped: u64,
-    pub rejected: Vec<RejectedLine>,
-}
-
-impl LinesSummary {
-    /// Nothing rejected: exit code 0.
-    pub fn all_good(&self) -> bool {
-        self.files_rejected.is_empty() && self.rejected.is_empty()
-    }
-
-    /// The end-of-run summary for people.
-    pub fn render(&self) -> String {
-        let mut out = String::from("prop lines load summary\n");
-        let _ = writeln!(
-            out,
-            "  files: {} seen, {} loaded ({} with rejected lines), {} unchanged, {} rejected whole",
-            self.files_seen,
-            self.files_loaded,
-            self.files_with_rejections,
-            self.files_unchanged,
-            self.files_rejected.len()
-        );
-        let _ = writeln!(
-            out,
-            "  lines: {} read, {} written to prop_lines, {} rejected; {} other markets skipped",
-            self.lines_read,
-            self.rows_written,
-            self.rejected.len(),
-            self.markets_skipped
-        );
-        if !self.rejected.is_empty() {
-            let _ = writeln!(out, "  rejected lines (table data_quality_issues; the file is read again next run):");
-            for r in &self.rejected {
-                let _ = writeln!(out, "    {} {}: {}: {}", r.file, r.location, r.check, r.reason);
-            }
-        }
-        if !self.files_rejected.is_empty() {
-            let _ = writeln!(out, "  rejected files (recorded in ingest_files; rerun after fixing):");
-            for r in &self.files_rejected {
-                let _ = writeln!(out, "    {}: {}", r.source, r.reason);
-            }
-        }
-        out
-    }
 }
 
 /// A scheduled game as the checks need it.
@@ -145,18 +59,7 @@ pub struct Reference {
 impl Reference {
     /// The registry (`nba_names::PlayerRegistry::load`) and the `games` table.
     pub async fn load(store: &Store) -> anyhow::Result<Self> {
-        #[derive(clickhouse::Row, serde::Deserialize)]
-        struct Game {
-            game_id: String,
-            #[serde(with = "clickhouse::serde::chrono::date")]
-            game_date: NaiveDate,
-            start_time_et: String,
-            away_team: String,
-            home_team: String,
-        }
-        let registry = PlayerRegistry::load(store).await.context("reading the player registry")?;
-        let sql = "SELECT game_id, game_date, start_time_et, away_team, home_team FROM games FINAL";
-        let rows: Vec<Game> = store.select("read the schedule", sql).await?;
+        let (registry, rows) = feed::players_and_schedule(store).await?;
         let games = rows
             .into_iter()
             .map(|g| {
@@ -176,195 +79,81 @@ impl Reference {
     }
 }
 
+/// What a `lines load` run did: the files and rows of [`FeedSummary`], and the lines read
+/// and markets skipped.
+pub type LinesSummary = FeedSummary<LineCounts>;
+
+/// The prop-line counts of a run beside [`FeedSummary`]'s.
+#[derive(Debug, Default, Clone)]
+pub struct LineCounts {
+    /// Over/Under pairs (and entries that are not lines at all) read.
+    pub lines_read: u64,
+    /// JSON markets other than `player_points`: skipped, not rejected.
+    pub markets_skipped: u64,
+}
+
+impl LinesSummary {
+    /// The end-of-run summary for people.
+    pub fn render(&self) -> String {
+        let counts = format!(
+            "lines: {} read, {} written to prop_lines, {} rejected; {} other markets skipped",
+            self.lines_read,
+            self.rows_written,
+            self.rejected.len(),
+            self.markets_skipped
+        );
+        self.render_with("prop lines", FEED.entries, &counts)
+    }
+}
+
+/// Adds a loaded file's pairs (good or bad) and skipped markets to the run's counts;
+/// returns how many pairs.
+fn count_lines(counts: &mut LineCounts, parsed: &parse::ParsedFile) -> usize {
+    let read = parsed.lines.len() + parsed.malformed.len();
+    counts.markets_skipped += parsed.markets_skipped;
+    counts.lines_read += read as u64;
+    read
+}
+
+/// The prop-lines feed for [`crate::feed`]: a file's entries are its Over/Under pairs. A
+/// lines file is `lines/<file name>` in the ledger (`ingest_files.name`) and in
+/// `source_file`: the file name identifies it.
+const FEED: Feed<Reference, parse::ParsedFile, PropLineRow, LineCounts> = Feed {
+    ledger_prefix: "lines/",
+    entries: "lines",
+    refused: "prop lines file rejected",
+    parse: parse::parse_file,
+    check: check_lines,
+    count_read: count_lines,
+};
+
 /// Loads prop-line files (folders: their `.csv` and `.json` files). Errors only for what
 /// stops the run (ClickHouse unreachable after retries, no schema); bad files and lines
 /// are in the summary.
 pub async fn load(store: &Store, paths: &[PathBuf]) -> anyhow::Result<LinesSummary> {
-    crate::load::check_schema(store).await?;
-    let run_id = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
-    // One version per run, as `load`: the newest run's row wins for a key.
-    let version = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-    let ledger = store.ledger_loaded().await?;
-    let reference = Reference::load(store).await?;
-    let mut summary = LinesSummary::default();
-    for path in expand(paths, &mut summary) {
-        load_file(store, &reference, &ledger, &path, (&run_id, version), &mut summary).await?;
-    }
-    Ok(summary)
+    let run = feed::Run::start(store).await?;
+    run.load_files(store, &FEED, &Reference::load(store).await?, paths).await
 }
 
-/// The files to read: files as given, folders' `.csv` and `.json` files in name order
-/// (a fixtures folder's README is not a lines file). A path that does not exist is a
-/// rejected file.
-fn expand(paths: &[PathBuf], summary: &mut LinesSummary) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let Ok(dir) = std::fs::read_dir(path) else {
-                summary.files_rejected.push(Rejection { name: String::new(), source: path.display().to_string(), reason: "folder cannot be read".into() });
-                continue;
-            };
-            let mut found: Vec<PathBuf> = dir
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv") || x.eq_ignore_ascii_case("json")))
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    files
-}
-
-/// `lines/<file name>`.
-pub fn ledger_name(path: &Path) -> String {
-    format!("{LEDGER_PREFIX}{}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
-}
-
-/// One file: read, skip if unchanged, parse, check, write, ledger.
-async fn load_file(
-    store: &Store,
-    reference: &Reference,
-    ledger: &HashMap<String, String>,
-    path: &Path,
-    (run_id, version): (&str, u64),
-    summary: &mut LinesSummary,
-) -> anyhow::Result<()> {
-    let name = ledger_name(path);
-    let source = path.display().to_string();
-    summary.files_seen += 1;
-    let mut entry = IngestFileRow {
-        run_id: run_id.to_string(),
-        name: name.clone(),
-        source: source.clone(),
-        sha256: String::new(),
-        size: 0,
-        status: FileStatus::Rejected.as_str().to_string(),
-        reason: String::new(),
-        rows_written: 0,
-        seen_at: Utc::now(),
-        seen_at_us: 0,
-    };
-    let parsed = match std::fs::read(path) {
-        Err(e) => Err(format!("cannot be read: {e}")),
-        Ok(bytes) => {
-            entry.sha256 = hex::encode(Sha256::digest(&bytes));
-            entry.size = bytes.len() as u64;
-            if ledger.get(&name) == Some(&entry.sha256) {
-                summary.files_unchanged += 1;
-                entry.status = FileStatus::Unchanged.as_str().to_string();
-                return write_ledger(store, entry).await;
-            }
-            parse::parse_file(&bytes).map_err(|e| e.to_string())
-        }
-    };
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(reason) => {
-            tracing::warn!(file = %source, %reason, "prop lines file rejected");
-            summary.files_rejected.push(Rejection { name, source, reason: reason.clone() });
-            entry.reason = reason;
-            return write_ledger(store, entry).await;
-        }
-    };
-    let checked = check_lines(&parsed, reference, &name, version);
-    let total = parsed.lines.len() + parsed.malformed.len();
-    write_file_rows(store, &name, &checked).await?;
-    summary.files_loaded += 1;
-    summary.lines_read += total as u64;
-    summary.markets_skipped += parsed.markets_skipped;
-    summary.rows_written += checked.rows.len() as u64;
-    entry.rows_written = checked.rows.len() as u64;
-    if checked.rejected.is_empty() {
-        entry.status = FileStatus::Loaded.as_str().to_string();
-    } else {
-        summary.files_with_rejections += 1;
-        entry.reason = format!("{} of {total} lines rejected (see data_quality_issues); the other {} loaded", checked.rejected.len(), checked.rows.len());
-    }
-    summary.rejected.extend(checked.rejected.into_iter().map(|(r, _)| r));
-    write_ledger(store, entry).await
-}
-
-async fn write_ledger(store: &Store, mut entry: IngestFileRow) -> anyhow::Result<()> {
-    (entry.seen_at, entry.seen_at_us) = nba_store::rows::ledger_time();
-    store.insert(&[entry]).await?;
-    Ok(())
-}
-
-/// A file's lines after the checks: rows to write, and rejections with the
-/// `data_quality_issues` row of each.
-#[derive(Debug, Default)]
-pub struct CheckedFile {
-    pub rows: Vec<PropLineRow>,
-    pub rejected: Vec<(RejectedLine, QualityIssueRow)>,
-}
+/// A file's lines after the checks: line rows, and rejections with their findings.
+pub type CheckedFile = feed::CheckedFile<PropLineRow>;
 
 /// Checks every line of a parsed file (see [`check_line`]), then rejects a book's line
 /// for a player at a snapshot given twice, which would leave the stored one to chance.
 pub fn check_lines(parsed: &parse::ParsedFile, reference: &Reference, file: &str, version: u64) -> CheckedFile {
-    let now = Utc::now();
-    let mut out = CheckedFile::default();
-    let reject = |location: &str, finding: Finding| {
-        let issue = QualityIssueRow {
-            // Empty: a box-score load replaces its game's findings, and this one is about
-            // a line of this file.
-            game_id: String::new(),
-            game_date: finding.date.unwrap_or_default(),
-            check_name: finding.check.to_string(),
-            severity: SEVERITY.to_string(),
-            team: finding.team,
-            player_id: finding.player,
-            message: format!("{location}: {}", finding.reason),
-            source_file: file.to_string(),
-            detected_at: now,
-            version,
-        };
-        (RejectedLine { file: file.to_string(), location: location.to_string(), check: finding.check, reason: finding.reason }, issue)
-    };
-    for (location, reason) in &parsed.malformed {
-        let finding = Finding { check: checks::BAD_ENTRY, reason: reason.clone(), team: String::new(), player: String::new(), date: None };
-        out.rejected.push(reject(location, finding));
-    }
-    // The table's key: (game date, player, book, snapshot).
-    let mut listed: HashMap<(NaiveDate, String, String, DateTime<Utc>), &str> = HashMap::new();
+    let mut out = FileChecks::new(file, version, &parsed.malformed, checks::BAD_ENTRY);
     for raw in &parsed.lines {
-        match check_line(raw, reference) {
-            Err(finding) => out.rejected.push(reject(&raw.location, finding)),
-            Ok(row) => {
-                let key = (row.game_date, row.player_id.clone(), row.book.clone(), row.snapshot_time);
-                if let Some(first) = listed.get(&key) {
-                    let reason = format!("{}'s line at {} is given twice by {} (first at {first})", raw.player.trim(), row.snapshot_time, row.book);
-                    let finding =
-                        Finding { check: checks::DUPLICATE, reason, team: row.team.clone(), player: raw.player.trim().to_string(), date: Some(row.game_date) };
-                    out.rejected.push(reject(&raw.location, finding));
-                    continue;
-                }
-                listed.insert(key, &raw.location);
-                out.rows.push(PropLineRow { source_file: file.to_string(), version, ..row });
-            }
-        }
+        // The table's key: (game date, player, book, snapshot).
+        let checked = check_line(raw, reference).map(|row| {
+            ((row.game_date, row.player_id.clone(), row.book.clone(), row.snapshot_time), PropLineRow { source_file: file.to_string(), version, ..row })
+        });
+        out.add(&raw.location, checked, |row, first| {
+            let player = raw.player.trim();
+            let reason = format!("{player}'s line at {} is given twice by {} (first at {first})", row.snapshot_time, row.book);
+            Finding { check: checks::DUPLICATE, reason, team: row.team.clone(), player: player.to_string(), date: Some(row.game_date) }
+        });
     }
-    // Rejections in file order: malformed entries were taken first.
-    out.rejected.sort_by_key(|(r, _)| location_order(&r.location));
-    out
-}
-
-/// Orders `line N` numerically, JSON places by event, bookmaker, market and outcome.
-fn location_order(location: &str) -> Vec<u64> {
-    location.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(|n| n.parse().unwrap_or(u64::MAX)).collect()
-}
-
-/// Why a line was rejected, and what of it is known.
-#[derive(Debug)]
-pub struct Finding {
-    pub check: &'static str,
-    pub reason: String,
-    /// The player's team code when known, else the game's teams as known or written.
-    pub team: String,
-    /// The player as the book wrote him.
-    pub player: String,
-    pub date: Option<NaiveDate>,
+    out.finish()
 }
 
 /// The checks of one line, in order: book, snapshot time, game date (and tip-off of an
@@ -490,22 +279,6 @@ fn resolve_player(registry: &PlayerRegistry, player: &str, (home, away): (&str, 
         Resolution::Resolved(c) => Err(not_on(listed(std::slice::from_ref(c)))),
         _ => Err((checks::UNRESOLVED_PLAYER, format!("no known player is named {player:?}"))),
     }
-}
-
-/// Replaces what an earlier version of the file wrote (its line rows and findings, only
-/// where there are any: each delete is a mutation), then inserts the good rows and the
-/// findings.
-async fn write_file_rows(store: &Store, file: &str, checked: &CheckedFile) -> anyhow::Result<()> {
-    let names = [file.to_string()];
-    for table in [&schema::PROP_LINES, &schema::DATA_QUALITY_ISSUES] {
-        if !store.distinct_in(table, "source_file", &names).await?.is_empty() {
-            store.delete_where(table, "source_file", &names).await?;
-        }
-    }
-    store.insert(&checked.rows).await?;
-    let issues: Vec<QualityIssueRow> = checked.rejected.iter().map(|(_, issue)| issue.clone()).collect();
-    store.insert(&issues).await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -655,19 +428,5 @@ mod tests {
         assert_eq!(rejected, [("line 3", checks::ONE_SIDE), ("line 4", checks::DUPLICATE), ("line 9", checks::BAD_ENTRY)]);
         assert!(out.rejected[1].0.reason.contains("first at line 2"), "{:?}", out.rejected[1]);
         assert_eq!(out.rows.len(), 3);
-    }
-
-    #[test]
-    fn json_places_sort_by_their_numbers() {
-        let mut places = vec![
-            "event 2 bookmakers[0].markets[0].outcomes[1]",
-            "event 1 bookmakers[10].markets[0].outcomes[0,1]",
-            "event 1 bookmakers[2].markets[0].outcomes[3]",
-        ];
-        places.sort_by_key(|p| location_order(p));
-        assert_eq!(
-            places,
-            ["event 1 bookmakers[2].markets[0].outcomes[3]", "event 1 bookmakers[10].markets[0].outcomes[0,1]", "event 2 bookmakers[0].markets[0].outcomes[1]"]
-        );
     }
 }

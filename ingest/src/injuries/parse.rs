@@ -3,15 +3,17 @@
 //! status or player is good is decided per entry by the loader, so one bad entry never
 //! costs the others. Only a file that cannot be read as either shape is refused whole.
 //!
-//! - CSV with the header `report_time,game_date,team,player,status,reason`; fields may be
-//!   double-quoted (a quoted field may hold commas and `""` for a quote), blank lines and
-//!   lines starting with `#` are skipped.
+//! - CSV with the header `report_time,game_date,team,player,status,reason`; quoting,
+//!   blank lines and `#` comments as every fed file's CSV ([`crate::feed`]).
 //! - JSON: `{"report_time": ..., "games": [{"game_date", "team", "players": [{"player",
 //!   "status", "reason"}]}]}`, or an array of such objects. A game with `"players": []`
 //!   is the team reported with nobody on it.
 
+use crate::feed;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
+
+pub use crate::feed::FileError;
 
 /// The CSV header, in this order.
 pub const CSV_HEADER: [&str; 6] = ["report_time", "game_date", "team", "player", "status", "reason"];
@@ -39,47 +41,21 @@ pub struct ParsedFile {
     pub malformed: Vec<(String, String)>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FileError {
-    #[error("not UTF-8 text (byte {0})")]
-    NotUtf8(usize),
-    #[error("empty file")]
-    Empty,
-    #[error("the CSV header must be `{expected}`, found `{found}`", expected = CSV_HEADER.join(","), found = .0)]
-    BadHeader(String),
-    #[error("not an injury report in the documented JSON shape: {0}")]
-    Json(String),
-}
-
 /// Reads a file in either shape: JSON when its first non-blank character is `{` or `[`,
 /// CSV otherwise.
 pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8(e.valid_up_to()))?;
-    let text = text.trim_start_matches('\u{feff}');
-    match text.trim_start().chars().next() {
-        None => Err(FileError::Empty),
-        Some('{' | '[') => parse_json(text),
-        Some(_) => parse_csv(text),
-    }
+    feed::parse_either(bytes, parse_json, parse_csv)
 }
 
 fn parse_csv(text: &str) -> Result<ParsedFile, FileError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (_, header) = lines.next().ok_or(FileError::Empty)?;
-    let names: Vec<String> = split_csv_line(header).iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    if names != CSV_HEADER {
-        return Err(FileError::BadHeader(header.trim().to_string()));
-    }
     let mut out = ParsedFile::default();
-    for (i, line) in lines {
-        let location = format!("line {}", i + 1);
-        let fields = split_csv_line(line);
+    for (location, fields) in feed::csv_records(text, &CSV_HEADER)? {
         // A trailing empty reason may be left off.
         let fields: Vec<String> = match fields.len() {
             5 => fields.into_iter().chain([String::new()]).collect(),
             6 => fields,
             n => {
-                out.malformed.push((location, format!("{n} fields, expected {} ({})", CSV_HEADER.len(), CSV_HEADER.join(","))));
+                out.malformed.push((location, feed::wrong_field_count(n, &CSV_HEADER)));
                 continue;
             }
         };
@@ -87,32 +63,6 @@ fn parse_csv(text: &str) -> Result<ParsedFile, FileError> {
         out.entries.push(RawEntry { location, report_time, game_date, team, player, status, reason });
     }
     Ok(out)
-}
-
-/// Splits one CSV line: commas separate fields; a field starting with `"` runs to the
-/// next lone `"`, with `""` standing for a quote. Fields are trimmed.
-pub fn split_csv_line(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if in_quotes && chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            '"' if in_quotes => in_quotes = false,
-            '"' if field.trim().is_empty() => {
-                field.clear();
-                in_quotes = true;
-            }
-            ',' if !in_quotes => fields.push(std::mem::take(&mut field).trim().to_string()),
-            c => field.push(c),
-        }
-    }
-    fields.push(field.trim().to_string());
-    fields
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,9 +93,9 @@ fn parse_json(text: &str) -> Result<ParsedFile, FileError> {
     // Parsed straight into the typed shape, so a missing field is reported with its line
     // and column.
     let reports: Vec<JsonReport> = if text.trim_start().starts_with('[') {
-        serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))?
+        serde_json::from_str(text).map_err(not_a_report)?
     } else {
-        vec![serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))?]
+        vec![serde_json::from_str(text).map_err(not_a_report)?]
     };
     let mut out = ParsedFile::default();
     for (r, report) in reports.into_iter().enumerate() {
@@ -169,6 +119,10 @@ fn parse_json(text: &str) -> Result<ParsedFile, FileError> {
         }
     }
     Ok(out)
+}
+
+fn not_a_report(e: serde_json::Error) -> FileError {
+    FileError::Json(format!("not an injury report in the documented JSON shape: {e}"))
 }
 
 /// A report time: RFC 3339 with an offset (`2023-10-25T17:30:00-04:00`, or `Z`).
@@ -195,15 +149,6 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         parse_report_time(s).unwrap()
-    }
-
-    #[test]
-    fn csv_lines_split_with_quotes_and_empty_fields() {
-        assert_eq!(split_csv_line("a,b,,d"), vec!["a", "b", "", "d"]);
-        assert_eq!(split_csv_line(r#"x,"Jackson Jr., Jaren",Out,"said ""no""""#), vec!["x", "Jackson Jr., Jaren", "Out", r#"said "no""#]);
-        assert_eq!(split_csv_line("a,b,"), vec!["a", "b", ""]);
-        assert_eq!(split_csv_line(r#""a","#), vec!["a", ""]);
-        assert_eq!(split_csv_line(" a , b "), vec!["a", "b"]);
     }
 
     #[test]

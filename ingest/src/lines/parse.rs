@@ -10,13 +10,16 @@
 //!   Under, `description` the player, `point`, `price`). Other markets are skipped. The
 //!   two sides of a player's line are paired here: same player, same point first.
 //! - CSV with the header [`CSV_HEADER`], one line per book, player and snapshot holding
-//!   both sides; quoting, blank lines and `#` comments as the injury-report CSV.
+//!   both sides; quoting, blank lines and `#` comments as every fed file's CSV
+//!   ([`crate::feed`]).
 
-use crate::injuries::parse::split_csv_line;
+use crate::feed;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::America::New_York;
 use serde::Deserialize;
 use serde_json::Value;
+
+pub use crate::feed::FileError;
 
 /// The CSV header, in this order.
 pub const CSV_HEADER: [&str; 9] = ["snapshot_time", "book", "game_date", "home_team", "away_team", "player", "line", "over_price", "under_price"];
@@ -69,44 +72,18 @@ pub struct ParsedFile {
     pub markets_skipped: u64,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FileError {
-    #[error("not UTF-8 text (byte {0})")]
-    NotUtf8(usize),
-    #[error("empty file")]
-    Empty,
-    #[error("the CSV header must be `{expected}`, found `{found}`", expected = CSV_HEADER.join(","), found = .0)]
-    BadHeader(String),
-    #[error("not event odds in the documented JSON shape: {0}")]
-    Json(String),
-}
-
 /// Reads a file in either shape: JSON when its first non-blank character is `{` or `[`,
 /// CSV otherwise.
 pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile, FileError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8(e.valid_up_to()))?;
-    let text = text.trim_start_matches('\u{feff}');
-    match text.trim_start().chars().next() {
-        None => Err(FileError::Empty),
-        Some('{' | '[') => parse_json(text),
-        Some(_) => parse_csv(text),
-    }
+    feed::parse_either(bytes, parse_json, parse_csv)
 }
 
 fn parse_csv(text: &str) -> Result<ParsedFile, FileError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (_, header) = lines.next().ok_or(FileError::Empty)?;
-    let names: Vec<String> = split_csv_line(header).iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    if names != CSV_HEADER {
-        return Err(FileError::BadHeader(header.trim().to_string()));
-    }
     let mut out = ParsedFile::default();
-    for (i, line) in lines {
-        let location = format!("line {}", i + 1);
-        let fields = split_csv_line(line);
+    for (location, fields) in feed::csv_records(text, &CSV_HEADER)? {
+        let n = fields.len();
         let Ok([snapshot_time, book, game_date, home_team, away_team, player, point, over_price, under_price]) = <[String; 9]>::try_from(fields) else {
-            let n = split_csv_line(line).len();
-            out.malformed.push((location, format!("{n} fields, expected {} ({})", CSV_HEADER.len(), CSV_HEADER.join(","))));
+            out.malformed.push((location, feed::wrong_field_count(n, &CSV_HEADER)));
             continue;
         };
         // An empty price is a side the book did not offer.
@@ -146,19 +123,23 @@ struct JsonMarket {
 }
 
 fn parse_json(text: &str) -> Result<ParsedFile, FileError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(not_event_odds)?;
     let (timestamp, data) = unwrap_historical(value)?;
     let events = match data {
         Value::Array(events) => events,
         event @ Value::Object(_) => vec![event],
-        other => return Err(FileError::Json(format!("expected an event, an array of events or {{\"timestamp\", \"data\"}}, found {}", kind_of(&other)))),
+        other => return Err(not_event_odds(format!("expected an event, an array of events or {{\"timestamp\", \"data\"}}, found {}", kind_of(&other)))),
     };
     let mut out = ParsedFile::default();
     for (e, event) in events.into_iter().enumerate() {
-        let event: JsonEvent = serde_json::from_value(event).map_err(|err| FileError::Json(format!("event {}: {err}", e + 1)))?;
+        let event: JsonEvent = serde_json::from_value(event).map_err(|err| not_event_odds(format!("event {}: {err}", e + 1)))?;
         read_event(&event, &format!("event {}", e + 1), timestamp.as_deref(), &mut out);
     }
     Ok(out)
+}
+
+fn not_event_odds(why: impl std::fmt::Display) -> FileError {
+    FileError::Json(format!("not event odds in the documented JSON shape: {why}"))
 }
 
 /// The historical wrapper's `timestamp` and `data`; any other value is the data itself.
@@ -168,7 +149,7 @@ fn unwrap_historical(value: Value) -> Result<(Option<String>, Value), FileError>
             let timestamp = match wrapper.remove("timestamp") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(t)) => Some(t),
-                Some(other) => return Err(FileError::Json(format!("`timestamp` must be a time as text, found {}", kind_of(&other)))),
+                Some(other) => return Err(not_event_odds(format!("`timestamp` must be a time as text, found {}", kind_of(&other)))),
             };
             Ok((timestamp, wrapper.remove("data").unwrap_or(Value::Null)))
         }
