@@ -6,8 +6,8 @@
 # 1. a CI-sized pipeline runs against a private 18.16 server whose query log is on
 #    (migrate, load the sample, build and a range rebuild, validate, status, a backfill,
 #    injury reports, a tiny model trained and promoted, nba-server serve + predict, a
-#    slate run, grade twice (the second replaces), every `nba-ingest query NAME`, and
-#    migrate again over a database missing migration 8's columns, so the ALTER TABLE
+#    slate run, prop lines loaded and a slate priced against them, grade twice (the
+#    second replaces), every `nba-ingest query NAME`, and migrate again over a database missing migration 8's columns, so the ALTER TABLE
 #    ... ADD COLUMN statements are sent too);
 # 2. the server's own `system.query_log` gives every statement exactly as it arrived
 #    (bound values filled in, `?fields` expanded, the FORMAT clause the client added);
@@ -117,6 +117,9 @@ step validate "0 1" "$ingest" validate
 step status 0 "$ingest" status
 step backfill "0 1" "$ingest" backfill --from 2023-10-24 --to 2023-10-31 --chunk-days 4 "$sample"
 step injuries "0 1" "$ingest" injuries load "$fixtures/2023-10-25.json" "$fixtures/2023-10-27.csv" "$fixtures/2023-06-12.csv" "$fixtures/bad.csv"
+# Every prop-line fixture, the bad ones included (exit 1), then loaded again (unchanged).
+step lines "0 1" "$ingest" lines load tests/fixtures/lines
+step lines_again "0 1" "$ingest" lines load tests/fixtures/lines
 # A tiny model on the sample's week (exit 3: the gate refused it; promoted anyway).
 step train "0 3" "$trainer" train --train 2023-10-24..2023-10-28 --valid 2023-10-29..2023-10-29 --test 2023-10-30..2023-10-31 \
     --min-rows 20 --iterations 20 --learning-rate 0.3 --max-depth 3 --min-leaf-weight 5
@@ -138,6 +141,8 @@ kill -TERM "$server_pid"
 wait "$server_pid" || true
 server_pid=
 step slate "0 1" "$server" slate --date 2023-10-31 --run pretip --as-of 2023-10-31T22:00:00Z
+# A morning slate priced against the stored lines' consensus of 14:30 UTC.
+step slate_lines "0 1" "$server" slate --date 2023-10-27 --run morning --as-of 2023-10-27T14:30:00Z
 step grade 0 "$ingest" grade --from 2023-10-24 --to 2023-10-31
 step grade_again 0 "$ingest" grade --from 2023-10-24 --to 2023-10-31   # replaces the days' grades
 for q in $("$ingest" query --list | awk '{print $1}'); do
