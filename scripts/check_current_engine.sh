@@ -7,8 +7,9 @@
 #    (migrate, load the sample, build and a range rebuild, validate, status, a backfill,
 #    injury reports, a tiny model trained and promoted, nba-server serve + predict, a
 #    slate run, prop lines loaded and a slate priced against them, grade twice (the
-#    second replaces), every `nba-ingest query NAME`, and migrate again over a database missing migration 8's columns, so the ALTER TABLE
-#    ... ADD COLUMN statements are sent too);
+#    second replaces), every `nba-ingest query NAME`, and migrate again over a database
+#    missing migration 8's columns, so the ALTER TABLE ... ADD COLUMN statements are
+#    sent too);
 # 2. the server's own `system.query_log` gives every statement exactly as it arrived
 #    (bound values filled in, `?fields` expanded, the FORMAT clause the client added);
 #    nothing is copied from the code by hand, and queries built outside `Store` are
