@@ -24,7 +24,7 @@ use nba_store::Store;
 use nba_store::injuries::InjuryReports;
 use nba_store::lines::PropLines;
 use nba_store::rows::{GameRow, InactiveRow};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -208,14 +208,12 @@ impl FeatureSource {
     async fn read_history(&self) -> Result<(History, GameDay), nba_store::StoreError> {
         let (players, teams) = self.store.summaries().await?;
         let inactives: Vec<InactiveRow> = self.store.select("read game_inactives", "SELECT ?fields FROM game_inactives FINAL").await?;
-        let mut game_day = GameDay { injuries: InjuryReports::load(&self.store).await?, ..GameDay::default() };
-        for r in inactives {
-            game_day.inactive.entry((r.game_date, r.team)).or_default().push(r.player_id);
-        }
-        for p in players.iter().filter(|p| p.starter == 1) {
-            game_day.starters.entry((p.game_date, p.team.clone())).or_default().push(p.player_id.clone());
-        }
-        game_day.stored = teams.iter().map(|t| (t.game_date, t.team.clone())).collect::<HashSet<_>>();
+        let game_day = GameDay::new(
+            teams.iter().map(|t| (t.game_date, t.team.clone())),
+            inactives.into_iter().map(|r| (r.game_date, r.team, r.player_id)),
+            players.iter().filter(|p| p.starter == 1).map(|p| (p.game_date, p.team.clone(), p.player_id.clone())),
+            InjuryReports::load(&self.store).await?,
+        );
         Ok((nba_store::history_of(&players, &teams), game_day))
     }
 
@@ -266,10 +264,10 @@ impl FeatureSource {
             team: key.team.clone(),
             opponent: key.opponent.clone(),
             is_home: key.is_home,
-            team_inactive: key.team_inactive.ids.clone(),
-            opp_inactive: key.opp_inactive.ids.clone(),
-            team_starters: key.team_starters.ids.clone(),
-            opp_starters: key.opp_starters.ids.clone(),
+            team_inactive: key.team_inactive.ids.as_deref().map(<[String]>::to_vec),
+            opp_inactive: key.opp_inactive.ids.as_deref().map(<[String]>::to_vec),
+            team_starters: key.team_starters.ids.as_deref().map(<[String]>::to_vec),
+            opp_starters: key.opp_starters.ids.as_deref().map(<[String]>::to_vec),
         };
         let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
         let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;
@@ -299,17 +297,19 @@ impl FeatureSource {
         }
         let date = parse_date(q.game_date)?;
         let opponent = known_team(h, q.opponent).ok_or_else(|| ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)))?;
+        // His games before the date, looked up once: the default team is his latest's.
+        let before = h.player_before(q.player_id, date);
         let team = match q.team {
             Some(t) => known_team(h, t).ok_or_else(|| ServeError::invalid("team", format!("unknown team {t:?}")))?,
-            None => match h.current_team(q.player_id, date) {
-                Some(t) => t.to_string(),
+            None => match before.last() {
+                Some(g) => g.team.clone(),
                 None => return Err(self.unknown_player(q.player_id, date)),
             },
         };
         if team == opponent {
             return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
         }
-        if h.player_before(q.player_id, date).is_empty() {
+        if before.is_empty() {
             return Err(self.unknown_player(q.player_id, date));
         }
         let how = Resolve { ignore_stored: q.ignore_stored, as_of: self.now(), doubtful_plays: self.doubtful_plays };

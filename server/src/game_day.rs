@@ -20,7 +20,8 @@ use crate::error::ServeError;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::InfoSource;
 use nba_store::injuries::InjuryReports;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Players in a starting lineup.
 pub const LINEUP_SIZE: usize = 5;
@@ -48,8 +49,9 @@ impl Source {
 /// One team's list (inactive players or starters) as resolved for a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Known {
-    /// Player ids, sorted and without duplicates; None while unknown.
-    pub ids: Option<Vec<String>>,
+    /// Player ids, sorted and without duplicates; None while unknown. Shared: a stored
+    /// game's list is the snapshot's own, not a copy per request.
+    pub ids: Option<Arc<[String]>>,
     pub source: Source,
     /// When the injury report it came from was filed.
     pub report_time: Option<DateTime<Utc>>,
@@ -60,11 +62,16 @@ impl Known {
         Known { ids: None, source: Source::Unknown, report_time: None }
     }
 
-    fn of(mut ids: Vec<String>, source: Source) -> Known {
-        ids.sort_unstable();
-        ids.dedup();
-        Known { ids: Some(ids), source, report_time: None }
+    fn of(ids: Vec<String>, source: Source) -> Known {
+        Known { ids: Some(sorted(ids)), source, report_time: None }
     }
+}
+
+/// Sorted, without duplicates, shared.
+fn sorted(mut ids: Vec<String>) -> Arc<[String]> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into()
 }
 
 /// How a request's lists are resolved: what it ignores, and the injury-report rules.
@@ -77,22 +84,61 @@ pub struct Resolve {
     pub doubtful_plays: bool,
 }
 
+/// A stored game's lists for one team, each sorted: known even when empty.
+#[derive(Debug, Clone, Default)]
+pub struct StoredLists {
+    /// The official inactive list (`game_inactives`).
+    pub inactive: Arc<[String]>,
+    /// The box score's starters.
+    pub starters: Arc<[String]>,
+}
+
 /// The stored request-time information of every game, read with the history.
 #[derive(Debug, Default)]
 pub struct GameDay {
-    /// Official inactive lists by (date, team), from `game_inactives`.
-    pub inactive: HashMap<(NaiveDate, String), Vec<String>>,
-    /// Box-score starters by (date, team).
-    pub starters: HashMap<(NaiveDate, String), Vec<String>>,
-    /// Every (date, team) whose game is stored: its lists are known even when empty.
-    pub stored: HashSet<(NaiveDate, String)>,
+    /// Every stored game's lists, by date then team (looked up by a borrowed team code:
+    /// every request reads four lists).
+    stored: HashMap<NaiveDate, HashMap<String, StoredLists>>,
     pub injuries: InjuryReports,
 }
 
 impl GameDay {
-    fn stored_list(&self, map: &HashMap<(NaiveDate, String), Vec<String>>, date: NaiveDate, team: &str) -> Option<Vec<String>> {
-        let key = (date, team.to_string());
-        self.stored.contains(&key).then(|| map.get(&key).cloned().unwrap_or_default())
+    /// The stored games `(date, team)` with their official inactive players and box-score
+    /// starters `(date, team, player)`; a list of a game not among `games` is not kept.
+    pub fn new(
+        games: impl IntoIterator<Item = (NaiveDate, String)>,
+        inactive: impl IntoIterator<Item = (NaiveDate, String, String)>,
+        starters: impl IntoIterator<Item = (NaiveDate, String, String)>,
+        injuries: InjuryReports,
+    ) -> GameDay {
+        let mut lists: HashMap<NaiveDate, HashMap<String, (Vec<String>, Vec<String>)>> = HashMap::new();
+        for (date, team) in games {
+            lists.entry(date).or_default().entry(team).or_default();
+        }
+        for (date, team, player) in inactive {
+            if let Some((out, _)) = lists.get_mut(&date).and_then(|d| d.get_mut(&team)) {
+                out.push(player);
+            }
+        }
+        for (date, team, player) in starters {
+            if let Some((_, five)) = lists.get_mut(&date).and_then(|d| d.get_mut(&team)) {
+                five.push(player);
+            }
+        }
+        let stored = lists
+            .into_iter()
+            .map(|(date, teams)| (date, teams.into_iter().map(|(t, (i, s))| (t, StoredLists { inactive: sorted(i), starters: sorted(s) })).collect()))
+            .collect();
+        GameDay { stored, injuries }
+    }
+
+    fn stored(&self, date: NaiveDate, team: &str) -> Option<&StoredLists> {
+        self.stored.get(&date)?.get(team)
+    }
+
+    /// Known lists of a stored game, shared with the snapshot.
+    fn official(ids: &Arc<[String]>) -> Known {
+        Known { ids: Some(ids.clone()), source: Source::Official, report_time: None }
     }
 
     /// `team`'s inactive list for its game on `date`; `given` is the request's (validated).
@@ -103,8 +149,8 @@ impl GameDay {
         if how.ignore_stored {
             return Known::unknown();
         }
-        if let Some(ids) = self.stored_list(&self.inactive, date, team) {
-            return Known::of(ids, Source::Official);
+        if let Some(lists) = self.stored(date, team) {
+            return Self::official(&lists.inactive);
         }
         match self.injuries.inactive(date, team, how.as_of, how.doubtful_plays) {
             Some(report) => Known { report_time: Some(report.report_time), ..Known::of(report.out, Source::InjuryReport) },
@@ -120,8 +166,8 @@ impl GameDay {
         if how.ignore_stored {
             return Known::unknown();
         }
-        match self.stored_list(&self.starters, date, team) {
-            Some(ids) => Known::of(ids, Source::Official),
+        match self.stored(date, team) {
+            Some(lists) => Self::official(&lists.starters),
             None => Known::unknown(),
         }
     }
@@ -188,16 +234,20 @@ mod tests {
     /// BOS played on the 25th (stored, nobody inactive, starters known); NYK on the 26th
     /// is not stored and has reports.
     fn game_day() -> GameDay {
-        let mut g = GameDay::default();
-        g.stored.insert((day(25), "BOS".into()));
-        g.starters.insert((day(25), "BOS".into()), ids(&["e", "d", "c", "b", "a"]));
-        g.injuries = InjuryReports::new([
+        let starters = ["e", "d", "c", "b", "a"].map(|p| (day(25), "BOS".to_string(), p.to_string()));
+        // An inactive row of a game that is not stored is not kept.
+        let stray = [(day(24), "BOS".to_string(), "s".to_string())];
+        let injuries = InjuryReports::new([
             report(at(26, 12), day(26), "NYK", "x", "Out"),
             report(at(26, 18), day(26), "NYK", "y", "Out"),
             report(at(26, 18), day(26), "NYK", "z", "Doubtful"),
             report(at(25, 18), day(25), "BOS", "q", "Out"),
         ]);
-        g
+        GameDay::new([(day(25), "BOS".to_string())], stray, starters, injuries)
+    }
+
+    fn list(k: &Known) -> Option<Vec<String>> {
+        k.ids.as_deref().map(<[String]>::to_vec)
     }
 
     fn how(as_of: DateTime<Utc>) -> Resolve {
@@ -208,22 +258,22 @@ mod tests {
     fn a_stored_game_is_official_even_without_rows_and_beats_reports() {
         let g = game_day();
         let k = g.inactive(day(25), "BOS", None, how(at(30, 0)));
-        assert_eq!((k.ids, k.source, k.report_time), (Some(vec![]), Source::Official, None));
+        assert_eq!((list(&k), k.source, k.report_time), (Some(vec![]), Source::Official, None));
         let s = g.starters(day(25), "BOS", None, how(at(30, 0)));
-        assert_eq!((s.ids, s.source), (Some(ids(&["a", "b", "c", "d", "e"])), Source::Official));
+        assert_eq!((list(&s), s.source), (Some(ids(&["a", "b", "c", "d", "e"])), Source::Official));
     }
 
     #[test]
     fn the_latest_report_at_or_before_now_is_used() {
         let g = game_day();
         let noon = g.inactive(day(26), "NYK", None, how(at(26, 13)));
-        assert_eq!((noon.ids, noon.source, noon.report_time), (Some(ids(&["x"])), Source::InjuryReport, Some(at(26, 12))));
+        assert_eq!((list(&noon), noon.source, noon.report_time), (Some(ids(&["x"])), Source::InjuryReport, Some(at(26, 12))));
         let evening = g.inactive(day(26), "NYK", None, how(at(26, 18)));
-        assert_eq!((evening.ids, evening.report_time), (Some(ids(&["y", "z"])), Some(at(26, 18))), "the later report replaces the earlier");
+        assert_eq!((list(&evening), evening.report_time), (Some(ids(&["y", "z"])), Some(at(26, 18))), "the later report replaces the earlier");
         let doubtful_plays = g.inactive(day(26), "NYK", None, Resolve { doubtful_plays: true, ..how(at(26, 18)) });
-        assert_eq!(doubtful_plays.ids, Some(ids(&["y"])));
+        assert_eq!(list(&doubtful_plays), Some(ids(&["y"])));
         let morning = g.inactive(day(26), "NYK", None, how(at(26, 11)));
-        assert_eq!((morning.ids, morning.source), (None, Source::Unknown), "no report filed yet");
+        assert_eq!((list(&morning), morning.source), (None, Source::Unknown), "no report filed yet");
         // No lineups come from a report.
         assert_eq!(g.starters(day(26), "NYK", None, how(at(26, 18))).source, Source::Unknown);
     }
@@ -232,13 +282,13 @@ mod tests {
     fn the_request_wins_and_ignore_stored_leaves_only_the_request() {
         let g = game_day();
         let given = g.inactive(day(25), "BOS", Some(ids(&["b", "a", "b"])), how(at(30, 0)));
-        assert_eq!((given.ids, given.source), (Some(ids(&["a", "b"])), Source::Request));
+        assert_eq!((list(&given), given.source), (Some(ids(&["a", "b"])), Source::Request));
         let ignore = Resolve { ignore_stored: true, ..how(at(30, 0)) };
         assert_eq!(g.inactive(day(25), "BOS", None, ignore).source, Source::Unknown);
         assert_eq!(g.inactive(day(26), "NYK", None, ignore).source, Source::Unknown);
         assert_eq!(g.starters(day(25), "BOS", None, ignore).ids, None);
         let empty = g.starters(day(25), "BOS", Some(vec![]), ignore);
-        assert_eq!((empty.ids, empty.source), (Some(vec![]), Source::Request), "given empty is known, not unknown");
+        assert_eq!((list(&empty), empty.source), (Some(vec![]), Source::Request), "given empty is known, not unknown");
     }
 
     #[test]
