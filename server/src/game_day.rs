@@ -84,6 +84,9 @@ pub struct Resolve {
     pub doubtful_plays: bool,
 }
 
+/// A stored game's inactive players and starters for one team, as read.
+type ListsAsRead = (Vec<String>, Vec<String>);
+
 /// A stored game's lists for one team, each sorted: known even when empty.
 #[derive(Debug, Clone, Default)]
 pub struct StoredLists {
@@ -111,7 +114,7 @@ impl GameDay {
         starters: impl IntoIterator<Item = (NaiveDate, String, String)>,
         injuries: InjuryReports,
     ) -> GameDay {
-        let mut lists: HashMap<NaiveDate, HashMap<String, (Vec<String>, Vec<String>)>> = HashMap::new();
+        let mut lists: HashMap<NaiveDate, HashMap<String, ListsAsRead>> = HashMap::new();
         for (date, team) in games {
             lists.entry(date).or_default().entry(team).or_default();
         }
