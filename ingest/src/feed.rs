@@ -491,9 +491,36 @@ pub fn split_csv_line(line: &str) -> Vec<String> {
     fields
 }
 
+/// A game date as every feed writes it: `YYYY-MM-DD`.
+pub fn parse_game_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| format!("game_date {s:?} is not a YYYY-MM-DD date ({e})"))
+}
+
+/// The calendar day of `t` in US Eastern time (`America/New_York`, from the IANA
+/// database), where game dates are reckoned.
+pub fn eastern_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono_tz::America::New_York).date_naive()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eastern_dates_follow_daylight_saving_time() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // EDT (UTC-4) in October: 03:59 UTC is still the evening before.
+        assert_eq!(eastern_date(utc("2023-10-26T03:59:00Z")), d(2023, 10, 25));
+        assert_eq!(eastern_date(utc("2023-10-26T04:00:00Z")), d(2023, 10, 26));
+        // EST (UTC-5) in December.
+        assert_eq!(eastern_date(utc("2023-12-10T04:30:00Z")), d(2023, 12, 9));
+        assert_eq!(eastern_date(utc("2023-12-10T05:00:00Z")), d(2023, 12, 10));
+        // Switches: 2023-11-05 06:00 UTC and 2024-03-10 07:00 UTC.
+        assert_eq!(eastern_date(utc("2023-11-05T04:30:00Z")), d(2023, 11, 5), "still EDT");
+        assert_eq!(eastern_date(utc("2024-03-10T04:30:00Z")), d(2024, 3, 9), "still EST");
+        assert_eq!(eastern_date(utc("2024-03-11T03:30:00Z")), d(2024, 3, 10), "EDT again");
+    }
 
     #[test]
     fn csv_lines_split_with_quotes_and_empty_fields() {

@@ -154,7 +154,7 @@ impl GoodEntry {
 fn check_entry(raw: &RawEntry, reference: &Reference) -> Result<GoodEntry, Finding> {
     let player = raw.player.trim();
     let fail = |check, reason: String, team: &str, date| Finding { check, reason, team: team.to_string(), player: player.to_string(), date };
-    let date = parse::parse_game_date(&raw.game_date).map_err(|r| fail(checks::BAD_DATE, r, &raw.team, None))?;
+    let date = feed::parse_game_date(&raw.game_date).map_err(|r| fail(checks::BAD_DATE, r, &raw.team, None))?;
     let time = parse::parse_report_time(&raw.report_time).map_err(|r| fail(checks::BAD_TIME, r, &raw.team, Some(date)))?;
     let team = nba_names::canonical_team(&raw.team)
         .ok_or_else(|| fail(checks::UNKNOWN_TEAM, format!("team {:?} is not an NBA team", raw.team), &raw.team, Some(date)))?;
@@ -162,7 +162,7 @@ fn check_entry(raw: &RawEntry, reference: &Reference) -> Result<GoodEntry, Findi
     if !reference.schedule.contains_key(&(date, team.to_string())) {
         return Err(fail(checks::NO_GAME, format!("{team} has no game on {date} in the schedule (table games)"), team, Some(date)));
     }
-    let filed_on = parse::eastern_date(time);
+    let filed_on = feed::eastern_date(time);
     if filed_on > date {
         let reason = format!("filed {} ({filed_on} US Eastern), after the game's day {date} ended: not a pre-game report", raw.report_time.trim());
         return Err(fail(checks::AFTER_GAME_DAY, reason, team, Some(date)));

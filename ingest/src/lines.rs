@@ -176,10 +176,10 @@ fn check_line(raw: &RawLine, reference: &Reference) -> Result<PropLineRow, Findi
         _ => parse::parse_time("snapshot_time", &raw.snapshot_time).map_err(|r| fail(checks::BAD_TIME, r, &written, None))?,
     };
     let (date, commence) = match &raw.when {
-        GameWhen::Date(d) => (parse::parse_game_date(d).map_err(|r| fail(checks::BAD_DATE, r, &written, None))?, None),
+        GameWhen::Date(d) => (feed::parse_game_date(d).map_err(|r| fail(checks::BAD_DATE, r, &written, None))?, None),
         GameWhen::Commence(c) => {
             let start = parse::parse_time("commence_time", c).map_err(|r| fail(checks::BAD_TIME, r, &written, None))?;
-            (crate::injuries::parse::eastern_date(start), Some(start))
+            (feed::eastern_date(start), Some(start))
         }
     };
     let team_of = |t: &str| {
@@ -251,34 +251,32 @@ fn resolve_player(registry: &PlayerRegistry, player: &str, (home, away): (&str, 
         };
     }
     let answers = [home, away].map(|team| registry.resolve(player, Some(team), Some(date)));
-    let mut on_teams: Vec<Candidate> = Vec::new();
-    for answer in &answers {
-        if let Resolution::Resolved(c) = answer
-            && on_game(c)
-            && !on_teams.iter().any(|o| o.player_id == c.player_id)
-        {
-            on_teams.push(c.clone());
-        }
-    }
+    let resolved = answers.iter().filter_map(|a| if let Resolution::Resolved(c) = a { Some(c) } else { None });
+    let on_teams = distinct_players(resolved.filter(|c| on_game(c)));
     match on_teams.as_slice() {
         [one] => return Ok((one.player_id.clone(), one.team.clone())),
         [_, _, ..] => return Err((checks::AMBIGUOUS_PLAYER, format!("{player:?} may be any of {}", listed(&on_teams)))),
         [] => {}
     }
-    let ambiguous: Vec<Candidate> = answers.iter().filter_map(|a| if let Resolution::Ambiguous(cs) = a { Some(cs.clone()) } else { None }).flatten().collect();
+    let ambiguous = distinct_players(answers.iter().filter_map(|a| if let Resolution::Ambiguous(cs) = a { Some(cs) } else { None }).flatten());
     if !ambiguous.is_empty() {
-        let mut unique: Vec<Candidate> = Vec::new();
-        for c in ambiguous {
-            if !unique.iter().any(|u| u.player_id == c.player_id) {
-                unique.push(c);
-            }
-        }
-        return Err((checks::AMBIGUOUS_PLAYER, format!("{player:?} may be any of {}", listed(&unique))));
+        return Err((checks::AMBIGUOUS_PLAYER, format!("{player:?} may be any of {}", listed(&ambiguous))));
     }
     match &answers[0] {
         Resolution::Resolved(c) => Err(not_on(listed(std::slice::from_ref(c)))),
         _ => Err((checks::UNRESOLVED_PLAYER, format!("no known player is named {player:?}"))),
     }
+}
+
+/// The candidates, each player once (the first of his), in order.
+fn distinct_players<'a>(candidates: impl Iterator<Item = &'a Candidate>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        if !out.iter().any(|o| o.player_id == c.player_id) {
+            out.push(c.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //!   is the team reported with nobody on it.
 
 use crate::feed;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub use crate::feed::FileError;
@@ -132,20 +132,10 @@ pub fn parse_report_time(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("report_time {s:?} is not an RFC 3339 time with an offset such as 2023-10-25T17:30:00-04:00 ({e})"))
 }
 
-/// A game date: `YYYY-MM-DD`.
-pub fn parse_game_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| format!("game_date {s:?} is not a YYYY-MM-DD date ({e})"))
-}
-
-/// The calendar day of `t` in US Eastern time (`America/New_York`, from the IANA
-/// database), where game dates are reckoned.
-pub fn eastern_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&chrono_tz::America::New_York).date_naive()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     fn utc(s: &str) -> DateTime<Utc> {
         parse_report_time(s).unwrap()
@@ -193,22 +183,7 @@ mod tests {
         assert_eq!(utc("2023-10-25T17:30:00-04:00"), utc("2023-10-25T21:30:00Z"));
         assert!(parse_report_time("2023-10-25T17:30:00").is_err(), "no offset");
         assert!(parse_report_time("yesterday").unwrap_err().contains("yesterday"));
-        assert_eq!(parse_game_date("2023-10-25").unwrap(), NaiveDate::from_ymd_opt(2023, 10, 25).unwrap());
-        assert!(parse_game_date("10/25/2023").is_err());
-    }
-
-    #[test]
-    fn eastern_dates_follow_daylight_saving_time() {
-        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
-        // EDT (UTC-4) in October: 03:59 UTC is still the evening before.
-        assert_eq!(eastern_date(utc("2023-10-26T03:59:00Z")), d(2023, 10, 25));
-        assert_eq!(eastern_date(utc("2023-10-26T04:00:00Z")), d(2023, 10, 26));
-        // EST (UTC-5) in December.
-        assert_eq!(eastern_date(utc("2023-12-10T04:30:00Z")), d(2023, 12, 9));
-        assert_eq!(eastern_date(utc("2023-12-10T05:00:00Z")), d(2023, 12, 10));
-        // Switches: 2023-11-05 06:00 UTC and 2024-03-10 07:00 UTC.
-        assert_eq!(eastern_date(utc("2023-11-05T04:30:00Z")), d(2023, 11, 5), "still EDT");
-        assert_eq!(eastern_date(utc("2024-03-10T04:30:00Z")), d(2024, 3, 9), "still EST");
-        assert_eq!(eastern_date(utc("2024-03-11T03:30:00Z")), d(2024, 3, 10), "EDT again");
+        assert_eq!(feed::parse_game_date("2023-10-25").unwrap(), NaiveDate::from_ymd_opt(2023, 10, 25).unwrap());
+        assert!(feed::parse_game_date("10/25/2023").is_err());
     }
 }

@@ -314,11 +314,6 @@ pub fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{field} {s:?} is not an RFC 3339 time with an offset such as 2023-10-27T14:00:00Z ({e})"))
 }
 
-/// A game date: `YYYY-MM-DD`.
-pub fn parse_game_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| format!("game_date {s:?} is not a YYYY-MM-DD date ({e})"))
-}
-
 /// A line: a finite number, not negative.
 pub fn parse_line(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f64>() {
@@ -509,7 +504,7 @@ mod tests {
         assert_eq!(utc("2023-10-27T14:02:11.750Z"), utc("2023-10-27T14:02:11Z"));
         assert!(parse_time("snapshot_time", "2023-10-27 14:00").unwrap_err().contains("snapshot_time"));
         assert_eq!(parse_time("snapshot_time", " "), Err("no snapshot_time".to_string()));
-        assert!(parse_game_date("10/27/2023").is_err());
+        assert!(feed::parse_game_date("10/27/2023").is_err());
     }
 
     #[test]
