@@ -448,11 +448,11 @@ impl MarketTally {
             self.clv_away += u64::from(clv < 0.0);
         }
     }
+}
 
-    /// `sum / n`, NaN without any.
-    fn mean(sum: f64, n: u64) -> f64 {
-        if n == 0 { f64::NAN } else { sum / n as f64 }
-    }
+/// `sum / n`, NaN without any.
+fn mean(sum: f64, n: u64) -> f64 {
+    if n == 0 { f64::NAN } else { sum / n as f64 }
 }
 
 impl Tally {
@@ -477,7 +477,7 @@ impl Tally {
     }
 
     fn row(&self, game_date: NaiveDate, model_version: String, source: String, run: String, bucket: &str, graded_at: DateTime<Utc>) -> GradeSummaryRow {
-        let mean = |sum: f64| if self.graded == 0 { f64::NAN } else { sum / self.graded as f64 };
+        let per_graded = |sum: f64| mean(sum, self.graded);
         let m = &self.market;
         GradeSummaryRow {
             game_date,
@@ -488,12 +488,12 @@ impl Tally {
             predictions: self.predictions,
             not_played: self.not_played,
             graded: self.graded,
-            mae: mean(self.sum_abs),
-            rmse: mean(self.sum_sq).sqrt(),
-            bias: mean(self.sum_error),
-            within_3: mean(self.within_3 as f64),
-            within_5: mean(self.within_5 as f64),
-            coverage: mean(self.covered as f64),
+            mae: per_graded(self.sum_abs),
+            rmse: per_graded(self.sum_sq).sqrt(),
+            bias: per_graded(self.sum_error),
+            within_3: per_graded(self.within_3 as f64),
+            within_5: per_graded(self.within_5 as f64),
+            coverage: per_graded(self.covered as f64),
             calls: self.over.calls + self.under.calls,
             passes: self.passes,
             over_calls: self.over.calls,
@@ -504,13 +504,13 @@ impl Tally {
             under_pushes: self.under.pushes,
             graded_at,
             lined: m.lined,
-            lined_mae: MarketTally::mean(m.sum_model_abs, m.lined),
-            line_mae: MarketTally::mean(m.sum_line_abs, m.lined),
+            lined_mae: mean(m.sum_model_abs, m.lined),
+            line_mae: mean(m.sum_line_abs, m.lined),
             priced_calls: m.priced_calls,
             profit: m.profit,
-            roi: MarketTally::mean(m.profit, m.priced_calls),
+            roi: mean(m.profit, m.priced_calls),
             clv_calls: m.clv_calls,
-            clv_mean: MarketTally::mean(m.sum_clv, m.clv_calls),
+            clv_mean: mean(m.sum_clv, m.clv_calls),
             clv_toward: m.clv_toward,
             clv_away: m.clv_away,
         }

@@ -6,9 +6,9 @@
 //!
 //! The server keeps a snapshot of the whole league history (every player's and team's
 //! game summaries, the stored games' official inactive lists and starters, the injury
-//! reports, the sportsbooks' prop lines and the player registry) in memory, read from ClickHouse with the same
-//! row-to-history conversion the builder uses, so a vector computed here equals the
-//! `player_features` row of any historical game bit for bit. What each request's lists
+//! reports, the sportsbooks' prop lines and the player registry) in memory, read from
+//! ClickHouse with the same row-to-history conversion the builder uses, so a vector
+//! computed here equals the `player_features` row of any historical game bit for bit. What each request's lists
 //! are, and where they come from, is [`crate::game_day`]'s business. The snapshot is
 //! replaced (never edited) when ClickHouse holds newer rows; if ClickHouse is unreachable
 //! the last snapshot keeps serving and readiness reports degraded. Computed vectors are

@@ -2,11 +2,11 @@
 //! request path. A request only does a non-blocking `try_send` into a bounded queue; a
 //! background task collapses the answers of a window (`--prediction-log-window-secs`):
 //! the same answer given again to the same kind of caller (method, source, model, question,
-//! inputs bit for bit, line with its source and snapshot) becomes one row, the latest, with `asked` counting how often
-//! it was given, and the window's rows are written in one insert. Most traffic asks the same
-//! questions again (apps poll a slate of a few hundred players), so ClickHouse stores and
-//! merges a row per distinct answer instead of one per call; grading reads the latest
-//! answer per player and question either way. If the queue is full or ClickHouse keeps
+//! inputs bit for bit, line with its source and snapshot) becomes one row, the latest,
+//! with `asked` counting how often it was given, and the window's rows are written in one
+//! insert. Most traffic asks the same questions again (apps poll a slate of a few hundred
+//! players), so ClickHouse stores and merges a row per distinct answer instead of one per
+//! call; grading reads the latest answer per player and question either way. If the queue is full or ClickHouse keeps
 //! failing, answers are dropped and counted (`nba_prediction_log_dropped_total`): logging
 //! never slows or fails a prediction.
 
