@@ -2,7 +2,12 @@
 reads a single answer, as `write_table(...); done_writing(); read_all()` does. Run by the
 Rust test `flight::pyarrow_writing_everything_before_reading_*`.
 
-    python flight_write_then_read.py ADDR ROWS BATCH_ROWS
+    python flight_write_then_read.py ADDR ROWS BATCH_ROWS [small-window]
+
+With `small-window` the client's gRPC receive window stays at its initial 64 KiB (no
+BDP probing, which otherwise grows it to many MB on loopback): answers it has not read
+then stay on the server, whatever the machine's load, which is what the backlog test
+measures.
 
 Prints one JSON line: {"rows": answered rows, "first": [predicted_points of the first 3]}
 or {"error": "<code>", "message": "..."} when the server ends the exchange with an error.
@@ -16,7 +21,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 addr, rows, batch_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-client = flight.connect(addr)
+small_window = sys.argv[4:] == ["small-window"]
+options = [("grpc.http2.bdp_probe", 0)] if small_window else None
+client = flight.connect(addr, generic_options=options)
 descriptor = flight.FlightDescriptor.for_path("features")
 features = [f.name for f in client.get_schema(descriptor).schema]
 

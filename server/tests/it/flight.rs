@@ -606,9 +606,14 @@ fn which_python() -> Result<String, ()> {
 /// 100,000-row batches, then reads): its JSON line, or a panic if it has not finished
 /// within two minutes (the exchange hung).
 async fn write_everything_then_read(py: &std::path::Path, server: &TestServer, rows: usize) -> serde_json::Value {
+    write_everything_then_read_with(py, server, rows, &[]).await
+}
+
+/// As [`write_everything_then_read`], with the script's extra arguments (`small-window`).
+async fn write_everything_then_read_with(py: &std::path::Path, server: &TestServer, rows: usize, extra: &[&str]) -> serde_json::Value {
     let script = nba_testkit::workspace_root().join("server/tests/flight_write_then_read.py");
     let addr = server.grpc.replace("http://", "grpc://");
-    let run = tokio::process::Command::new(py).arg(&script).arg(&addr).arg(rows.to_string()).arg("100000").kill_on_drop(true).output();
+    let run = tokio::process::Command::new(py).arg(&script).arg(&addr).arg(rows.to_string()).arg("100000").args(extra).kill_on_drop(true).output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the exchange hung: no answer within 120 s").unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -638,7 +643,10 @@ async fn pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhaus
         return;
     };
     let server = TestServer::season(&["--prediction-log", "false", "--max-flight-answer-backlog-bytes", "2000000"]).await;
-    let v = write_everything_then_read(&py, &server, 1_000_000).await;
+    // A client whose gRPC window does not grow: what it has not read stays unread on the
+    // server (a window grown to many MB could take every answer into the client's buffers
+    // on an idle machine, and the backlog would never fill).
+    let v = write_everything_then_read_with(&py, &server, 1_000_000, &["small-window"]).await;
     let message = v["message"].as_str().unwrap_or_else(|| panic!("expected an error: {v}"));
     assert!(message.contains("resource exhausted") || message.contains("RESOURCE_EXHAUSTED"), "{v}");
     assert!(message.contains("read answers while writing"), "{v}");
