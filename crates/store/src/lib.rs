@@ -608,7 +608,26 @@ impl Store {
     }
 
     /// For each file name the ledger has seen loaded, the sha256 of its latest loaded content.
+    ///
+    /// Empty while this server still has parts of the database to fetch from another
+    /// replica: replicas fetch each table's parts on their own, so a ledger row written
+    /// after its rows on another replica can be here before them (and stay so while that
+    /// replica is down). Trusting it would skip files whose rows this server lacks; so
+    /// every file is read again instead, and rows already here are replaced as for a
+    /// changed page.
     pub async fn ledger_loaded(&self) -> Result<HashMap<String, String>> {
+        let unfetched: u64 = self
+            .retry("check for parts still to fetch", || {
+                self.root()
+                    .query("SELECT count() FROM system.replication_queue WHERE database = ? AND type = 'GET_PART'")
+                    .bind(&self.config.database)
+                    .fetch_one()
+            })
+            .await?;
+        if unfetched > 0 {
+            tracing::warn!(url = %self.url(), parts = unfetched, "parts still to fetch from another replica: the ledger is not trusted, every file is read again");
+            return Ok(HashMap::new());
+        }
         #[derive(clickhouse::Row, serde::Deserialize)]
         struct Entry {
             name: String,
