@@ -71,6 +71,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NBA_MAX_FLIGHT_ANSWER_BACKLOG_BYTES", default_value_t = 128 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_flight_answer_backlog_bytes: u64,
+    /// Seconds an Arrow Flight exchange may make no progress (no input message arrives and
+    /// the client takes no answer) before it ends with DEADLINE_EXCEEDED, its buffers
+    /// freed; 0: never. A client that writes or reads a message now and then is never cut off.
+    #[arg(long, env = "NBA_FLIGHT_STALL_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub flight_stall_secs: u64,
     /// Largest accepted Arrow Flight message (one encoded batch), bytes.
     #[arg(long, env = "NBA_MAX_FLIGHT_MESSAGE_BYTES", default_value_t = 512 * 1024 * 1024)]
     pub max_flight_message_bytes: usize,
@@ -223,6 +228,11 @@ impl ServeConfig {
     pub fn model_poll(&self) -> Option<Duration> {
         (self.model_poll_secs > 0).then(|| Duration::from_secs(self.model_poll_secs))
     }
+
+    /// How long a Flight exchange may make no progress (None: forever).
+    pub fn flight_stall(&self) -> Option<Duration> {
+        (self.flight_stall_secs > 0).then(|| Duration::from_secs(self.flight_stall_secs))
+    }
 }
 
 #[cfg(test)]
@@ -268,6 +278,15 @@ mod tests {
         assert!(parse(&["--keep-cpus-awake", "1", "--keep-awake-window-us", "0"]).validate().is_err());
         assert!(parse(&["--keep-awake-window-us", "0"]).validate().is_ok(), "the window is not used when off");
         assert!(parse(&["--keep-cpus-awake", "100000"]).validate().is_err());
+    }
+
+    #[test]
+    fn flight_stall_defaults_to_two_minutes_and_0_is_never() {
+        assert_eq!(parse(&[]).flight_stall(), Some(Duration::from_secs(120)));
+        assert_eq!(parse(&["--flight-stall-secs", "0"]).flight_stall(), None);
+        assert_eq!(parse(&["--flight-stall-secs", "2"]).flight_stall(), Some(Duration::from_secs(2)));
+        assert!(Cli::try_parse_from(["nba-server", "serve", "--flight-stall-secs", "86401"]).is_err(), "at most a day");
+        assert!(Cli::try_parse_from(["nba-server", "serve", "--flight-stall-secs", "-1"]).is_err());
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub enum ServeError {
     Unavailable(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A Flight exchange that made no progress for `--flight-stall-secs`; the message
+    /// says what it waited for.
+    #[error("{0}")]
+    Stalled(String),
     /// A call this server does not offer; the message says what to use instead.
     #[error("{0}")]
     Unimplemented(&'static str),
@@ -63,6 +67,7 @@ impl ServeError {
             ServeError::PlayerNotFound { .. } | ServeError::ModelNotFound(_) | ServeError::NoGamesScheduled { .. } => Code::NotFound,
             ServeError::Unavailable(_) => Code::Unavailable,
             ServeError::TooLarge(_) => Code::ResourceExhausted,
+            ServeError::Stalled(_) => Code::DeadlineExceeded,
             ServeError::Unimplemented(_) => Code::Unimplemented,
             ServeError::Unauthenticated => Code::Unauthenticated,
             ServeError::Stream(s) => s.code(),

@@ -30,6 +30,13 @@
 //! `--max-flight-answer-backlog-bytes`; past that the exchange ends with
 //! RESOURCE_EXHAUSTED, and its remaining input is read and dropped so that the client's
 //! writes finish and it sees the error.
+//!
+//! Nor does an exchange wait forever for a client that stopped: one that makes no
+//! progress for `--flight-stall-secs` (no input message arrived, the client took no
+//! answer, and no batch of it was being scored) ends with DEADLINE_EXCEEDED. Its queued
+//! answers and decoded input are dropped at once and its tasks end; the client gets the
+//! error when it next reads. A slate (`DoGet`) is one small batch, answered as soon as it
+//! is scored: there is nothing for it to wait on, so it has no such limit.
 
 use crate::error::ServeError;
 use crate::predict::Predictor;
@@ -49,13 +56,17 @@ use arrow_flight::{
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
+use futures::task::AtomicWaker;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use nba_api::decode;
 use nba_api::proto::predict::{Call, InfoSource, PlayerList, PredictRequest};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -72,6 +83,8 @@ pub struct FlightApi {
     pub max_batch: usize,
     /// Bytes of answers one exchange may hold while its client does not read them.
     pub max_answer_backlog: usize,
+    /// How long an exchange may make no progress before it ends (None: never).
+    pub stall: Option<Duration>,
 }
 
 /// What a `DoExchange` stream carries, named by its descriptor.
@@ -475,13 +488,30 @@ impl FlightApi {
             .ok_or_else(|| ServeError::InvalidInput(format!("the first message must carry a descriptor: path [\"{REQUESTS}\"] or [\"{FEATURES}\"]")))?;
         let input = ExchangeInput::of(&descriptor)?;
         let model = self.predictor.model()?;
+        // Every message that arrives is progress, whatever it carries.
+        let progress = Progress::new();
+        let arrived = progress.clone();
         // Clients (pyarrow among them) may open with a descriptor-only message and send
         // metadata-only messages: they carry no IPC header, so the decoder never sees them.
         let messages = futures::stream::once(async move { Ok(first) })
-            .chain(inbound.map_err(FlightError::from))
+            .chain(inbound.inspect(move |_| arrived.mark()).map_err(FlightError::from))
             .try_filter(|m| futures::future::ready(!m.data_header.is_empty()));
         let batches = FlightRecordBatchStream::new_from_flight_data(messages);
-        Ok((Exchange { input, model, predictor: self.predictor.clone(), max_batch: self.max_batch }, batches))
+        Ok((Exchange { input, model, predictor: self.predictor.clone(), max_batch: self.max_batch, progress }, batches))
+    }
+
+    /// [`Self::open_exchange`], within `--flight-stall-secs`: a client that opens an
+    /// exchange and never sends its first message must not hold it open forever.
+    async fn open_exchange_in_time(&self, inbound: Streaming<FlightData>) -> Result<(Exchange, FlightRecordBatchStream), ServeError> {
+        let Some(stall) = self.stall else { return self.open_exchange(inbound).await };
+        match tokio::time::timeout(stall, self.open_exchange(inbound)).await {
+            Ok(opened) => opened,
+            Err(_) => {
+                let e = ServeError::Stalled(format!("no input for {} s (--flight-stall-secs): the first message never came", stall.as_secs()));
+                stalled("opening", stall, 0);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -534,10 +564,11 @@ type Decoded = Result<(RecordBatch, OwnedSemaphorePermit), ServeError>;
 /// Receives and decodes an exchange's batches in a task of their own, up to
 /// READ_AHEAD_KIB ahead of scoring, so that the network and the decoder never wait for
 /// the scorer to free a slot: the pool is never left idle while the next batch arrives.
-fn spawn_reader(mut batches: FlightRecordBatchStream) -> tokio::sync::mpsc::Receiver<Decoded> {
+/// Returns the decoded batches and the handle that stops the task (a stalled exchange).
+fn spawn_reader(mut batches: FlightRecordBatchStream) -> (tokio::sync::mpsc::Receiver<Decoded>, AbortHandle) {
     let (ready_tx, ready_rx) = tokio::sync::mpsc::channel::<Decoded>(READ_AHEAD);
     let budget = Arc::new(Semaphore::new(READ_AHEAD_KIB));
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(next) = next_batch(&mut batches).await {
             let failed = next.is_err();
             let next = match next {
@@ -554,7 +585,7 @@ fn spawn_reader(mut batches: FlightRecordBatchStream) -> tokio::sync::mpsc::Rece
             }
         }
     });
-    ready_rx
+    (ready_rx, task.abort_handle())
 }
 
 /// Reads and drops what a client still sends after its exchange has ended with an error:
@@ -635,6 +666,7 @@ struct Exchange {
     model: Arc<LoadedModel>,
     predictor: Arc<Predictor>,
     max_batch: usize,
+    progress: Arc<Progress>,
 }
 
 impl Exchange {
@@ -647,12 +679,14 @@ impl Exchange {
         }
         let rows = batch.num_rows() as u64;
         let label = self.input.label();
+        let scoring = Scoring::start(&self.progress);
         let scored = on_pool(move || match self.input {
             ExchangeInput::Requests => score_requests(&self.predictor, &self.model, &batch),
             ExchangeInput::Features => score_features(&self.model, &batch),
         })
         .await
         .and_then(|r| r);
+        drop(scoring);
         drop(permit);
         if scored.is_ok() {
             metrics::counter!("nba_flight_rows_total", "kind" => label).increment(rows);
@@ -662,28 +696,204 @@ impl Exchange {
     }
 
     /// Scores the decoded batches, PIPELINE at a time, and sends the answers in input
-    /// order until the input ends, a batch fails (its error ends the stream) or the client
-    /// leaves; then records the stream's metrics.
+    /// order until the input ends (also when a stalled exchange's reader is stopped), a
+    /// batch fails (its error ends the stream) or the client leaves; then records how long
+    /// the scoring took. The call's own metrics are recorded when its answers end
+    /// ([`AnswerStream`]).
     async fn run(self, decoded: tokio::sync::mpsc::Receiver<Decoded>, answers: AnswerQueue, started: Instant) {
         let label = self.input.label();
         let exchange = Arc::new(self);
         let mut scored = ReceiverStream::new(decoded).map(move |next| exchange.clone().score(next)).buffered(PIPELINE).boxed();
-        let mut code = Code::Ok;
         while let Some(result) = scored.next().await {
             match result.and_then(|answer| answers.send(answer)) {
                 Ok(true) => {}
-                // The client left: nobody to answer.
+                // The client left, or the exchange was cut off: nobody to answer.
                 Ok(false) => break,
                 Err(e) => {
-                    code = e.code();
                     answers.fail(e);
                     break;
                 }
             }
         }
         metrics::histogram!("nba_flight_stream_duration_seconds", "kind" => label).record(started.elapsed().as_secs_f64());
-        crate::grpc::observe("FlightDoExchange", started, code);
     }
+}
+
+/// When an exchange last made progress, shared by its parts: the input (a message
+/// arrived), the response (the transport took an answer) and the scorer (a batch is being
+/// scored: the server, not the client, is what the exchange waits for then).
+struct Progress {
+    started: Instant,
+    /// Milliseconds from `started` to the latest progress.
+    last_ms: AtomicU64,
+    /// Batches of the exchange on the pool now.
+    scoring: AtomicUsize,
+}
+
+impl Progress {
+    fn new() -> Arc<Progress> {
+        Arc::new(Progress { started: Instant::now(), last_ms: AtomicU64::new(0), scoring: AtomicUsize::new(0) })
+    }
+
+    fn mark(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// How long the exchange has made no progress; None while a batch is being scored.
+    fn idle(&self) -> Option<Duration> {
+        if self.scoring.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        Some(last.elapsed())
+    }
+}
+
+/// One batch on the pool, from `start` until dropped (which is progress: it was scored).
+struct Scoring(Arc<Progress>);
+
+impl Scoring {
+    fn start(progress: &Arc<Progress>) -> Scoring {
+        progress.scoring.fetch_add(1, Ordering::Relaxed);
+        Scoring(progress.clone())
+    }
+}
+
+impl Drop for Scoring {
+    fn drop(&mut self) {
+        self.0.mark();
+        self.0.scoring.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The encoded answers of an exchange, or the error that cut them off.
+enum Answers {
+    Flowing(FlightStream<FlightData>),
+    Cut(Status),
+}
+
+/// What an exchange's response shares with its watchdog: the answers, which the watchdog
+/// can drop at once (the transport may not poll the response for as long as the client
+/// does not read), and the waker of the response's task.
+struct Cuttable {
+    answers: Mutex<Answers>,
+    waker: AtomicWaker,
+}
+
+impl Cuttable {
+    /// Drops the queued answers (with the encoder, its buffers) and ends the response with
+    /// `e` the next time the transport polls it.
+    fn cut(&self, e: ServeError) {
+        let dropped = std::mem::replace(&mut *self.answers.lock().unwrap_or_else(|p| p.into_inner()), Answers::Cut(e.into()));
+        drop(dropped);
+        self.waker.wake();
+    }
+
+    fn is_cut(&self) -> bool {
+        matches!(*self.answers.lock().unwrap_or_else(|p| p.into_inner()), Answers::Cut(_))
+    }
+}
+
+/// The response of one `DoExchange`: its encoded answers as the transport takes them.
+/// Each message handed on is progress; once cut, the next poll ends the stream with the
+/// cut's error; when it ends, or the client leaves, the call's metrics are recorded with
+/// its final code, and the watchdog stops.
+struct AnswerStream {
+    shared: Arc<Cuttable>,
+    progress: Arc<Progress>,
+    started: Instant,
+    /// The code the stream ended with, once it has.
+    ended: Option<Code>,
+    /// Dropped with the stream: tells the watchdog that the exchange is over.
+    _over: tokio::sync::oneshot::Sender<()>,
+}
+
+impl AnswerStream {
+    fn new(answers: FlightStream<FlightData>, progress: Arc<Progress>, started: Instant) -> (AnswerStream, Arc<Cuttable>, tokio::sync::oneshot::Receiver<()>) {
+        let shared = Arc::new(Cuttable { answers: Mutex::new(Answers::Flowing(answers)), waker: AtomicWaker::new() });
+        let (over, watching) = tokio::sync::oneshot::channel();
+        (AnswerStream { shared: shared.clone(), progress, started, ended: None, _over: over }, shared, watching)
+    }
+}
+
+impl futures::Stream for AnswerStream {
+    type Item = Result<FlightData, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended.is_some() {
+            return Poll::Ready(None);
+        }
+        self.shared.waker.register(cx.waker());
+        let next = match &mut *self.shared.answers.lock().unwrap_or_else(|p| p.into_inner()) {
+            Answers::Flowing(answers) => answers.poll_next_unpin(cx),
+            Answers::Cut(status) => Poll::Ready(Some(Err(status.clone()))),
+        };
+        match &next {
+            Poll::Ready(Some(Ok(_))) => self.progress.mark(),
+            Poll::Ready(Some(Err(status))) => self.ended = Some(status.code()),
+            Poll::Ready(None) => self.ended = Some(Code::Ok),
+            Poll::Pending => {}
+        }
+        next
+    }
+}
+
+impl Drop for AnswerStream {
+    fn drop(&mut self) {
+        // Not ended: the client left (or was cut off and never read again).
+        let code = self.ended.unwrap_or_else(|| if self.shared.is_cut() { Code::DeadlineExceeded } else { Code::Cancelled });
+        crate::grpc::observe("FlightDoExchange", self.started, code);
+    }
+}
+
+/// Ends an exchange that makes no progress for `stall` (`--flight-stall-secs`): it stops
+/// the reader (the decoded input is dropped, and the scorer, finding no more input, ends)
+/// and cuts the response off.
+struct Watchdog {
+    stall: Duration,
+    progress: Arc<Progress>,
+    answers: Arc<Cuttable>,
+    reader: AbortHandle,
+    /// Bytes of answers queued and not yet taken by the transport.
+    unread: Arc<AtomicUsize>,
+    label: &'static str,
+}
+
+impl Watchdog {
+    /// Sleeps until the exchange has been idle for `stall`, then cuts it off; returns
+    /// early when the response ends (`over` fires when it is dropped).
+    async fn run(self, mut over: tokio::sync::oneshot::Receiver<()>) {
+        loop {
+            let wait = match self.progress.idle() {
+                Some(idle) if idle >= self.stall => break,
+                Some(idle) => self.stall - idle,
+                // Scoring: check again a whole period later (its end is progress).
+                None => self.stall,
+            };
+            tokio::select! {
+                _ = &mut over => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        let unread = self.unread.load(Ordering::Relaxed);
+        let waiting = if unread > 0 { format!("; {unread} bytes of answers were waiting to be read") } else { String::new() };
+        let e = ServeError::Stalled(format!("no input and no answer read for {} s (--flight-stall-secs){waiting}", self.stall.as_secs()));
+        stalled(self.label, self.stall, unread);
+        self.reader.abort();
+        self.answers.cut(e);
+    }
+}
+
+/// Counts and logs an exchange ended for making no progress.
+fn stalled(kind: &'static str, stall: Duration, unread_answer_bytes: usize) {
+    metrics::counter!("nba_flight_stalled_total", "kind" => kind).increment(1);
+    tracing::warn!(
+        kind,
+        stall_secs = stall.as_secs(),
+        unread_answer_bytes,
+        "a Flight exchange made no progress for --flight-stall-secs: ended with DEADLINE_EXCEEDED"
+    );
 }
 
 type FlightStream<T> = BoxStream<'static, Result<T, Status>>;
@@ -744,13 +954,26 @@ impl FlightService for FlightApi {
         Err(ServeError::Unimplemented("this server does not store uploads; use DoExchange to score batches").into())
     }
 
+    /// Three tasks and the response: the reader decodes input, `Exchange::run` scores it
+    /// and queues the answers, the response hands them to the transport, and a watchdog
+    /// (with `--flight-stall-secs`) ends the exchange if none of them makes progress.
     async fn do_exchange(&self, r: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
         let started = Instant::now();
-        let (exchange, batches) = self.open_exchange(r.into_inner()).await?;
+        let (exchange, batches) = match self.open_exchange_in_time(r.into_inner()).await {
+            Ok(opened) => opened,
+            Err(e) => return crate::grpc::finish("FlightDoExchange", started, Err(e)),
+        };
+        let (label, progress) = (exchange.input.label(), exchange.progress.clone());
         let (answers, answered) = AnswerQueue::new(self.max_answer_backlog);
-        tokio::spawn(exchange.run(spawn_reader(batches), answers, started));
-        let out = encoder().build(answered).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
-        Ok(Response::new(out))
+        let unread = answers.backlog.clone();
+        let (decoded, reader) = spawn_reader(batches);
+        tokio::spawn(exchange.run(decoded, answers, started));
+        let encoded = encoder().build(answered).map_err(|e| Status::from(ServeError::flight_output(e))).boxed();
+        let (out, cuttable, over) = AnswerStream::new(encoded, progress.clone(), started);
+        if let Some(stall) = self.stall {
+            tokio::spawn(Watchdog { stall, progress, answers: cuttable, reader, unread, label }.run(over));
+        }
+        Ok(Response::new(out.boxed()))
     }
 
     async fn do_action(&self, _r: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
@@ -777,6 +1000,41 @@ mod tests {
         assert_eq!(batch_kib(&whole), 8 * 1024, "2 columns x 1 Mi floats");
         assert_eq!(batch_kib(&whole.slice(0, 1 << 18)), 2 * 1024, "a quarter of the rows");
         assert_eq!(batch_kib(&whole.slice(0, 1)), 1, "never 0: every batch takes a permit");
+    }
+
+    /// A cut drops the response's answers at once, although the transport does not poll
+    /// it (a client that does not read leaves it unpolled): the next poll gives the error,
+    /// then the end.
+    #[tokio::test]
+    async fn a_cut_response_drops_its_answers_unpolled_then_ends_with_the_error() {
+        let held = Arc::new(());
+        let token = held.clone();
+        let answers = futures::stream::iter([Ok(FlightData::default())]).chain(futures::stream::pending()).map(move |m| {
+            let _ = &token;
+            m
+        });
+        let (mut out, cuttable, _over) = AnswerStream::new(answers.boxed(), Progress::new(), Instant::now());
+        assert!(out.next().await.unwrap().is_ok(), "answers flow until cut");
+        assert_eq!(Arc::strong_count(&held), 2, "the answers are held");
+        cuttable.cut(ServeError::Stalled("no input and no answer read for 1 s".into()));
+        assert_eq!(Arc::strong_count(&held), 1, "a cut drops the answers without a poll");
+        let status = out.next().await.unwrap().unwrap_err();
+        assert_eq!((status.code(), status.message()), (Code::DeadlineExceeded, "no input and no answer read for 1 s"));
+        assert!(out.next().await.is_none(), "then the stream ends");
+    }
+
+    /// An exchange is idle only while nothing of it is on the pool; a scored batch, like
+    /// any progress, starts the idle time again.
+    #[test]
+    fn a_batch_being_scored_is_not_idle_time() {
+        let progress = Progress::new();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(progress.idle().unwrap() >= Duration::from_millis(30));
+        let scoring = Scoring::start(&progress);
+        assert_eq!(progress.idle(), None, "the server, not the client, is busy");
+        std::thread::sleep(Duration::from_millis(30));
+        drop(scoring);
+        assert!(progress.idle().unwrap() < Duration::from_millis(30), "scored: progress");
     }
 
     /// The `flight_batch` fuzz target's first crash, rebuilt: a record batch message whose

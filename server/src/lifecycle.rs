@@ -174,6 +174,7 @@ pub(crate) fn grpc_router(cfg: &ServeConfig, secrets: &Secrets, state: &ServerSt
         predictor: predictor.clone(),
         max_batch: cfg.max_flight_batch,
         max_answer_backlog: usize::try_from(cfg.max_flight_answer_backlog_bytes).unwrap_or(usize::MAX),
+        stall: cfg.flight_stall(),
     };
     let predict_svc = InterceptedService::new(PredictionServiceServer::new(predict_api).max_decoding_message_size(cfg.max_request_bytes), gate.clone());
     let inference_svc = InterceptedService::new(GrpcInferenceServiceServer::new(inference_api).max_decoding_message_size(cfg.max_request_bytes), gate.clone());

@@ -8,7 +8,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, DictionaryArray, Float32Array, 
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
 use arrow_schema::{DataType, Field, Schema};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use nba_api::proto::predict::{PlayerList, PredictRequest};
 use nba_server::flight::SOURCE_COLUMNS;
 use nba_store::Store;
@@ -653,5 +653,139 @@ async fn pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhaus
     // The server is fine afterwards: a client that reads gets its answers.
     let v = write_everything_then_read(&py, &server, 50_000).await;
     assert_eq!(v["rows"], 50_000, "{v}");
+    server.stop().await.unwrap();
+}
+
+/// `n` rows of the `["features"]` input: `row_id` from `first` on (a key the server hands
+/// back), then the contract's features, taken from `rows` in turn.
+fn features_batch(rows: &[Row], first: i64, n: usize) -> RecordBatch {
+    let names = nba_features::feature_names();
+    let mut fields = vec![Field::new("row_id", DataType::Int64, false)];
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(Int64Array::from((first..first + n as i64).collect::<Vec<_>>()))];
+    for (j, name) in names.iter().enumerate() {
+        fields.push(Field::new(name, DataType::Float32, true));
+        let v: Vec<Option<f32>> = (0..n).map(|i| rows[i % rows.len()].features[j]).map(|x| (!x.is_nan()).then_some(x)).collect();
+        cols.push(Arc::new(Float32Array::from(v)));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+/// The messages of a `["features"]` exchange sending `batches`.
+fn features_input(
+    batches: impl futures::Stream<Item = RecordBatch> + Send + 'static,
+) -> impl futures::Stream<Item = Result<arrow_flight::FlightData, arrow_flight::error::FlightError>> + Send + 'static {
+    FlightDataEncoderBuilder::new().with_flight_descriptor(Some(FlightDescriptor::new_path(vec!["features".into()]))).build(batches.map(Ok))
+}
+
+/// Exchanges ended for making no progress so far, by the server's metrics (one process:
+/// every server of this test run counts in them).
+async fn stalled_exchanges(server: &TestServer, kind: &str) -> u64 {
+    let m = server.metrics().await;
+    let prefix = format!("nba_flight_stalled_total{{kind=\"{kind}\"}} ");
+    m.lines().filter_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().parse::<f64>().unwrap() as u64).sum()
+}
+
+/// A client that sends two batches, then neither writes nor reads: with
+/// `--flight-stall-secs 1` the server ends the exchange about a second later (not at
+/// once, not never), and the client, when it reads at last, gets DEADLINE_EXCEEDED after
+/// whatever answers its transport had already taken. A client that opens an exchange and
+/// never sends its first message is cut off too; the server goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_that_makes_no_progress_ends_with_deadline_exceeded() {
+    let server = TestServer::season(&["--prediction-log", "false", "--flight-stall-secs", "1"]).await;
+    let rows = rows("2024-03-05").await;
+    let mut flight = FlightClient::new(channel(&server.grpc).await);
+    let before = stalled_exchanges(&server, "features").await;
+
+    let batches = futures::stream::iter([features_batch(&rows, 0, 1000), features_batch(&rows, 1000, 1000)]);
+    let input = features_input(batches).chain(futures::stream::pending());
+    let opened = std::time::Instant::now();
+    let mut answers = flight.do_exchange(input).await.unwrap();
+    // Not reading: wait for the server to count the stall (generous bound: a loaded machine).
+    while stalled_exchanges(&server, "features").await == before {
+        assert!(opened.elapsed() < std::time::Duration::from_secs(30), "no stall counted 30 s after the client stopped");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(opened.elapsed() >= std::time::Duration::from_secs(1), "cut off after {:?}, before the limit", opened.elapsed());
+
+    let mut answered = 0;
+    let e = loop {
+        match answers.next().await {
+            Some(Ok(b)) => answered += b.num_rows(),
+            Some(Err(e)) => break e,
+            None => panic!("the exchange ended without an error after {answered} rows"),
+        }
+    };
+    let arrow_flight::error::FlightError::Tonic(status) = e else { panic!("{e:?}") };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().starts_with("no input and no answer read for 1 s (--flight-stall-secs)"), "{}", status.message());
+    assert!(answered <= 2000, "{answered}");
+
+    // An exchange whose first message never comes.
+    let opening = stalled_exchanges(&server, "opening").await;
+    let never = futures::stream::pending::<Result<arrow_flight::FlightData, arrow_flight::error::FlightError>>();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), flight.do_exchange(never)).await.expect("not cut off").map(|_| ()).unwrap_err();
+    let arrow_flight::error::FlightError::Tonic(status) = e else { panic!("{e:?}") };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("the first message never came"), "{}", status.message());
+    assert!(stalled_exchanges(&server, "opening").await > opening);
+
+    // The server goes on: an exchange that reads gets its answers.
+    let out: Vec<RecordBatch> =
+        flight.do_exchange(features_input(futures::stream::iter([features_batch(&rows, 0, 500)]))).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 500);
+    server.stop().await.unwrap();
+}
+
+/// A slow client is never cut off while it makes progress, with `--flight-stall-secs 2`:
+/// it writes a batch every 0.5 s for 2.5 s without reading (input is progress), then six
+/// more at once, then reads an answer every 0.5 s for 6 s (taking answers is progress: its
+/// HTTP/2 window of 64 KiB keeps most of them on the server, which hands each on only as
+/// the client reads, so the last are handed on long after the last input), and gets every
+/// answer in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_that_keeps_making_progress_is_never_cut_off() {
+    let stall = std::time::Duration::from_secs(2);
+    let server = TestServer::season(&["--prediction-log", "false", "--flight-stall-secs", "2"]).await;
+    let rows = rows("2024-03-05").await;
+    let endpoint = tonic::transport::Endpoint::from_shared(server.grpc.clone()).unwrap();
+    let small_window = endpoint.initial_stream_window_size(Some(65_535)).initial_connection_window_size(Some(65_535));
+    let mut flight = FlightClient::new(small_window.connect().await.unwrap());
+    // 5,000 rows: one message each way (arrow-rs splits messages at 2 MiB), an answer
+    // (about 65 KB) as big as the client's window.
+    let (paced, batches, per_batch) = (6usize, 12usize, 5_000usize);
+
+    let (written_tx, written) = tokio::sync::oneshot::channel::<()>();
+    let input = futures::stream::unfold((0usize, Some(written_tx)), move |(i, mut done)| {
+        let batch = (i < batches).then(|| features_batch(&rows, (i * per_batch) as i64, per_batch));
+        async move {
+            let Some(batch) = batch else {
+                let _ = done.take().map(|tx| tx.send(()));
+                return None;
+            };
+            if i > 0 && i < paced {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Some((batch, (i + 1, done)))
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut answers = flight.do_exchange(features_input(input)).await.unwrap();
+    written.await.unwrap();
+    let writing = started.elapsed();
+    assert!(writing > stall, "the writes took {writing:?}, not longer than the limit: the test shows nothing");
+
+    let reading = std::time::Instant::now();
+    let mut ids = vec![];
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        match answers.next().await {
+            Some(Ok(b)) => ids.extend_from_slice(col::<Int64Array>(&b, "row_id").values()),
+            Some(Err(e)) => panic!("cut off after {} rows ({:?} writing, {:?} reading): {e:?}", ids.len(), writing, reading.elapsed()),
+            None => break,
+        }
+    }
+    assert!(reading.elapsed() > stall, "the reads took {:?}, not longer than the limit", reading.elapsed());
+    assert_eq!(ids, (0..(batches * per_batch) as i64).collect::<Vec<_>>(), "every answer, in order");
     server.stop().await.unwrap();
 }
