@@ -12,6 +12,8 @@
 //! * A private server a test owns and may kill ([`PrivateClickHouse`]), for fault tests.
 //! * A private replicated cluster ([`ClickHouseCluster`]: ZooKeeper and two replicas,
 //!   `scripts/clickhouse_cluster.sh`), for the replication tests.
+//! * A Python with pyarrow ([`pyarrow_python`], a venv in the target folder), for the
+//!   Flight tests and benchmark that use a client nobody here wrote.
 //!
 //! Everything here is test code: failures panic with a message saying what to fix,
 //! rather than returning errors each test would only unwrap.
@@ -28,8 +30,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod cluster;
 mod private;
+mod python;
 pub use cluster::{CLUSTER_NAME, ClickHouseCluster};
 pub use private::PrivateClickHouse;
+pub use python::pyarrow_python;
 
 /// Environment variable that overrides [`data_dir`].
 pub const DATA_DIR_ENV: &str = "NBA_DATA_DIR";

@@ -539,32 +539,10 @@ async fn wait_for(server: &TestServer, field: &str) {
     panic!("/ready never had {field}: {:?}", server.ready_json().await);
 }
 
-/// A Python with pyarrow (in a venv the tests create in the target folder, which CI may
-/// reuse across runs, so pip runs once), or None without python3.
-fn pyarrow_python() -> Option<std::path::PathBuf> {
-    let python = which_python().ok()?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| nba_testkit::workspace_root().join("target"));
-    let venv = target.join("pyarrow-venv");
-    let py = venv.join("bin/python");
-    // Tests run in parallel: one at a time creates the venv and installs pyarrow.
-    static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = SETUP.lock().unwrap_or_else(|e| e.into_inner());
-    if !py.exists() {
-        let ok = std::process::Command::new(&python).args(["-m", "venv"]).arg(&venv).status().unwrap().success();
-        assert!(ok, "python3 -m venv failed");
-    }
-    let have = std::process::Command::new(&py).args(["-c", "import pyarrow.flight"]).status().unwrap().success();
-    if !have {
-        let ok = std::process::Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyarrow"]).status().unwrap().success();
-        assert!(ok, "pip install pyarrow failed");
-    }
-    Some(py)
-}
-
 /// A client nobody here wrote: pyarrow.flight, in a venv the test creates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
-    let Some(py) = pyarrow_python() else {
+    let Some(py) = nba_testkit::pyarrow_python() else {
         eprintln!("SKIPPED pyarrow_fetches_a_slate_and_exchanges_a_batch: python3 is not installed");
         return;
     };
@@ -595,13 +573,6 @@ async fn pyarrow_fetches_a_slate_and_exchanges_a_batch() {
     server.stop().await.unwrap();
 }
 
-fn which_python() -> Result<String, ()> {
-    match std::process::Command::new("python3").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok("python3".into()),
-        _ => Err(()),
-    }
-}
-
 /// Runs `server/tests/flight_write_then_read.py` (pyarrow writes `rows` feature rows in
 /// 100,000-row batches, then reads): its JSON line, or a panic if it has not finished
 /// within two minutes (the exchange hung).
@@ -623,7 +594,7 @@ async fn write_everything_then_read_with(py: &std::path::Path, server: &TestServ
 /// server keeps reading while the answers wait for the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyarrow_writing_everything_before_reading_gets_every_answer() {
-    let Some(py) = pyarrow_python() else {
+    let Some(py) = nba_testkit::pyarrow_python() else {
         eprintln!("SKIPPED pyarrow_writing_everything_before_reading_gets_every_answer: python3 is not installed");
         return;
     };
@@ -634,11 +605,31 @@ async fn pyarrow_writing_everything_before_reading_gets_every_answer() {
     server.stop().await.unwrap();
 }
 
+/// The other pattern on a million rows: pyarrow reads answers while a thread of it writes
+/// (`server/tests/flight_concurrent.py`), and gets every answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_reading_while_writing_gets_every_answer() {
+    let Some(py) = nba_testkit::pyarrow_python() else {
+        eprintln!("SKIPPED pyarrow_reading_while_writing_gets_every_answer: python3 is not installed");
+        return;
+    };
+    let server = TestServer::season(&["--prediction-log", "false"]).await;
+    let script = nba_testkit::workspace_root().join("server/tests/flight_concurrent.py");
+    let addr = server.grpc.replace("http://", "grpc://");
+    let run = tokio::process::Command::new(&py).arg(&script).arg(&addr).arg("1000000").arg("100000").kill_on_drop(true).output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the exchange hung: no answer within 120 s").unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 1_000_000, "{v}");
+    assert!(v["first"].as_array().unwrap().iter().all(|p| p.as_f64().is_some_and(f64::is_finite)), "{v}");
+    server.stop().await.unwrap();
+}
+
 /// Past `--max-flight-answer-backlog-bytes` of unread answers the exchange ends with
 /// RESOURCE_EXHAUSTED, which the client sees after its writes finish: never a hang.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhausted() {
-    let Some(py) = pyarrow_python() else {
+    let Some(py) = nba_testkit::pyarrow_python() else {
         eprintln!("SKIPPED pyarrow_writing_everything_past_the_answer_backlog_gets_resource_exhausted: python3 is not installed");
         return;
     };
