@@ -16,6 +16,7 @@
 
 use crate::error::ServeError;
 use crate::game_day::{GameDay, Known, Resolve, Source, given_inactive, given_starters, valid_id};
+use crate::telemetry::Registered;
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_features::{GameContext, History, N_FEATURES};
@@ -24,10 +25,15 @@ use nba_store::Store;
 use nba_store::injuries::InjuryReports;
 use nba_store::lines::PropLines;
 use nba_store::rows::{GameRow, InactiveRow};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Feature-cache lookups by result (`nba_feature_cache_requests_total`).
+static CACHE_HITS: Registered<metrics::Counter> = Registered::new(|| metrics::counter!("nba_feature_cache_requests_total", "result" => "hit"));
+static CACHE_MISSES: Registered<metrics::Counter> = Registered::new(|| metrics::counter!("nba_feature_cache_requests_total", "result" => "miss"));
 
 /// The tables a snapshot is read from: a refresh reloads when any of them changed (its
 /// newest row version or its row count). `player_boxscores` feeds the player registry.
@@ -59,8 +65,9 @@ pub struct VectorKey {
     pub generation: u64,
     pub player_id: String,
     pub date: NaiveDate,
-    pub team: String,
-    pub opponent: String,
+    /// The platform's codes (static for the 30 franchises: no allocation, nothing to fetch).
+    pub team: Cow<'static, str>,
+    pub opponent: Cow<'static, str>,
     pub is_home: bool,
     pub team_inactive: Known,
     pub opp_inactive: Known,
@@ -68,10 +75,13 @@ pub struct VectorKey {
     pub opp_starters: Known,
 }
 
-/// A computed vector and what it was computed for.
+/// A computed vector and what it was computed for (shared: the cache hands the same one
+/// to every request that asks the same question).
 #[derive(Debug, Clone)]
 pub struct FeatureVector {
     pub values: Arc<[f32; N_FEATURES]>,
+    /// The game's date.
+    pub date: NaiveDate,
     /// The teams in the platform's codes, whatever spelling the request used.
     pub team: String,
     pub opponent: String,
@@ -109,13 +119,17 @@ pub struct FeatureSource {
     snapshot: ArcSwapOption<HistorySnapshot>,
     /// False after a refresh failed, until one succeeds.
     healthy: AtomicBool,
-    cache: Mutex<lru::LruCache<VectorKey, FeatureVector>>,
+    cache: Mutex<VectorCache>,
     refreshing: tokio::sync::Mutex<()>,
     /// Doubtful players of an injury report play (`--doubtful-plays`).
     doubtful_plays: bool,
     /// "Now" for a request: injury reports filed and lines posted later are not seen.
     clock: Clock,
 }
+
+/// Computed vectors by what determines them. Keys carry client-given lists, so the hasher
+/// is foldhash's seeded `quality` variant: fast on these short keys, unlike SipHash.
+type VectorCache = lru::LruCache<VectorKey, Arc<FeatureVector>, foldhash::quality::RandomState>;
 
 /// What time it is for the feature source: the wall clock when serving, the run's own
 /// time for a slate run (`--as-of`) and in tests.
@@ -128,7 +142,7 @@ impl FeatureSource {
             store,
             snapshot: ArcSwapOption::empty(),
             healthy: AtomicBool::new(false),
-            cache: Mutex::new(lru::LruCache::new(cap)),
+            cache: Mutex::new(lru::LruCache::with_hasher(cap, foldhash::quality::RandomState::default())),
             refreshing: tokio::sync::Mutex::new(()),
             doubtful_plays,
             clock: Arc::new(Utc::now),
@@ -247,22 +261,38 @@ impl FeatureSource {
         Ok(out)
     }
 
+    /// The current snapshot for one request, read without touching its reference count
+    /// (which every request on every thread would otherwise write): hold it briefly, and
+    /// `as_deref().ok_or_else(FeatureSource::not_loaded)`.
+    pub fn guard(&self) -> arc_swap::Guard<Option<Arc<HistorySnapshot>>> {
+        self.snapshot.load()
+    }
+
+    /// UNAVAILABLE: no snapshot has been read yet.
+    pub fn not_loaded() -> ServeError {
+        ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into())
+    }
+
     /// The feature vector for a query, from the cache or computed.
-    pub fn vector(&self, q: &FeatureQuery<'_>) -> Result<FeatureVector, ServeError> {
-        let Some(snap) = self.snapshot() else {
-            return Err(ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into()));
-        };
-        let key = self.key(&snap, q)?;
+    pub fn vector(&self, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
+        let snap = self.guard();
+        self.vector_in(snap.as_deref().ok_or_else(Self::not_loaded)?, q)
+    }
+
+    /// The feature vector for a query in a given snapshot (a caller that reads more of
+    /// the snapshot, such as the stored lines, reads the same one).
+    pub fn vector_in(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
+        let key = self.key(snap, q)?;
         if let Some(f) = self.cache.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
-            metrics::counter!("nba_feature_cache_requests_total", "result" => "hit").increment(1);
+            CACHE_HITS.with(|c| c.increment(1));
             return Ok(f);
         }
-        metrics::counter!("nba_feature_cache_requests_total", "result" => "miss").increment(1);
+        CACHE_MISSES.with(|c| c.increment(1));
         let ctx = GameContext {
             date: key.date,
             season: nba_pages::season::season_of(key.date),
-            team: key.team.clone(),
-            opponent: key.opponent.clone(),
+            team: key.team.to_string(),
+            opponent: key.opponent.to_string(),
             is_home: key.is_home,
             team_inactive: key.team_inactive.ids.as_deref().map(<[String]>::to_vec),
             opp_inactive: key.opp_inactive.ids.as_deref().map(<[String]>::to_vec),
@@ -271,17 +301,18 @@ impl FeatureSource {
         };
         let values = nba_features::compute(&snap.history, &key.player_id, &ctx);
         let games_before = snap.history.player_before(&key.player_id, key.date).iter().filter(|g| g.played).count() as u32;
-        let f = FeatureVector {
+        let f = Arc::new(FeatureVector {
             values: Arc::new(values),
-            team: key.team.clone(),
-            opponent: key.opponent.clone(),
+            date: key.date,
+            team: key.team.to_string(),
+            opponent: key.opponent.to_string(),
             games_before,
             availability_source: key.team_inactive.source,
             opponent_availability_source: key.opp_inactive.source,
             lineup_source: key.team_starters.source,
             opponent_lineup_source: key.opp_starters.source,
             injury_report_time: key.team_inactive.report_time.max(key.opp_inactive.report_time),
-        };
+        });
         if let Ok(mut c) = self.cache.lock() {
             c.put(key, f.clone());
         }
@@ -297,19 +328,20 @@ impl FeatureSource {
         }
         let date = parse_date(q.game_date)?;
         let opponent = known_team(h, q.opponent).ok_or_else(|| ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)))?;
-        // His games before the date, looked up once: the default team is his latest's.
-        let before = h.player_before(q.player_id, date);
+        // Only his first game is read, unless the team must be found (his latest's).
+        let known_player = h.has_player_before(q.player_id, date);
         let team = match q.team {
             Some(t) => known_team(h, t).ok_or_else(|| ServeError::invalid("team", format!("unknown team {t:?}")))?,
-            None => match before.last() {
-                Some(g) => g.team.clone(),
+            None => match h.player_before(q.player_id, date).last() {
+                // His team's code as stored (static when it is a current franchise's).
+                Some(g) => nba_names::canonical_team(&g.team).filter(|c| *c == g.team).map_or_else(|| Cow::Owned(g.team.clone()), Cow::Borrowed),
                 None => return Err(self.unknown_player(q.player_id, date)),
             },
         };
         if team == opponent {
             return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
         }
-        if before.is_empty() {
+        if !known_player {
             return Err(self.unknown_player(q.player_id, date));
         }
         let how = Resolve { ignore_stored: q.ignore_stored, as_of: self.now(), doubtful_plays: self.doubtful_plays };
@@ -343,7 +375,7 @@ impl FeatureSource {
 /// A game date the server predicts: YYYY-MM-DD, from the league's first season to 400
 /// days from now.
 fn parse_date(s: &str) -> Result<NaiveDate, ServeError> {
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ServeError::invalid("game_date", format!("{s:?} is not a date (YYYY-MM-DD)")))?;
+    let date = iso_date(s).ok_or_else(|| ServeError::invalid("game_date", format!("{s:?} is not a date (YYYY-MM-DD)")))?;
     let first = NaiveDate::from_ymd_opt(1946, 11, 1).unwrap_or(NaiveDate::MIN);
     let last = Utc::now().date_naive() + chrono::Days::new(400);
     if date < first || date > last {
@@ -352,14 +384,64 @@ fn parse_date(s: &str) -> Result<NaiveDate, ServeError> {
     Ok(date)
 }
 
+/// A `YYYY-MM-DD` date; the common ten-digit spelling is read directly, anything else
+/// as chrono reads `%Y-%m-%d` (chrono's general parser costs more than the rest of a
+/// request's validation).
+pub fn iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')));
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d);
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
 /// The platform's code of a team, from any spelling clients use ("PHX", "Phoenix Suns",
 /// "pho"). One of the 30 current franchises is known even before its first stored game
 /// (its features from history are then missing, not an error: a slate on the first days
 /// of the data, a franchise's first game); a code outside their aliases is accepted as
 /// written when the history knows it (a former franchise's code).
-fn known_team(h: &History, spelled: &str) -> Option<String> {
+fn known_team(h: &History, spelled: &str) -> Option<Cow<'static, str>> {
     match nba_names::canonical_team(spelled) {
-        Some(code) => Some(code.to_string()),
-        None => (valid_id(spelled) && h.knows_team(spelled)).then(|| spelled.to_string()),
+        Some(code) => Some(Cow::Borrowed(code)),
+        None => (valid_id(spelled) && h.knows_team(spelled)).then(|| Cow::Owned(spelled.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ten-digit spelling is read directly; every other string as chrono reads
+    /// `%Y-%m-%d`, so the fast path accepts and refuses exactly what chrono does.
+    #[test]
+    fn iso_dates_read_as_chrono_reads_them() {
+        let chrono = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        for s in [
+            "2024-03-05",
+            "2024-3-5",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+            "0000-01-01",
+            "2024-03-5 ",
+            " 2024-03-05",
+            "2024/03/05",
+            "20240305",
+            "2024-03-0x",
+            "+2024-03-05",
+            "",
+            "2024-03-05T00:00",
+            "９９９９-01-01",
+        ] {
+            assert_eq!(iso_date(s), chrono(s), "{s:?}");
+        }
+        assert_eq!(iso_date("2024-03-05"), NaiveDate::from_ymd_opt(2024, 3, 5));
     }
 }

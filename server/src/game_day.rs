@@ -46,8 +46,12 @@ impl Source {
     }
 }
 
-/// One team's list (inactive players or starters) as resolved for a request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One team's list (inactive players or starters) as resolved for a request. Part of the
+/// feature cache's key: a stored game's list (`OFFICIAL`) is compared and hashed by
+/// identity, since every request for that game shares the snapshot's one list (the key
+/// holds it, so its address cannot be reused while the key lives); any other list (given,
+/// or from an injury report) by its players.
+#[derive(Debug, Clone)]
 pub struct Known {
     /// Player ids, sorted and without duplicates; None while unknown. Shared: a stored
     /// game's list is the snapshot's own, not a copy per request.
@@ -55,6 +59,29 @@ pub struct Known {
     pub source: Source,
     /// When the injury report it came from was filed.
     pub report_time: Option<DateTime<Utc>>,
+}
+
+impl PartialEq for Known {
+    fn eq(&self, other: &Known) -> bool {
+        let same_ids = match (self.source, &self.ids, &other.ids) {
+            (Source::Official, Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (_, a, b) => a == b,
+        };
+        self.source == other.source && self.report_time == other.report_time && same_ids
+    }
+}
+
+impl Eq for Known {}
+
+impl std::hash::Hash for Known {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.source.hash(h);
+        self.report_time.hash(h);
+        match (self.source, &self.ids) {
+            (Source::Official, Some(ids)) => std::ptr::hash(Arc::as_ptr(ids).cast::<String>(), h),
+            (_, ids) => ids.hash(h),
+        }
+    }
 }
 
 impl Known {
@@ -101,7 +128,7 @@ pub struct StoredLists {
 pub struct GameDay {
     /// Every stored game's lists, by date then team (looked up by a borrowed team code:
     /// every request reads four lists).
-    stored: HashMap<NaiveDate, HashMap<String, StoredLists>>,
+    stored: foldhash::HashMap<NaiveDate, foldhash::HashMap<String, StoredLists>>,
     pub injuries: InjuryReports,
 }
 

@@ -12,6 +12,7 @@ use crate::error::ServeError;
 use crate::feature_source::{FeatureQuery, FeatureSource, FeatureVector};
 use crate::predlog::PredictionLog;
 use crate::served_model::{LoadedModel, ModelSlot};
+use crate::telemetry::Registered;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::{Call, FeatureContribution, PredictRequest, PredictResponse};
 use nba_store::lines::{MarketLine, PropLines};
@@ -22,6 +23,8 @@ use std::sync::Arc;
 const CALL_PROBABILITY: f64 = 0.55;
 /// ... and at least this many points between prediction and line.
 const CALL_EDGE: f64 = 1.5;
+/// `nba_predicted_points`: every answered prediction's points.
+static PREDICTED_POINTS: Registered<metrics::Histogram> = Registered::new(|| metrics::histogram!("nba_predicted_points"));
 /// The longest book key `line_book` takes (real keys are under 20 characters).
 const MAX_BOOK_CHARS: usize = 64;
 
@@ -35,7 +38,7 @@ pub struct Predictor {
 /// One answered request, with what produced it.
 pub struct Scored {
     pub response: PredictResponse,
-    pub features: FeatureVector,
+    pub features: Arc<FeatureVector>,
     pub model: Arc<LoadedModel>,
     /// The line the edge and call used, with its prices (None: no line).
     pub line: Option<UsedLine>,
@@ -93,14 +96,16 @@ impl Predictor {
 
     /// Scores one request with the served model. `method` labels the prediction log.
     pub fn predict(&self, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
-        let model = self.model()?;
-        self.predict_with(&model, req, method)
+        self.score(self.model()?, req, method)
     }
 
     /// Scores one request with a given model (a Flight stream keeps one model throughout).
     pub fn predict_with(&self, model: &Arc<LoadedModel>, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
+        self.score(model.clone(), req, method)
+    }
+
+    fn score(&self, model: Arc<LoadedModel>, req: &PredictRequest, method: &'static str) -> Result<Scored, ServeError> {
         let choice = line_choice(req)?;
-        let model = model.clone();
         let q = FeatureQuery {
             player_id: &req.player_id,
             game_date: &req.game_date,
@@ -113,11 +118,18 @@ impl Predictor {
             opp_starters: req.opponent_starters.as_ref().map(|l| l.player_ids.as_slice()),
             ignore_stored: req.ignore_stored,
         };
-        let features = self.feature_source.vector(&q)?;
-        let line = self.line_for(&choice, req);
+        // One snapshot for the vector and the stored line.
+        let guard = self.feature_source.guard();
+        let snap = guard.as_deref().ok_or_else(FeatureSource::not_loaded)?;
+        let features = self.feature_source.vector_in(snap, &q)?;
+        let line = match &choice {
+            LineChoice::Given(l) => Some(UsedLine::given(*l)),
+            stored => choose_line(stored, &snap.lines, features.date, &req.player_id, self.feature_source.now()),
+        };
+        drop(guard);
         // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
         let pred = (model.scorer.predict_row(&features.values[..])? as f64).max(0.0);
-        metrics::histogram!("nba_predicted_points").record(pred);
+        PREDICTED_POINTS.with(|h| h.record(pred));
         let mut response = PredictResponse {
             player_id: req.player_id.clone(),
             game_date: req.game_date.clone(),
@@ -152,21 +164,9 @@ impl Predictor {
             response.call = call(edge, p_over) as i32;
         }
         if let Some(log) = &self.log {
-            log.record(method, &response, req.is_home, &features, line.as_ref());
+            log.record(method, &model, &response, req.is_home, &features, line.as_ref());
         }
         Ok(Scored { response, features, model, line })
-    }
-
-    /// The line of a request whose features were found: its own, else the stored one at
-    /// the feature source's clock.
-    fn line_for(&self, choice: &LineChoice, req: &PredictRequest) -> Option<UsedLine> {
-        if let LineChoice::Given(l) = choice {
-            return Some(UsedLine::given(*l));
-        }
-        // The date was validated with the features; the snapshot answered them.
-        let date = NaiveDate::parse_from_str(&req.game_date, "%Y-%m-%d").ok()?;
-        let snap = self.feature_source.snapshot()?;
-        choose_line(choice, &snap.lines, date, &req.player_id, self.feature_source.now())
     }
 
     /// Each feature's contribution: the prediction minus the prediction with that feature

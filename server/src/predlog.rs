@@ -1,62 +1,81 @@
 //! The prediction log: every answer appended to ClickHouse's `predictions` table, off the
-//! request path. A request only does a non-blocking `try_send` into a bounded queue; a
-//! background task collapses the answers of a window (`--prediction-log-window-secs`):
-//! the same answer given again to the same kind of caller (method, source, model, question,
-//! inputs bit for bit, line with its source and snapshot) becomes one row, the latest,
-//! with `asked` counting how often it was given, and the window's rows are written in one
-//! insert. Most traffic asks the same questions again (apps poll a slate of a few hundred
-//! players), so ClickHouse stores and merges a row per distinct answer instead of one per
-//! call; grading reads the latest answer per player and question either way. If the queue is full or ClickHouse keeps
-//! failing, answers are dropped and counted (`nba_prediction_log_dropped_total`): logging
-//! never slows or fails a prediction.
+//! request path. Most traffic asks the same questions again (apps poll a slate of a few
+//! hundred players), so the log keeps one row per distinct answer and window
+//! (`--prediction-log-window-secs`), the latest, with `asked` counting how often it was
+//! given, and writes the window's rows in one insert: ClickHouse stores and merges a row
+//! per distinct answer instead of one per call, and grading reads the latest answer per
+//! player and question either way.
+//!
+//! Repeats are recognised on the request path, before any row is built, by what the
+//! answer is a function of: the method, the model, the feature vector and the line (its
+//! value, source, snapshot and prices). A vector comes from the feature source's cache,
+//! so the same question answered again carries the very same vector: the key holds the
+//! model and the vector by pointer, and the pending entry keeps both alive, so an address
+//! can never be reused by another vector or model while its entry waits. A repeat is then
+//! a hash of a few words and a counter under one of [`SHARDS`] locks; only a new answer
+//! builds its row (strings, the 77 features). A vector computed again (evicted from the
+//! cache, a new history snapshot) starts a row of its own: fewer collapses, never a wrong
+//! one.
+//!
+//! Past [`MAX_PENDING_ROWS`] distinct answers the writer is woken early; past
+//! [`MAX_HELD_ROWS`] (ClickHouse failing or slow) new answers are dropped and counted
+//! (`nba_prediction_log_dropped_total`), as are a failed write's: logging never slows or
+//! fails a prediction.
 
 use crate::feature_source::FeatureVector;
 use crate::predict::UsedLine;
+use crate::served_model::LoadedModel;
 use chrono::{DateTime, NaiveDate, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
+use nba_features::N_FEATURES;
 use nba_store::Store;
 use nba_store::rows::PredictionRow;
+use std::any::Any;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::{Notify, watch};
 
-const QUEUE: usize = 100_000;
-/// Answers taken from the queue at a time.
-const BATCH: usize = 1_000;
-/// Distinct answers that wait at most before a write, whatever the window.
+/// Locks the pending answers are spread over (by their vector's address), so that the
+/// request threads rarely wait for each other.
+const SHARDS: usize = 16;
+/// Distinct answers that wait at most before the writer is woken, whatever the window.
 const MAX_PENDING_ROWS: usize = 20_000;
+/// Distinct answers held at most (the writer behind: ClickHouse slow or failing); new
+/// ones past it are dropped and counted. Repeats of held ones are still counted.
+const MAX_HELD_ROWS: usize = 100_000;
 
 #[derive(Clone)]
 pub struct PredictionLog {
-    tx: mpsc::Sender<PredictionRow>,
-    close: std::sync::Arc<watch::Sender<bool>>,
+    pending: Arc<PendingAnswers>,
+    close: Arc<watch::Sender<bool>>,
 }
 
 impl PredictionLog {
-    /// Starts the writer, collapsing repeated answers for `window` before each write; it
-    /// ends after [`PredictionLog::close`] (writing what is queued).
+    /// Starts the writer, which writes the answers collected in each `window`; it ends
+    /// after [`PredictionLog::close`] (writing what is pending).
     pub fn start(store: Store, window: Duration) -> (PredictionLog, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let pending = Arc::new(PendingAnswers::new(MAX_PENDING_ROWS, MAX_HELD_ROWS));
         let (close, closed) = watch::channel(false);
-        (PredictionLog { tx, close: std::sync::Arc::new(close) }, tokio::spawn(writer(store, rx, closed, window)))
+        let task = tokio::spawn(writer(store, pending.clone(), closed, window));
+        (PredictionLog { pending, close: Arc::new(close) }, task)
     }
 
-    /// Asks the writer to write what is queued and stop.
+    /// Asks the writer to write what is pending and stop.
     pub fn close(&self) {
         let _ = self.close.send(true);
     }
 
-    /// Queues a client's answer (`source = request`).
-    pub fn record(&self, method: &'static str, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) {
+    /// Counts a client's answer (`source = request`): a repeat adds to its pending row,
+    /// a new answer builds one.
+    pub fn record(&self, method: &'static str, model: &Arc<LoadedModel>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) {
         let now = Utc::now();
-        let Some(row) = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line) else {
-            return;
-        };
-        if self.tx.try_send(row).is_err() {
-            metrics::counter!("nba_prediction_log_dropped_total", "reason" => "queue_full").increment(1);
-        }
+        let key = AnswerKey::new(method, model, &f.values, line);
+        let pins = Pins { _model: model.clone(), _features: f.values.clone() };
+        self.pending.count(key, pins, now, || {
+            prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line)
+        });
     }
 }
 
@@ -113,120 +132,188 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
     })
 }
 
-/// Rows waiting for the next write, each distinct answer once with how often it was given.
-#[derive(Default)]
+/// What an answer is a function of, so that equal keys are the same answer: the method
+/// (the kind of caller), the model and the feature vector by address (the vector also
+/// fixes the player, date, teams and every list's source: it was computed for exactly
+/// those), and the line. Addresses stay unique while the entry's [`Pins`] live.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AnswerKey {
+    method: &'static str,
+    model: usize,
+    features: usize,
+    line: Option<LineKey>,
+}
+
+/// The line an answer used: its value, source, snapshot and prices, bit for bit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LineKey {
+    line: u64,
+    source: String,
+    time: Option<DateTime<Utc>>,
+    over_price: Option<u64>,
+    under_price: Option<u64>,
+}
+
+impl AnswerKey {
+    fn new<M: ?Sized>(method: &'static str, model: &Arc<M>, features: &Arc<[f32; N_FEATURES]>, line: Option<&UsedLine>) -> AnswerKey {
+        AnswerKey {
+            method,
+            model: Arc::as_ptr(model).cast::<u8>() as usize,
+            features: Arc::as_ptr(features) as usize,
+            line: line.map(|l| LineKey {
+                line: l.line.to_bits(),
+                source: l.source.clone(),
+                time: l.time,
+                over_price: l.over_price.map(f64::to_bits),
+                under_price: l.under_price.map(f64::to_bits),
+            }),
+        }
+    }
+
+    /// The shard of the key's vector (allocations are 16-byte aligned: skip those bits).
+    fn shard(&self) -> usize {
+        (self.features >> 4 ^ self.features >> 12) % SHARDS
+    }
+}
+
+/// What keeps a key's addresses from being reused while its answer is pending.
+struct Pins {
+    _model: Arc<dyn Any + Send + Sync>,
+    _features: Arc<[f32; N_FEATURES]>,
+}
+
+/// One distinct answer waiting for the next write.
 struct Pending {
-    rows: Vec<PredictionRow>,
-    /// Row positions by [`answer_hash`]; a hash shared by two different answers keeps the
-    /// first indexed and the second as a row of its own (nothing merged wrongly).
-    index: HashMap<u64, usize>,
+    row: PredictionRow,
+    asked: u32,
+    /// When it was last given.
+    last: DateTime<Utc>,
+    _pins: Pins,
 }
 
 impl Pending {
-    fn push(&mut self, row: PredictionRow) {
-        let h = answer_hash(&row);
-        if let Some(&i) = self.index.get(&h) {
-            let kept = &mut self.rows[i];
-            if same_answer(kept, &row) {
-                kept.asked = kept.asked.saturating_add(row.asked);
-                // The row says when the answer was last given.
-                if row.predicted_at > kept.predicted_at {
-                    (kept.predicted_at, kept.run_at) = (row.predicted_at, row.run_at);
-                }
-                return;
+    /// The row as written: how often the answer was given, and when last.
+    fn into_row(self) -> PredictionRow {
+        let mut row = self.row;
+        row.asked = self.asked;
+        (row.predicted_at, row.run_at) = (self.last, self.last);
+        row
+    }
+}
+
+/// The answers of the current window, one entry per distinct answer, over [`SHARDS`]
+/// locks.
+struct PendingAnswers {
+    shards: Vec<Mutex<HashMap<AnswerKey, Pending>>>,
+    /// Distinct answers held, over all shards.
+    held: AtomicUsize,
+    /// Woken when `wake_at` distinct answers wait.
+    wake: Notify,
+    wake_at: usize,
+    hold_at: usize,
+    /// Set once the writer has taken its last rows: later answers are not kept.
+    closed: AtomicBool,
+}
+
+impl PendingAnswers {
+    fn new(wake_at: usize, hold_at: usize) -> PendingAnswers {
+        PendingAnswers {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            held: AtomicUsize::new(0),
+            wake: Notify::new(),
+            wake_at,
+            hold_at,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one answer given at `now`: a repeat adds to its entry; a new answer's row is
+    /// built by `row` (outside the lock) and kept, unless the log is full or closed.
+    fn count(&self, key: AnswerKey, pins: Pins, now: DateTime<Utc>, row: impl FnOnce() -> Option<PredictionRow>) {
+        let shard = &self.shards[key.shard()];
+        if Self::repeat(shard, &key, now) {
+            return;
+        }
+        if self.closed.load(Ordering::Acquire) {
+            metrics::counter!("nba_prediction_log_dropped_total", "reason" => "closed").increment(1);
+            return;
+        }
+        let held = self.held.fetch_add(1, Ordering::AcqRel) + 1;
+        if held > self.hold_at {
+            self.held.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("nba_prediction_log_dropped_total", "reason" => "queue_full").increment(1);
+            return;
+        }
+        let Some(row) = row() else {
+            self.held.fetch_sub(1, Ordering::AcqRel);
+            return;
+        };
+        let Ok(mut entries) = shard.lock() else { return };
+        match entries.entry(key) {
+            // Another thread kept the same answer meanwhile: count on it.
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                self.held.fetch_sub(1, Ordering::AcqRel);
+                let e = e.get_mut();
+                e.asked = e.asked.saturating_add(1);
+                e.last = e.last.max(now);
             }
-        } else {
-            self.index.insert(h, self.rows.len());
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Pending { row, asked: 1, last: now, _pins: pins });
+            }
         }
-        self.rows.push(row);
-    }
-
-    fn answers(&self) -> u64 {
-        self.rows.iter().map(|r| u64::from(r.asked)).sum()
-    }
-
-    fn take(&mut self) -> Vec<PredictionRow> {
-        self.index.clear();
-        std::mem::take(&mut self.rows)
-    }
-}
-
-/// Floats compared and hashed bit for bit (NaN equals NaN: a missing feature is a value),
-/// without copying them.
-struct Bits<'a>(&'a [f32]);
-
-impl PartialEq for Bits<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().zip(other.0).all(|(x, y)| x.to_bits() == y.to_bits())
-    }
-}
-
-impl Eq for Bits<'_> {}
-
-impl Hash for Bits<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.len().hash(h);
-        for x in self.0 {
-            x.to_bits().hash(h);
+        drop(entries);
+        if held == self.wake_at {
+            self.wake.notify_one();
         }
     }
+
+    /// Adds to a pending entry of `key`; false when there is none.
+    fn repeat(shard: &Mutex<HashMap<AnswerKey, Pending>>, key: &AnswerKey, now: DateTime<Utc>) -> bool {
+        let Ok(mut entries) = shard.lock() else { return false };
+        match entries.get_mut(key) {
+            Some(e) => {
+                e.asked = e.asked.saturating_add(1);
+                e.last = e.last.max(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every pending answer's row; the entries (and their pins) are released.
+    fn take(&self) -> Vec<PredictionRow> {
+        let mut rows = Vec::new();
+        for shard in &self.shards {
+            let entries = match shard.lock() {
+                Ok(mut e) => std::mem::take(&mut *e),
+                Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+            };
+            self.held.fetch_sub(entries.len(), Ordering::AcqRel);
+            rows.extend(entries.into_values().map(Pending::into_row));
+        }
+        rows
+    }
 }
 
-/// What makes two logged answers the same: who asked (method, source, run), the model, the
-/// question with its inputs (the feature vector bit for bit, the line with its source,
-/// snapshot time and prices) and the answer; everything but the time and the count. One
-/// key for the hash and the comparison.
-fn answer_key(r: &PredictionRow) -> impl Hash + Eq + '_ {
-    let bits = |x: Option<f32>| x.map(f32::to_bits);
-    let bits64 = |x: Option<f64>| x.map(f64::to_bits);
-    (
-        (&r.method, &r.source, &r.run, &r.model_version, r.feature_version, &r.player_id, r.game_date, &r.team, &r.opponent, r.is_home),
-        (r.predicted_pts.to_bits(), r.p10.to_bits(), r.p90.to_bits(), bits(r.line), bits(r.p_over), &r.call),
-        (&r.line_source, r.line_time, bits64(r.over_price), bits64(r.under_price)),
-        (&r.availability_source, &r.opponent_availability_source, &r.lineup_source, &r.opponent_lineup_source),
-        Bits(&r.features),
-    )
-}
-
-fn answer_hash(r: &PredictionRow) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    answer_key(r).hash(&mut h);
-    h.finish()
-}
-
-fn same_answer(a: &PredictionRow, b: &PredictionRow) -> bool {
-    answer_key(a) == answer_key(b)
-}
-
-/// Writes the log: answers are collapsed for `window` (or until [`MAX_PENDING_ROWS`]
-/// distinct ones wait), then written in one insert.
-async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: watch::Receiver<bool>, window: Duration) {
-    let mut received: Vec<PredictionRow> = Vec::with_capacity(BATCH);
-    let mut pending = Pending::default();
-    let mut first_at = Instant::now();
+/// Writes the log: the answers pending every `window` (sooner when [`MAX_PENDING_ROWS`]
+/// distinct ones wait), each write one insert; at close, what is pending, then stops.
+async fn writer(store: Store, pending: Arc<PendingAnswers>, mut close: watch::Receiver<bool>, window: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + window, window);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let was_empty = pending.rows.is_empty();
-        let deadline = first_at + if was_empty { Duration::from_secs(3600) } else { window };
-        let mut closed = tokio::select! {
-            n = rx.recv_many(&mut received, BATCH) => n == 0,
-            () = tokio::time::sleep_until(deadline) => false,
-            // Closed, or every logger dropped: either way, write what is queued and stop.
+        let closed = tokio::select! {
+            _ = tick.tick() => false,
+            () = pending.wake.notified() => false,
+            // Closed, or every logger dropped: either way, write what is pending and stop.
             _ = close.changed() => true,
         };
-        if closed || *close.borrow() {
-            closed = true;
-            while let Ok(row) = rx.try_recv() {
-                received.push(row);
-            }
+        let closed = closed || *close.borrow();
+        if closed {
+            pending.closed.store(true, Ordering::Release);
         }
-        for row in received.drain(..) {
-            pending.push(row);
-        }
-        if was_empty {
-            first_at = Instant::now();
-        }
-        if !pending.rows.is_empty() && (closed || pending.rows.len() >= MAX_PENDING_ROWS || first_at.elapsed() >= window) {
-            write(&store, &mut pending).await;
+        let rows = pending.take();
+        if !rows.is_empty() {
+            write(&store, rows).await;
         }
         if closed {
             return;
@@ -234,9 +321,8 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<PredictionRow>, mut close: 
     }
 }
 
-async fn write(store: &Store, pending: &mut Pending) {
-    let answers = pending.answers();
-    let rows = pending.take();
+async fn write(store: &Store, rows: Vec<PredictionRow>) {
+    let answers: u64 = rows.iter().map(|r| u64::from(r.asked)).sum();
     match store.insert(&rows).await {
         Ok(()) => {
             metrics::counter!("nba_prediction_log_rows_total").increment(rows.len() as u64);
@@ -289,49 +375,138 @@ mod tests {
         }
     }
 
-    #[test]
-    fn repeats_collapse_into_the_latest_row_with_a_count() {
-        let mut p = Pending::default();
-        for minute in [5, 1, 9] {
-            p.push(row("tatumja01", 27.5, minute));
+    fn vector(x: f32) -> Arc<[f32; N_FEATURES]> {
+        Arc::new([x; N_FEATURES])
+    }
+
+    fn model() -> Arc<dyn Any + Send + Sync> {
+        Arc::new(String::from("v1"))
+    }
+
+    fn consensus(line: f64, hour: u32) -> UsedLine {
+        UsedLine {
+            line,
+            source: PredictionRow::LINE_CONSENSUS.into(),
+            time: Utc.with_ymd_and_hms(2024, 3, 20, hour, 0, 0).single(),
+            over_price: Some(1.91),
+            under_price: Some(1.91),
+            books: 3,
         }
-        p.push(row("brownja02", 22.0, 2));
-        let mut other_inputs = row("tatumja01", 27.5, 3);
-        other_inputs.features[1] = 0.0;
-        p.push(other_inputs);
-        let mut other_line = row("tatumja01", 27.5, 4);
-        other_line.line = Some(21.5);
-        p.push(other_line);
-        // The same number from the stored consensus, then from a later snapshot of it: the
-        // line's source and time are part of the answer.
-        let snapshot = |minute: u32, hour: u32| {
-            let mut r = row("tatumja01", 27.5, minute);
-            (r.line_source, r.line_time) = (PredictionRow::LINE_CONSENSUS.into(), Utc.with_ymd_and_hms(2024, 3, 20, hour, 0, 0).single());
-            (r.over_price, r.under_price) = (Some(1.91), Some(1.91));
-            r
-        };
-        p.push(snapshot(6, 15));
-        p.push(snapshot(7, 15));
-        p.push(snapshot(8, 16));
-        assert_eq!(p.answers(), 9);
-        let rows = p.take();
-        assert_eq!(rows.len(), 6, "one row per distinct answer");
-        assert_eq!(rows.iter().map(|r| r.asked).collect::<Vec<_>>(), [3, 1, 1, 1, 2, 1]);
-        assert_eq!((rows[0].asked, rows[0].predicted_at.format("%M").to_string(), rows[0].run_at), (3, "09".to_string(), rows[0].predicted_at));
-        assert!(p.rows.is_empty() && p.index.is_empty());
+    }
+
+    /// Counts one answer; `built` counts the rows built.
+    fn count(
+        p: &PendingAnswers,
+        method: &'static str,
+        model: &Arc<dyn Any + Send + Sync>,
+        v: &Arc<[f32; N_FEATURES]>,
+        line: Option<&UsedLine>,
+        minute: u32,
+        built: &AtomicUsize,
+    ) {
+        let key = AnswerKey::new(method, model, v, line);
+        let at = Utc.with_ymd_and_hms(2024, 3, 20, 18, minute, 0).unwrap();
+        p.count(key, Pins { _model: model.clone(), _features: v.clone() }, at, || {
+            built.fetch_add(1, Ordering::Relaxed);
+            let mut r = row("tatumja01", v[0], minute);
+            r.method = method.into();
+            r.line = line.map(|l| l.line as f32);
+            Some(r)
+        });
+    }
+
+    fn by_method_and_line(mut rows: Vec<PredictionRow>) -> Vec<(String, f32, Option<f32>, u32, u32)> {
+        let minute = |r: &PredictionRow| r.predicted_at.format("%M").to_string().parse::<u32>().unwrap();
+        let mut out: Vec<_> = rows.drain(..).map(|r| (r.method.clone(), r.predicted_pts, r.line, r.asked, minute(&r))).collect();
+        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        out
     }
 
     #[test]
-    fn a_shared_hash_never_merges_different_answers() {
-        let mut p = Pending::default();
-        let a = row("tatumja01", 27.5, 1);
-        let mut b = row("brownja02", 22.0, 2);
-        // Pretend b hashed like a: it must stay a row of its own.
-        p.index.insert(answer_hash(&b), 0);
-        p.rows.push(a.clone());
-        b.asked = 1;
-        p.push(b);
-        assert_eq!(p.rows.len(), 2);
-        assert_eq!((p.rows[0].asked, p.rows[1].asked), (1, 1));
+    fn repeats_collapse_into_the_latest_row_with_a_count_and_build_one_row() {
+        let p = PendingAnswers::new(1000, 1000);
+        let built = AtomicUsize::new(0);
+        let (m, a, b) = (model(), vector(27.5), vector(27.5));
+        for minute in [5, 1, 9] {
+            count(&p, "Predict", &m, &a, None, minute, &built);
+        }
+        // The same numbers in another vector (computed again): a row of its own.
+        count(&p, "Predict", &m, &b, None, 2, &built);
+        // The same vector against lines: the line, its source and its snapshot matter.
+        count(&p, "Predict", &m, &a, Some(&consensus(21.5, 15)), 6, &built);
+        count(&p, "Predict", &m, &a, Some(&consensus(21.5, 15)), 7, &built);
+        count(&p, "Predict", &m, &a, Some(&consensus(21.5, 16)), 8, &built);
+        count(&p, "PredictBatch", &m, &a, None, 3, &built);
+        // Another model, same vector.
+        count(&p, "Predict", &model(), &a, None, 4, &built);
+        assert_eq!(built.load(Ordering::Relaxed), 6, "a row is built only for a new answer");
+        assert_eq!(p.held.load(Ordering::Relaxed), 6);
+        let rows = p.take();
+        assert_eq!(rows.iter().map(|r| u64::from(r.asked)).sum::<u64>(), 9, "every answer counted");
+        assert_eq!(
+            by_method_and_line(rows),
+            [
+                ("Predict".into(), 27.5, None, 1, 2),
+                ("Predict".into(), 27.5, None, 1, 4),
+                ("Predict".into(), 27.5, None, 3, 9),
+                ("Predict".into(), 27.5, Some(21.5), 1, 8),
+                ("Predict".into(), 27.5, Some(21.5), 2, 7),
+                ("PredictBatch".into(), 27.5, None, 1, 3),
+            ]
+        );
+        assert_eq!(p.held.load(Ordering::Relaxed), 0);
+        assert!(p.take().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn past_the_hold_limit_new_answers_are_dropped_and_repeats_still_counted() {
+        let p = PendingAnswers::new(1000, 2);
+        let built = AtomicUsize::new(0);
+        let (m, a, b, c) = (model(), vector(20.0), vector(21.0), vector(22.0));
+        count(&p, "Predict", &m, &a, None, 1, &built);
+        count(&p, "Predict", &m, &b, None, 2, &built);
+        count(&p, "Predict", &m, &c, None, 3, &built);
+        count(&p, "Predict", &m, &a, None, 4, &built);
+        assert_eq!(built.load(Ordering::Relaxed), 2, "the third answer is not even built");
+        let rows = by_method_and_line(p.take());
+        assert_eq!(rows.iter().map(|r| (r.1, r.3)).collect::<Vec<_>>(), [(20.0, 2), (21.0, 1)]);
+        count(&p, "Predict", &m, &c, None, 5, &built);
+        assert_eq!(p.take().len(), 1, "room again after a write");
+    }
+
+    #[tokio::test]
+    async fn the_writer_is_woken_when_enough_answers_wait_and_nothing_is_kept_after_close() {
+        let p = PendingAnswers::new(2, 100);
+        let built = AtomicUsize::new(0);
+        let m = model();
+        count(&p, "Predict", &m, &vector(1.0), None, 1, &built);
+        let woken = tokio::time::timeout(Duration::from_millis(50), p.wake.notified()).await;
+        assert!(woken.is_err(), "one answer waits for the window");
+        count(&p, "Predict", &m, &vector(2.0), None, 2, &built);
+        tokio::time::timeout(Duration::from_secs(5), p.wake.notified()).await.expect("woken at two answers");
+        p.closed.store(true, Ordering::Release);
+        count(&p, "Predict", &m, &vector(3.0), None, 3, &built);
+        assert_eq!(p.take().len(), 2);
+    }
+
+    /// Two threads giving the same answers at once: every answer counted, one row each.
+    #[test]
+    fn concurrent_repeats_are_all_counted_in_one_row() {
+        let p = PendingAnswers::new(1000, 1000);
+        let built = AtomicUsize::new(0);
+        let m = model();
+        let vs: Vec<_> = (0..8).map(|i| vector(i as f32)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for k in 0..5000 {
+                        count(&p, "Predict", &m, &vs[k % vs.len()], None, 1, &built);
+                    }
+                });
+            }
+        });
+        let rows = p.take();
+        assert_eq!(rows.len(), 8);
+        assert!(rows.iter().all(|r| r.asked == 1250), "{:?}", rows.iter().map(|r| r.asked).collect::<Vec<_>>());
     }
 }

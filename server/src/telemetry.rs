@@ -10,9 +10,11 @@ const LATENCY_BUCKETS: &[f64] = &[0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_
 /// Predicted points buckets.
 const POINTS_BUCKETS: &[f64] = &[0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0];
 
+/// The recorder's handle, once [`prometheus`] has installed it.
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
 /// The process's Prometheus handle (installs the recorder on first use).
 pub fn prometheus() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
@@ -40,6 +42,32 @@ pub fn prometheus() -> &'static PrometheusHandle {
         });
         handle
     })
+}
+
+/// A metric handle registered once. `metrics::counter!` and its kin look the metric up in
+/// the recorder (its name and labels hashed, a lock taken) on every use; on the request
+/// path that is most of what a metric costs, so the handles of the busiest ones are kept.
+/// A handle is only kept once the recorder is installed: one taken before would be the
+/// no-op recorder's for good.
+pub struct Registered<T> {
+    handle: OnceLock<T>,
+    register: fn() -> T,
+}
+
+impl<T> Registered<T> {
+    pub const fn new(register: fn() -> T) -> Self {
+        Registered { handle: OnceLock::new(), register }
+    }
+
+    /// Runs `f` with the handle.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        if installed() { f(self.handle.get_or_init(self.register)) } else { f(&(self.register)()) }
+    }
+}
+
+/// Whether [`prometheus`] has installed the recorder.
+pub fn installed() -> bool {
+    HANDLE.get().is_some()
 }
 
 fn describe() {

@@ -5,7 +5,9 @@
 //! impossible by construction.
 
 use chrono::NaiveDate;
-use std::collections::HashMap;
+// Looked up on every request by a short id: foldhash, not SipHash (no untrusted key is
+// inserted: the keys come from ClickHouse).
+use foldhash::HashMap;
 
 /// One player's line in one game, as the feature code needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,12 @@ impl History {
         }
     }
 
+    /// Whether the player has a game dated strictly before `day` (his first game only is
+    /// read: a request's validation asks this, not for the games themselves).
+    pub fn has_player_before(&self, player_id: &str, day: NaiveDate) -> bool {
+        self.players.get(player_id).and_then(|games| games.first()).is_some_and(|g| g.date < day)
+    }
+
     /// The team's games dated strictly before `day`, oldest first.
     pub fn team_before(&self, team: &str, day: NaiveDate) -> &[TeamGame] {
         match self.teams.get(team) {
@@ -164,5 +172,44 @@ impl History {
 
     pub fn player_count(&self) -> usize {
         self.players.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn game(id: &str, day: u32) -> (String, PlayerGame) {
+        let date = NaiveDate::from_ymd_opt(2024, 3, day).unwrap();
+        let g = PlayerGame {
+            game_id: format!("202403{day:02}0BOS"),
+            date,
+            season: 2024,
+            team: "BOS".into(),
+            played: true,
+            starter: true,
+            minutes: 30.0,
+            pts: 20.0,
+            fga: 15.0,
+            fg3a: 5.0,
+            fta: 4.0,
+            usg: 25.0,
+        };
+        (id.to_string(), g)
+    }
+
+    /// "Any game before the day" agrees with the games before the day, on every side of
+    /// each game date, for a player with games and one without.
+    #[test]
+    fn has_player_before_agrees_with_player_before() {
+        let h = History::new([game("tatumja01", 10), game("tatumja01", 5), game("brownja02", 12)], []);
+        for player in ["tatumja01", "brownja02", "nobody01"] {
+            for day in 1..=20 {
+                let d = NaiveDate::from_ymd_opt(2024, 3, day).unwrap();
+                assert_eq!(h.has_player_before(player, d), !h.player_before(player, d).is_empty(), "{player} {d}");
+            }
+        }
+        assert!(!h.has_player_before("tatumja01", NaiveDate::from_ymd_opt(2024, 3, 5).unwrap()), "the day itself is not before");
+        assert!(h.has_player_before("tatumja01", NaiveDate::from_ymd_opt(2024, 3, 6).unwrap()));
     }
 }

@@ -64,6 +64,11 @@ const SHARED_CITIES: [&str; 2] = ["Los Angeles", "LA"];
 /// "LA Clippers", "Los Angeles Clippers"), nicknames alone ("Nets") -- case and
 /// punctuation insensitive. None when not a team. Covers the 30 current franchises.
 pub fn canonical_team(s: &str) -> Option<&'static str> {
+    // Most callers already write the code (every request names two teams): found without
+    // normalising the spelling.
+    if let Some(team) = TEAMS.iter().find(|t| t.code == s) {
+        return Some(team.code);
+    }
     spellings().get(&key(s)).copied()
 }
 

@@ -1,7 +1,7 @@
 //! `inference.GRPCInferenceService`: the Open Inference Protocol (KServe V2), so standard
 //! V2 clients can score raw FP32 feature rows (contract order) without our own API.
 
-use super::finish;
+use super::Method;
 use crate::error::ServeError;
 use crate::predict::Predictor;
 use nba_api::decode;
@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tonic::{Request, Response, Status};
+
+static MODEL_METADATA: Method = Method::new("ModelMetadata");
+static MODEL_INFER: Method = Method::new("ModelInfer");
 
 /// The one model this server exposes over V2.
 pub const MODEL_NAME: &str = "nba-points";
@@ -105,12 +108,12 @@ impl GrpcInferenceService for InferenceApi {
             inputs: vec![TensorMetadata { name: nba_model::onnx::INPUT.into(), datatype: "FP32".into(), shape: vec![-1, N_FEATURES as i64] }],
             outputs: vec![TensorMetadata { name: nba_model::onnx::OUTPUT.into(), datatype: "FP32".into(), shape: vec![-1, 1] }],
         });
-        finish("ModelMetadata", started, res)
+        MODEL_METADATA.finish(started, res)
     }
 
     async fn model_infer(&self, r: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
         let started = Instant::now();
         let res = self.infer(r.get_ref());
-        finish("ModelInfer", started, res)
+        MODEL_INFER.finish(started, res)
     }
 }

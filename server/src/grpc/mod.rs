@@ -5,26 +5,72 @@ pub mod inference;
 pub mod predict;
 
 use crate::error::ServeError;
+use metrics::{Counter, Histogram};
+use std::sync::OnceLock;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 use tonic::{Code, Request, Status};
 
-/// Records one call's count and latency by method and status code.
-pub fn observe(method: &'static str, started: Instant, code: Code) {
-    let code = code_name(code);
-    metrics::counter!("nba_grpc_requests_total", "method" => method, "code" => code).increment(1);
-    metrics::histogram!("nba_grpc_request_duration_seconds", "method" => method, "code" => code).record(started.elapsed().as_secs_f64());
+/// A gRPC method: its name in the metrics, and the handles of its successful calls (most
+/// calls), registered once (see [`crate::telemetry::Registered`]).
+pub struct Method {
+    pub name: &'static str,
+    ok: OnceLock<(Counter, Histogram)>,
 }
 
-/// Runs a handler body, recording its metrics and mapping its error to a status.
+impl Method {
+    pub const fn new(name: &'static str) -> Method {
+        Method { name, ok: OnceLock::new() }
+    }
+
+    /// Runs a handler body, recording its metrics and mapping its error to a status.
+    pub fn finish<T>(&self, started: Instant, r: Result<T, ServeError>) -> Result<tonic::Response<T>, Status> {
+        respond(r, |code| self.observe(started, code), self.name)
+    }
+
+    /// Records one call's count and latency by status code.
+    pub fn observe(&self, started: Instant, code: Code) {
+        if code == Code::Ok && crate::telemetry::installed() {
+            let (calls, latency) = self.ok.get_or_init(|| handles(self.name, Code::Ok));
+            calls.increment(1);
+            latency.record(started.elapsed().as_secs_f64());
+        } else {
+            observe(self.name, started, code);
+        }
+    }
+}
+
+/// Records one call's count and latency by method and status code (registering the
+/// metrics each time: for streams and rare outcomes).
+pub fn observe(method: &'static str, started: Instant, code: Code) {
+    let (calls, latency) = handles(method, code);
+    calls.increment(1);
+    latency.record(started.elapsed().as_secs_f64());
+}
+
+fn handles(method: &'static str, code: Code) -> (Counter, Histogram) {
+    let code = code_name(code);
+    (
+        metrics::counter!("nba_grpc_requests_total", "method" => method, "code" => code),
+        metrics::histogram!("nba_grpc_request_duration_seconds", "method" => method, "code" => code),
+    )
+}
+
+/// Runs a handler body, recording its metrics (registered each time: for streams) and
+/// mapping its error to a status.
 pub fn finish<T>(method: &'static str, started: Instant, r: Result<T, ServeError>) -> Result<tonic::Response<T>, Status> {
+    respond(r, |code| observe(method, started, code), method)
+}
+
+/// The call's answer or status, after `observe` has recorded its code.
+fn respond<T>(r: Result<T, ServeError>, observe: impl FnOnce(Code), method: &str) -> Result<tonic::Response<T>, Status> {
     match r {
         Ok(v) => {
-            observe(method, started, Code::Ok);
+            observe(Code::Ok);
             Ok(tonic::Response::new(v))
         }
         Err(e) => {
-            observe(method, started, e.code());
+            observe(e.code());
             if e.code() == Code::Internal {
                 tracing::error!(method, error = %e, "internal error");
             }

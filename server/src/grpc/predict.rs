@@ -2,7 +2,7 @@
 //! ResolvePlayer (names as other sources write them, through the snapshot's
 //! `nba_names::PlayerRegistry`).
 
-use super::finish;
+use super::Method;
 use crate::error::ServeError;
 use crate::predict::Predictor;
 use chrono::NaiveDate;
@@ -15,6 +15,12 @@ use nba_registry::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
+
+static PREDICT: Method = Method::new("Predict");
+static PREDICT_BATCH: Method = Method::new("PredictBatch");
+static GET_MODEL: Method = Method::new("GetModel");
+static EXPLAIN: Method = Method::new("Explain");
+static RESOLVE_PLAYER: Method = Method::new("ResolvePlayer");
 
 /// Batches larger than this are scored on a blocking thread, so a big batch cannot stall
 /// the runtime threads that answer single predictions.
@@ -111,7 +117,7 @@ impl PredictionService for PredictApi {
     async fn predict(&self, request: Request<PredictRequest>) -> Result<Response<PredictResponse>, Status> {
         let started = Instant::now();
         let r = self.predictor.predict(request.get_ref(), "Predict").map(|s| s.response);
-        finish("Predict", started, r)
+        PREDICT.finish(started, r)
     }
 
     async fn predict_batch(&self, request: Request<PredictBatchRequest>) -> Result<Response<PredictBatchResponse>, Status> {
@@ -127,7 +133,7 @@ impl PredictionService for PredictApi {
                 .await
                 .map_err(|e| ServeError::Internal(format!("batch task: {e}")))
         };
-        finish("PredictBatch", started, r)
+        PREDICT_BATCH.finish(started, r)
     }
 
     async fn get_model(&self, _request: Request<GetModelRequest>) -> Result<Response<GetModelResponse>, Status> {
@@ -150,7 +156,7 @@ impl PredictionService for PredictApi {
                 model_sha256: man.model_sha256.clone(),
             }
         });
-        finish("GetModel", started, r)
+        GET_MODEL.finish(started, r)
     }
 
     async fn explain(&self, request: Request<PredictRequest>) -> Result<Response<ExplainResponse>, Status> {
@@ -159,13 +165,13 @@ impl PredictionService for PredictApi {
             let features = self.predictor.explain(&s)?;
             Ok(ExplainResponse { prediction: Some(s.response), features })
         });
-        finish("Explain", started, r)
+        EXPLAIN.finish(started, r)
     }
 
     async fn resolve_player(&self, request: Request<ResolvePlayerRequest>) -> Result<Response<ResolvePlayerResponse>, Status> {
         let started = Instant::now();
         let r = resolve_player(&self.predictor, request.get_ref());
-        finish("ResolvePlayer", started, r)
+        RESOLVE_PLAYER.finish(started, r)
     }
 }
 
