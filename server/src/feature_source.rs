@@ -288,6 +288,12 @@ impl FeatureSource {
             return Ok(f);
         }
         CACHE_MISSES.with(|c| c.increment(1));
+        // Checked here, not in `key`: a cached vector's player was checked in the same
+        // snapshot (its generation is in the key), and the check reads his games, which a
+        // hit does not otherwise touch.
+        if !snap.history.has_player_before(&key.player_id, key.date) {
+            return Err(self.unknown_player(&key.player_id, key.date));
+        }
         let ctx = GameContext {
             date: key.date,
             season: nba_pages::season::season_of(key.date),
@@ -320,7 +326,8 @@ impl FeatureSource {
     }
 
     /// Validates a query against the snapshot, resolves the teams' spellings, the default
-    /// team, and each list's source.
+    /// team, and each list's source. Whether the player has games before the date is
+    /// checked on a cache miss (`vector_in`).
     fn key(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<VectorKey, ServeError> {
         let h = &snap.history;
         if !valid_id(q.player_id) {
@@ -328,8 +335,6 @@ impl FeatureSource {
         }
         let date = parse_date(q.game_date)?;
         let opponent = known_team(h, q.opponent).ok_or_else(|| ServeError::invalid("opponent", format!("unknown team {:?}", q.opponent)))?;
-        // Only his first game is read, unless the team must be found (his latest's).
-        let known_player = h.has_player_before(q.player_id, date);
         let team = match q.team {
             Some(t) => known_team(h, t).ok_or_else(|| ServeError::invalid("team", format!("unknown team {t:?}")))?,
             None => match h.player_before(q.player_id, date).last() {
@@ -340,9 +345,6 @@ impl FeatureSource {
         };
         if team == opponent {
             return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
-        }
-        if !known_player {
-            return Err(self.unknown_player(q.player_id, date));
         }
         let how = Resolve { ignore_stored: q.ignore_stored, as_of: self.now(), doubtful_plays: self.doubtful_plays };
         let g = &snap.game_day;
