@@ -5,18 +5,22 @@
 //! in a hash map and walks the same 300-tree depth-6 ensemble natively: what any gRPC
 //! service of this size costs, with nothing of ours around it. Beside it run two
 //! `nba-server`s on the same registry and rows, one with the prediction log off and one
-//! with it on (its default). The same client asks each in turn, rounds alternated so that
-//! a noisy neighbour hits all three alike: concurrency 1 (p50, p99 of one caller at a
+//! with it on (its default); and, for reference, the floor on sockets without TCP_NODELAY
+//! (Nagle's algorithm coalesces answers into fewer packets at concurrency 32, which tonic's
+//! defaults and nba-server do not). The same client asks each in turn, rounds alternated so that
+//! a noisy neighbour hits all four alike: concurrency 1 (p50, p99 of one caller at a
 //! time) and concurrency 32 (calls/s), then the ratios to the floor of the same round, and
 //! the CPU each costs: the server runtime's threads per call, and ClickHouse's per logged
 //! answer and per row written (the log collapses repeated answers, so rows < answers).
 //!
 //! Environment: as the `serve` bench (CLICKHOUSE_URL, NBA_DATA_DIR, NBA_BENCH_DATABASE),
 //! plus NBA_BENCH_SECONDS (default 10, per throughput phase), NBA_BENCH_CALLS (default
-//! 10000, per latency phase), NBA_BENCH_ROUNDS (default 3).
+//! 10000, per latency phase), NBA_BENCH_ROUNDS (default 3), NBA_BENCH_LOG_WINDOW_SECS
+//! (default: the server's default `--prediction-log-window-secs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use clap::Parser;
 use nba_api::proto::inference::ModelInferRequest;
 use nba_api::proto::predict::prediction_service_server::{PredictionService, PredictionServiceServer};
 use nba_api::proto::predict::{
@@ -185,15 +189,23 @@ fn main() {
         let version = registry(&store, &rows, dir.path()).await;
         (store, rows, version)
     });
-    let floor_addr = start_floor(&server_rt, &rows);
-    let window = 1;
+    let floor_addr = start_floor(&server_rt, &rows, true);
+    let nagle_addr = start_floor(&server_rt, &rows, false);
+    // The log's window: its default unless NBA_BENCH_LOG_WINDOW_SECS says otherwise (a
+    // shorter window writes more rows, so ClickHouse takes more of the shared cores).
+    let window: u64 = std::env::var("NBA_BENCH_LOG_WINDOW_SECS").map_or_else(|_| default_log_window(), |w| w.parse().unwrap());
     let (off_addr, off_admin, off_stop, off_task) = start_server(&server_rt, dir.path(), &store, &[]);
     let window_arg = window.to_string();
     let (on_addr, on_admin, on_stop, on_task) =
         start_server(&server_rt, dir.path(), &store, &["--prediction-log", "true", "--prediction-log-window-secs", &window_arg]);
     let reqs: Arc<Vec<PredictRequest>> = Arc::new(rows.iter().map(serving::request).collect());
     let infs: Arc<Vec<ModelInferRequest>> = Arc::new(rows.iter().map(infer_request).collect());
-    let configs = [("floor (bare tonic, native walk)", floor_addr), ("nba-server, log off", off_addr), ("nba-server, log on", on_addr)];
+    let configs = [
+        ("floor (bare tonic, native walk)", floor_addr),
+        ("nba-server, log off", off_addr),
+        ("nba-server, log on", on_addr),
+        ("floor without TCP_NODELAY", nagle_addr),
+    ];
     let mut all: Vec<Vec<Figures>> = vec![vec![]; configs.len()];
     client_rt.block_on(async {
         wait_ready(&off_admin).await;
@@ -242,16 +254,25 @@ fn report(names: &[&str], all: &[Vec<Figures>]) {
     }
 }
 
-/// The floor on an ephemeral port of `rt`; returns its URL.
-fn start_floor(rt: &tokio::runtime::Runtime, rows: &[Row]) -> String {
+/// `--prediction-log-window-secs` when not given.
+fn default_log_window() -> u64 {
+    match nba_server::config::Cli::try_parse_from(["nba-server", "serve", "--registry", "."]).unwrap().command {
+        nba_server::config::Command::Serve(c) => c.prediction_log_window_secs,
+        _ => unreachable!(),
+    }
+}
+
+/// The floor on an ephemeral port of `rt`; returns its URL. `nodelay`: tonic's default
+/// (TCP_NODELAY on every accepted socket; nba-server sets it too), else Nagle's algorithm,
+/// the socket's own default.
+fn start_floor(rt: &tokio::runtime::Runtime, rows: &[Row], nodelay: bool) -> String {
     let features = rows.iter().map(|r| ((r.player_id.clone(), r.d.clone()), Arc::from(r.features.as_slice()))).collect();
     let floor = Floor { features, scorer: Scorer::new(forest(rows)).unwrap() };
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
-    rt.spawn(
-        tonic::transport::Server::builder()
-            .add_service(PredictionServiceServer::new(floor))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
+    // `Server::builder()` sets TCP_NODELAY on the sockets it accepts itself, not on those
+    // of a listener it is given: set here as tonic would.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(nodelay));
+    rt.spawn(tonic::transport::Server::builder().add_service(PredictionServiceServer::new(floor)).serve_with_incoming(incoming));
     addr
 }

@@ -72,9 +72,11 @@ impl PredictionLog {
     pub fn record(&self, method: &'static str, model: &Arc<LoadedModel>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) {
         let now = Utc::now();
         let key = AnswerKey::new(method, model, &f.values, line);
-        let pins = Pins { _model: model.clone(), _features: f.values.clone() };
-        self.pending.count(key, pins, now, || {
-            prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line)
+        // Built for a new answer only: a repeat touches neither reference count (the
+        // model's is shared by every request on every thread).
+        self.pending.count(key, now, || {
+            let row = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line)?;
+            Some((row, Pins { _model: model.clone(), _features: f.values.clone() }))
         });
     }
 }
@@ -201,10 +203,14 @@ impl Pending {
     }
 }
 
+/// One lock's share of the pending answers (keys are addresses and static names: the
+/// fast foldhash).
+type Shard = Mutex<HashMap<AnswerKey, Pending, foldhash::fast::RandomState>>;
+
 /// The answers of the current window, one entry per distinct answer, over [`SHARDS`]
 /// locks.
 struct PendingAnswers {
-    shards: Vec<Mutex<HashMap<AnswerKey, Pending>>>,
+    shards: Vec<Shard>,
     /// Distinct answers held, over all shards.
     held: AtomicUsize,
     /// Woken when `wake_at` distinct answers wait.
@@ -218,7 +224,7 @@ struct PendingAnswers {
 impl PendingAnswers {
     fn new(wake_at: usize, hold_at: usize) -> PendingAnswers {
         PendingAnswers {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
             held: AtomicUsize::new(0),
             wake: Notify::new(),
             wake_at,
@@ -227,9 +233,9 @@ impl PendingAnswers {
         }
     }
 
-    /// Counts one answer given at `now`: a repeat adds to its entry; a new answer's row is
-    /// built by `row` (outside the lock) and kept, unless the log is full or closed.
-    fn count(&self, key: AnswerKey, pins: Pins, now: DateTime<Utc>, row: impl FnOnce() -> Option<PredictionRow>) {
+    /// Counts one answer given at `now`: a repeat adds to its entry; a new answer's row and
+    /// pins are built by `new` (outside the lock) and kept, unless the log is full or closed.
+    fn count(&self, key: AnswerKey, now: DateTime<Utc>, new: impl FnOnce() -> Option<(PredictionRow, Pins)>) {
         let shard = &self.shards[key.shard()];
         if Self::repeat(shard, &key, now) {
             return;
@@ -244,7 +250,7 @@ impl PendingAnswers {
             metrics::counter!("nba_prediction_log_dropped_total", "reason" => "queue_full").increment(1);
             return;
         }
-        let Some(row) = row() else {
+        let Some((row, pins)) = new() else {
             self.held.fetch_sub(1, Ordering::AcqRel);
             return;
         };
@@ -268,7 +274,7 @@ impl PendingAnswers {
     }
 
     /// Adds to a pending entry of `key`; false when there is none.
-    fn repeat(shard: &Mutex<HashMap<AnswerKey, Pending>>, key: &AnswerKey, now: DateTime<Utc>) -> bool {
+    fn repeat(shard: &Shard, key: &AnswerKey, now: DateTime<Utc>) -> bool {
         let Ok(mut entries) = shard.lock() else { return false };
         match entries.get_mut(key) {
             Some(e) => {
@@ -406,12 +412,12 @@ mod tests {
     ) {
         let key = AnswerKey::new(method, model, v, line);
         let at = Utc.with_ymd_and_hms(2024, 3, 20, 18, minute, 0).unwrap();
-        p.count(key, Pins { _model: model.clone(), _features: v.clone() }, at, || {
+        p.count(key, at, || {
             built.fetch_add(1, Ordering::Relaxed);
             let mut r = row("tatumja01", v[0], minute);
             r.method = method.into();
             r.line = line.map(|l| l.line as f32);
-            Some(r)
+            Some((r, Pins { _model: model.clone(), _features: v.clone() }))
         });
     }
 
