@@ -273,14 +273,8 @@ impl FeatureSource {
         ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into())
     }
 
-    /// The feature vector for a query, from the cache or computed.
-    pub fn vector(&self, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
-        let snap = self.guard();
-        self.vector_in(snap.as_deref().ok_or_else(Self::not_loaded)?, q)
-    }
-
-    /// The feature vector for a query in a given snapshot (a caller that reads more of
-    /// the snapshot, such as the stored lines, reads the same one).
+    /// The feature vector for a query in a given snapshot, from the cache or computed (the
+    /// caller reads the rest of what it needs, such as the stored lines, from the same one).
     pub fn vector_in(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
         let key = self.key(snap, q)?;
         if let Some(f) = self.cache.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
