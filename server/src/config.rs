@@ -52,7 +52,7 @@ pub struct ServeConfig {
     /// reloaded when the summary tables changed).
     #[arg(long, env = "NBA_FEATURE_REFRESH_SECS", default_value_t = 60)]
     pub feature_refresh_secs: u64,
-    /// Computed feature vectors kept in memory (least recently used are evicted).
+    /// Computed feature vectors kept in memory (beyond it, those asked least often and least lately are evicted).
     #[arg(long, env = "NBA_FEATURE_CACHE_ENTRIES", default_value_t = 100_000)]
     pub feature_cache_entries: usize,
     /// Largest accepted request message, bytes.
@@ -104,6 +104,12 @@ pub struct ServeConfig {
     /// request path).
     #[arg(long, env = "NBA_PREDICTION_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub prediction_log: bool,
+    /// Keep the model's answer (points, p10, p90) beside each cached feature vector and
+    /// give it again to a request asking the same question of the same model, instead of
+    /// walking the trees again (the answer is a function of the two). false: walk them on
+    /// every call (to measure what reuse saves, or to rule it out).
+    #[arg(long, env = "NBA_REUSE_ANSWERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub reuse_answers: bool,
     /// Seconds the prediction log collapses repeated answers before writing them (one row
     /// per distinct answer, with how often it was given); also the longest a logged answer
     /// waits before it is in ClickHouse.

@@ -12,10 +12,11 @@
 //! are, and where they come from, is [`crate::game_day`]'s business. The snapshot is
 //! replaced (never edited) when ClickHouse holds newer rows; if ClickHouse is unreachable
 //! the last snapshot keeps serving and readiness reports degraded. Computed vectors are
-//! kept in a bounded LRU cache keyed by everything that determines them.
+//! kept in a bounded cache (quick_cache) keyed by everything that determines them.
 
 use crate::error::ServeError;
 use crate::game_day::{GameDay, Known, Resolve, Source, given_inactive, given_starters, valid_id};
+use crate::predict::AnswerMemo;
 use crate::telemetry::Registered;
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,9 +28,8 @@ use nba_store::lines::PropLines;
 use nba_store::rows::{GameRow, InactiveRow};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Feature-cache lookups by result (`nba_feature_cache_requests_total`).
 static CACHE_HITS: Registered<metrics::Counter> = Registered::new(|| metrics::counter!("nba_feature_cache_requests_total", "result" => "hit"));
@@ -77,7 +77,7 @@ pub struct VectorKey {
 
 /// A computed vector and what it was computed for (shared: the cache hands the same one
 /// to every request that asks the same question).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FeatureVector {
     pub values: Arc<[f32; N_FEATURES]>,
     /// The game's date.
@@ -94,6 +94,8 @@ pub struct FeatureVector {
     pub opponent_lineup_source: Source,
     /// The latest filing time of the injury reports used (None when no list came from one).
     pub injury_report_time: Option<DateTime<Utc>>,
+    /// The served model's answer for these values, kept for the next request.
+    pub memo: AnswerMemo,
 }
 
 /// What the caller asks for (strings as received; validated here).
@@ -119,7 +121,7 @@ pub struct FeatureSource {
     snapshot: ArcSwapOption<HistorySnapshot>,
     /// False after a refresh failed, until one succeeds.
     healthy: AtomicBool,
-    cache: Mutex<VectorCache>,
+    cache: VectorCache,
     refreshing: tokio::sync::Mutex<()>,
     /// Doubtful players of an injury report play (`--doubtful-plays`).
     doubtful_plays: bool,
@@ -127,9 +129,12 @@ pub struct FeatureSource {
     clock: Clock,
 }
 
-/// Computed vectors by what determines them. Keys carry client-given lists, so the hasher
-/// is foldhash's seeded `quality` variant: fast on these short keys, unlike SipHash.
-type VectorCache = lru::LruCache<VectorKey, Arc<FeatureVector>, foldhash::quality::RandomState>;
+/// Computed vectors by what determines them. Every request reads it, from every runtime
+/// thread: quick_cache's sharded cache takes a shard's read lock and sets an entry's
+/// reference bit on a hit (its S3-FIFO-like policy), where an LRU must relink the entry
+/// under one lock shared by all threads. Keys carry client-given lists, so the hasher is
+/// foldhash's seeded `quality` variant: fast on these short keys, unlike SipHash.
+type VectorCache = quick_cache::sync::Cache<VectorKey, Arc<FeatureVector>, quick_cache::UnitWeighter, foldhash::quality::RandomState>;
 
 /// What time it is for the feature source: the wall clock when serving, the run's own
 /// time for a slate run (`--as-of`) and in tests.
@@ -137,12 +142,12 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 impl FeatureSource {
     pub fn new(store: Store, cache_entries: usize, doubtful_plays: bool) -> Self {
-        let cap = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let cap = cache_entries.max(1);
         FeatureSource {
             store,
             snapshot: ArcSwapOption::empty(),
             healthy: AtomicBool::new(false),
-            cache: Mutex::new(lru::LruCache::with_hasher(cap, foldhash::quality::RandomState::default())),
+            cache: VectorCache::with(cap, cap as u64, quick_cache::UnitWeighter, foldhash::quality::RandomState::default(), Default::default()),
             refreshing: tokio::sync::Mutex::new(()),
             doubtful_plays,
             clock: Arc::new(Utc::now),
@@ -210,9 +215,7 @@ impl FeatureSource {
         metrics::gauge!("nba_feature_history_player_games").set(snap.history.player_game_count() as f64);
         self.snapshot.store(Some(Arc::new(snap)));
         // Old vectors cannot be hit again (the generation is in the key); free them now.
-        if let Ok(mut c) = self.cache.lock() {
-            c.clear();
-        }
+        self.cache.clear();
         Ok(true)
     }
 
@@ -277,7 +280,7 @@ impl FeatureSource {
     /// caller reads the rest of what it needs, such as the stored lines, from the same one).
     pub fn vector_in(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
         let key = self.key(snap, q)?;
-        if let Some(f) = self.cache.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
+        if let Some(f) = self.cache.get(&key) {
             CACHE_HITS.with(|c| c.increment(1));
             return Ok(f);
         }
@@ -312,10 +315,9 @@ impl FeatureSource {
             lineup_source: key.team_starters.source,
             opponent_lineup_source: key.opp_starters.source,
             injury_report_time: key.team_inactive.report_time.max(key.opp_inactive.report_time),
+            memo: AnswerMemo::default(),
         });
-        if let Ok(mut c) = self.cache.lock() {
-            c.put(key, f.clone());
-        }
+        self.cache.insert(key, f.clone());
         Ok(f)
     }
 

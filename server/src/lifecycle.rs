@@ -62,7 +62,7 @@ pub(crate) fn build_state(cfg: &ServeConfig, secrets: &Secrets, store: Store) ->
         let (log, task) = PredictionLog::start(store, Duration::from_secs(cfg.prediction_log_window_secs));
         PredictionLogWriter { log, task }
     });
-    let predictor = Arc::new(Predictor { feature_source, model_slot, log: writer.as_ref().map(|w| w.log.clone()) });
+    let predictor = Arc::new(Predictor { feature_source, model_slot, log: writer.as_ref().map(|w| w.log.clone()), reuse_answers: cfg.reuse_answers });
     let health = tonic_health::server::HealthReporter::new();
     let health_service = HealthGrpcService::new(tonic_health::server::HealthService::from_health_reporter(health.clone()));
     let state = Arc::new(ServerState {

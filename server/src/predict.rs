@@ -33,6 +33,48 @@ pub struct Predictor {
     pub feature_source: Arc<FeatureSource>,
     pub model_slot: Arc<ModelSlot>,
     pub log: Option<PredictionLog>,
+    /// Give a vector's kept answer again to the same model (`--reuse-answers`).
+    pub reuse_answers: bool,
+}
+
+/// What the model answers for a feature vector, before any line: points and interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Answer {
+    pub points: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+/// The last model's answer for one feature vector, kept beside it (in the feature
+/// cache's entry) for the next request that asks the same question: apps poll, and a
+/// slate is a few hundred player-games, so most calls repeat one. The answer is a function
+/// of the model and the vector alone (a line changes only the edge and the call, computed
+/// per request), so reusing it gives the very answer a new walk of the trees would.
+///
+/// Reading it takes no lock and writes no shared memory (an `ArcSwap` load). The model is
+/// held weakly: a swapped-out model is not kept alive by the answers it left, and its
+/// address cannot be taken by another model while one of them is kept, so comparing
+/// addresses cannot mistake a new model for the old.
+#[derive(Debug, Default)]
+pub struct AnswerMemo(arc_swap::ArcSwapOption<ModelAnswer>);
+
+#[derive(Debug)]
+pub struct ModelAnswer {
+    model: std::sync::Weak<LoadedModel>,
+    answer: Answer,
+}
+
+impl AnswerMemo {
+    /// The kept answer, if `model` made it.
+    pub fn get(&self, model: &Arc<LoadedModel>) -> Option<Answer> {
+        let kept = self.0.load();
+        kept.as_ref().filter(|k| std::ptr::eq(k.model.as_ptr(), Arc::as_ptr(model))).map(|k| k.answer)
+    }
+
+    /// Keeps `model`'s answer (replacing another model's).
+    pub fn set(&self, model: &Arc<LoadedModel>, answer: Answer) {
+        self.0.store(Some(Arc::new(ModelAnswer { model: Arc::downgrade(model), answer })));
+    }
 }
 
 /// One answered request, with what produced it.
@@ -127,8 +169,8 @@ impl Predictor {
             stored => choose_line(stored, &snap.lines, features.date, &req.player_id, self.feature_source.now()),
         };
         drop(guard);
-        // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
-        let pred = (model.scorer.predict_row(&features.values[..])? as f64).max(0.0);
+        let answer = self.answer(&model, &features)?;
+        let pred = answer.points;
         PREDICTED_POINTS.with(|h| h.record(pred));
         let mut response = PredictResponse {
             player_id: req.player_id.clone(),
@@ -136,9 +178,8 @@ impl Predictor {
             team: features.team.clone(),
             opponent: features.opponent.clone(),
             predicted_points: pred,
-            // The interval of this player in this game-day state (the vector says both).
-            p10: (pred + model.residual_percentile(&features.values[..], 10)).max(0.0),
-            p90: (pred + model.residual_percentile(&features.values[..], 90)).max(0.0),
+            p10: answer.p10,
+            p90: answer.p90,
             model_version: model.version.clone(),
             feature_version: model.manifest.feature_version,
             contract_hash: model.manifest.contract_hash.clone(),
@@ -167,6 +208,25 @@ impl Predictor {
             log.record(method, &model, &response, req.is_home, &features, line.as_ref());
         }
         Ok(Scored { response, features, model, line })
+    }
+
+    /// The model's points and interval for a vector: the answer kept beside it when this
+    /// model made it (and reuse is on), else the trees walked and the answer kept.
+    fn answer(&self, model: &Arc<LoadedModel>, f: &FeatureVector) -> Result<Answer, ServeError> {
+        if self.reuse_answers
+            && let Some(kept) = f.memo.get(model)
+        {
+            return Ok(kept);
+        }
+        let x = &f.values[..];
+        // Points cannot be negative; the raw score can be slightly (V2 returns it raw).
+        let points = (model.scorer.predict_row(x)? as f64).max(0.0);
+        // The interval of this player in this game-day state (the vector says both).
+        let answer = Answer { points, p10: (points + model.residual_percentile(x, 10)).max(0.0), p90: (points + model.residual_percentile(x, 90)).max(0.0) };
+        if self.reuse_answers {
+            f.memo.set(model, answer);
+        }
+        Ok(answer)
     }
 
     /// Each feature's contribution: the prediction minus the prediction with that feature

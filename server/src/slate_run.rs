@@ -148,8 +148,9 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
     summary.games = snap.schedule.get(&date).map_or(0, Vec::len);
     summary.players = requests.len();
     let stored = stored_players(&store, date, &args.run).await?;
-    let predictor =
-        Predictor { feature_source: Arc::new(features), model_slot: Arc::new(ModelSlot::new(Registry::new(&args.predictions.registry))), log: None };
+    // Each player is asked once: nothing to reuse.
+    let model_slot = Arc::new(ModelSlot::new(Registry::new(&args.predictions.registry)));
+    let predictor = Predictor { feature_source: Arc::new(features), model_slot, log: None, reuse_answers: false };
     let by = || Logged { method: METHOD, source: PredictionRow::SLATE, run: &args.run, run_at: as_of, predicted_at: Utc::now() };
     let mut rows = Vec::new();
     for req in &requests {

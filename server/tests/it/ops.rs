@@ -83,6 +83,46 @@ async fn hot_reload_under_concurrent_requests_fails_nothing() {
     server.stop().await.unwrap();
 }
 
+/// A server that reuses answers (the default) gives, call after call and across model
+/// swaps, exactly the answers of one that walks the trees on every call: a kept answer is
+/// never served for another model than the one that made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_answers_are_the_answers_a_new_walk_gives_across_model_swaps() {
+    let store = season_store().await;
+    let t = trained().await;
+    let (_dir, reg) = registry_copy().await;
+    let reusing = TestServer::start(config(reg.root(), store.url(), store.database(), &[])).await;
+    let walking = TestServer::start(config(reg.root(), store.url(), store.database(), &["--reuse-answers", "false"])).await;
+    reusing.wait_ready().await;
+    walking.wait_ready().await;
+    let reqs = [some_request().await, request_on("2024-02-08").await];
+    let (mut a, mut b) = (reusing.client().await, walking.client().await);
+    let mut by_version = std::collections::BTreeMap::new();
+    for (i, v) in [&t.first, &t.second, &t.first].into_iter().enumerate() {
+        if i > 0 {
+            reg.promote(v).unwrap();
+            for s in [&reusing, &walking] {
+                let (code, body) = s.reload().await;
+                assert_eq!((code, body["model_version"].as_str()), (200, Some(v.as_str())), "{body}");
+            }
+        }
+        for req in &reqs {
+            let walked = b.predict(req.clone()).await.unwrap().into_inner();
+            assert_eq!(walked.model_version, *v);
+            // The first call walks and keeps the answer, the next ones reuse it.
+            for call in 0..3 {
+                let got = a.predict(req.clone()).await.unwrap().into_inner();
+                assert_eq!(got, walked, "model {v}, call {call}: reused answer differs from a new walk");
+            }
+            by_version.entry(v.clone()).or_insert_with(Vec::new).push(walked.predicted_points);
+        }
+    }
+    // The two models answer differently, so a stale answer would have been seen above.
+    assert_ne!(by_version[&t.first][..2], by_version[&t.second][..], "{by_version:?}");
+    reusing.stop().await.unwrap();
+    walking.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_or_mismatched_models_are_refused_and_the_old_one_keeps_serving() {
     let store = season_store().await;
