@@ -276,10 +276,11 @@ impl FeatureSource {
         ServeError::Unavailable("the feature history is not loaded yet (ClickHouse unreachable since start)".into())
     }
 
-    /// The feature vector for a query in a given snapshot, from the cache or computed (the
-    /// caller reads the rest of what it needs, such as the stored lines, from the same one).
-    pub fn vector_in(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<Arc<FeatureVector>, ServeError> {
-        let key = self.key(snap, q)?;
+    /// The feature vector for a query in a given snapshot with injury reports read as of
+    /// `now` ([`FeatureSource::now`]), from the cache or computed (the caller reads the rest
+    /// of what it needs, such as the stored lines, from the same snapshot and instant).
+    pub fn vector_in(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>, now: DateTime<Utc>) -> Result<Arc<FeatureVector>, ServeError> {
+        let key = self.key(snap, q, now)?;
         if let Some(f) = self.cache.get(&key) {
             CACHE_HITS.with(|c| c.increment(1));
             return Ok(f);
@@ -324,7 +325,7 @@ impl FeatureSource {
     /// Validates a query against the snapshot, resolves the teams' spellings, the default
     /// team, and each list's source. Whether the player has games before the date is
     /// checked on a cache miss (`vector_in`).
-    fn key(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>) -> Result<VectorKey, ServeError> {
+    fn key(&self, snap: &HistorySnapshot, q: &FeatureQuery<'_>, now: DateTime<Utc>) -> Result<VectorKey, ServeError> {
         let h = &snap.history;
         if !valid_id(q.player_id) {
             return Err(ServeError::invalid("player_id", format!("{:?} is not a basketball-reference player id", q.player_id)));
@@ -342,7 +343,7 @@ impl FeatureSource {
         if team == opponent {
             return Err(ServeError::invalid("opponent", format!("{team} cannot play itself")));
         }
-        let how = Resolve { ignore_stored: q.ignore_stored, as_of: self.now(), doubtful_plays: self.doubtful_plays };
+        let how = Resolve { ignore_stored: q.ignore_stored, as_of: now, doubtful_plays: self.doubtful_plays };
         let g = &snap.game_day;
         Ok(VectorKey {
             generation: snap.generation,

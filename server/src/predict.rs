@@ -160,13 +160,14 @@ impl Predictor {
             opp_starters: req.opponent_starters.as_ref().map(|l| l.player_ids.as_slice()),
             ignore_stored: req.ignore_stored,
         };
-        // One snapshot for the vector and the stored line.
+        // One snapshot and one instant for the vector (its injury reports) and the stored line.
         let guard = self.feature_source.guard();
         let snap = guard.as_deref().ok_or_else(FeatureSource::not_loaded)?;
-        let features = self.feature_source.vector_in(snap, &q)?;
+        let now = self.feature_source.now();
+        let features = self.feature_source.vector_in(snap, &q, now)?;
         let line = match &choice {
             LineChoice::Given(l) => Some(UsedLine::given(*l)),
-            stored => choose_line(stored, &snap.lines, features.date, &req.player_id, self.feature_source.now()),
+            stored => choose_line(stored, &snap.lines, features.date, &req.player_id, now),
         };
         drop(guard);
         let answer = self.answer(&model, &features)?;

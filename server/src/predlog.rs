@@ -25,7 +25,7 @@
 use crate::feature_source::FeatureVector;
 use crate::predict::UsedLine;
 use crate::served_model::LoadedModel;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use nba_api::proto::predict::{Call, PredictResponse};
 use nba_features::N_FEATURES;
 use nba_store::Store;
@@ -75,8 +75,8 @@ impl PredictionLog {
         // Built for a new answer only: a repeat touches neither reference count (the
         // model's is shared by every request on every thread).
         self.pending.count(key, now, || {
-            let row = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line)?;
-            Some((row, Pins { _model: model.clone(), _features: f.values.clone() }))
+            let row = prediction_row(Logged { method, source: PredictionRow::REQUEST, run: "", run_at: now, predicted_at: now }, r, is_home, f, line);
+            (row, Pins { _model: model.clone(), _features: f.values.clone() })
         });
     }
 }
@@ -94,18 +94,16 @@ pub struct Logged<'a> {
 
 /// The `predictions` row of an answer: the one conversion the log and the slate run use.
 /// `line` is the line the answer used (the request's or a stored one, with its source,
-/// snapshot time and prices). None when the answer's date is not a date (never for an
-/// answer the predictor made).
-pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) -> Option<PredictionRow> {
-    let game_date = NaiveDate::parse_from_str(&r.game_date, "%Y-%m-%d").ok()?;
+/// snapshot time and prices). The game's date is the vector's (the request's, validated).
+pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &FeatureVector, line: Option<&UsedLine>) -> PredictionRow {
     let source_name = |v: i32| crate::flight::source_name(v).unwrap_or_default().to_string();
-    Some(PredictionRow {
+    PredictionRow {
         predicted_at: by.predicted_at,
         method: by.method.to_string(),
         model_version: r.model_version.clone(),
         feature_version: r.feature_version,
         player_id: r.player_id.clone(),
-        game_date,
+        game_date: f.date,
         team: r.team.clone(),
         opponent: r.opponent.clone(),
         is_home: u8::from(is_home),
@@ -131,7 +129,7 @@ pub fn prediction_row(by: Logged<'_>, r: &PredictResponse, is_home: bool, f: &Fe
         line_time: line.and_then(|l| l.time),
         over_price: line.and_then(|l| l.over_price),
         under_price: line.and_then(|l| l.under_price),
-    })
+    }
 }
 
 /// What an answer is a function of, so that equal keys are the same answer: the method
@@ -194,6 +192,12 @@ struct Pending {
 }
 
 impl Pending {
+    /// One more time the answer was given, at `now`.
+    fn ask(&mut self, now: DateTime<Utc>) {
+        self.asked = self.asked.saturating_add(1);
+        self.last = self.last.max(now);
+    }
+
     /// The row as written: how often the answer was given, and when last.
     fn into_row(self) -> PredictionRow {
         let mut row = self.row;
@@ -235,7 +239,7 @@ impl PendingAnswers {
 
     /// Counts one answer given at `now`: a repeat adds to its entry; a new answer's row and
     /// pins are built by `new` (outside the lock) and kept, unless the log is full or closed.
-    fn count(&self, key: AnswerKey, now: DateTime<Utc>, new: impl FnOnce() -> Option<(PredictionRow, Pins)>) {
+    fn count(&self, key: AnswerKey, now: DateTime<Utc>, new: impl FnOnce() -> (PredictionRow, Pins)) {
         let shard = &self.shards[key.shard()];
         if Self::repeat(shard, &key, now) {
             return;
@@ -250,18 +254,13 @@ impl PendingAnswers {
             metrics::counter!("nba_prediction_log_dropped_total", "reason" => "queue_full").increment(1);
             return;
         }
-        let Some((row, pins)) = new() else {
-            self.held.fetch_sub(1, Ordering::AcqRel);
-            return;
-        };
+        let (row, pins) = new();
         let Ok(mut entries) = shard.lock() else { return };
         match entries.entry(key) {
             // Another thread kept the same answer meanwhile: count on it.
             std::collections::hash_map::Entry::Occupied(mut e) => {
                 self.held.fetch_sub(1, Ordering::AcqRel);
-                let e = e.get_mut();
-                e.asked = e.asked.saturating_add(1);
-                e.last = e.last.max(now);
+                e.get_mut().ask(now);
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(Pending { row, asked: 1, last: now, _pins: pins });
@@ -276,14 +275,7 @@ impl PendingAnswers {
     /// Adds to a pending entry of `key`; false when there is none.
     fn repeat(shard: &Shard, key: &AnswerKey, now: DateTime<Utc>) -> bool {
         let Ok(mut entries) = shard.lock() else { return false };
-        match entries.get_mut(key) {
-            Some(e) => {
-                e.asked = e.asked.saturating_add(1);
-                e.last = e.last.max(now);
-                true
-            }
-            None => false,
-        }
+        entries.get_mut(key).map(|e| e.ask(now)).is_some()
     }
 
     /// Every pending answer's row; the entries (and their pins) are released.
@@ -355,7 +347,7 @@ mod tests {
             model_version: "v1".into(),
             feature_version: 4,
             player_id: player.into(),
-            game_date: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+            game_date: chrono::NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
             team: "BOS".into(),
             opponent: "MIL".into(),
             is_home: 1,
@@ -417,7 +409,7 @@ mod tests {
             let mut r = row("tatumja01", v[0], minute);
             r.method = method.into();
             r.line = line.map(|l| l.line as f32);
-            Some((r, Pins { _model: model.clone(), _features: v.clone() }))
+            (r, Pins { _model: model.clone(), _features: v.clone() })
         });
     }
 

@@ -160,12 +160,11 @@ pub async fn run(args: &SlateArgs, clock: Clock) -> anyhow::Result<SlateRunSumma
         }
         match predictor.predict_with(&model, req, METHOD) {
             Ok(scored) => {
-                if let Some(row) = prediction_row(by(), &scored.response, req.is_home, &scored.features, scored.line.as_ref()) {
-                    *summary.availability_sources.entry(row.availability_source.clone()).or_default() += 1;
-                    *summary.lineup_sources.entry(row.lineup_source.clone()).or_default() += 1;
-                    summary.with_line += usize::from(row.line.is_some());
-                    rows.push(row);
-                }
+                let row = prediction_row(by(), &scored.response, req.is_home, &scored.features, scored.line.as_ref());
+                *summary.availability_sources.entry(row.availability_source.clone()).or_default() += 1;
+                *summary.lineup_sources.entry(row.lineup_source.clone()).or_default() += 1;
+                summary.with_line += usize::from(row.line.is_some());
+                rows.push(row);
             }
             Err(e) => summary.failed.push((req.player_id.clone(), e.to_string())),
         }

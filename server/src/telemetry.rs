@@ -61,12 +61,19 @@ impl<T> Registered<T> {
 
     /// Runs `f` with the handle.
     pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        if installed() { f(self.handle.get_or_init(self.register)) } else { f(&(self.register)()) }
+        with_kept(&self.handle, self.register, f)
     }
 }
 
+/// Runs `f` with the handle kept in `cell`, registering it on first use once the recorder
+/// is installed (before, a new one each time): [`Registered`]'s rule, for a handle whose
+/// registration needs more than a `fn()` (a gRPC method's name).
+pub fn with_kept<T, R>(cell: &OnceLock<T>, register: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+    if installed() { f(cell.get_or_init(register)) } else { f(&register()) }
+}
+
 /// Whether [`prometheus`] has installed the recorder.
-pub fn installed() -> bool {
+fn installed() -> bool {
     HANDLE.get().is_some()
 }
 

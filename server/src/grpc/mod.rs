@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use tonic::{Code, Request, Status};
 
 /// A gRPC method: its name in the metrics, and the handles of its successful calls (most
-/// calls), registered once (see [`crate::telemetry::Registered`]).
+/// calls), registered once ([`crate::telemetry::with_kept`]).
 pub struct Method {
     pub name: &'static str,
     ok: OnceLock<(Counter, Histogram)>,
@@ -30,10 +30,8 @@ impl Method {
 
     /// Records one call's count and latency by status code.
     pub fn observe(&self, started: Instant, code: Code) {
-        if code == Code::Ok && crate::telemetry::installed() {
-            let (calls, latency) = self.ok.get_or_init(|| handles(self.name, Code::Ok));
-            calls.increment(1);
-            latency.record(started.elapsed().as_secs_f64());
+        if code == Code::Ok {
+            crate::telemetry::with_kept(&self.ok, || handles(self.name, Code::Ok), |h| record(h, started));
         } else {
             observe(self.name, started, code);
         }
@@ -43,7 +41,10 @@ impl Method {
 /// Records one call's count and latency by method and status code (registering the
 /// metrics each time: for streams and rare outcomes).
 pub fn observe(method: &'static str, started: Instant, code: Code) {
-    let (calls, latency) = handles(method, code);
+    record(&handles(method, code), started);
+}
+
+fn record((calls, latency): &(Counter, Histogram), started: Instant) {
     calls.increment(1);
     latency.record(started.elapsed().as_secs_f64());
 }
