@@ -582,7 +582,14 @@ async fn write_everything_then_read(py: &std::path::Path, server: &TestServer, r
 
 /// As [`write_everything_then_read`], with the script's extra arguments (`small-window`).
 async fn write_everything_then_read_with(py: &std::path::Path, server: &TestServer, rows: usize, extra: &[&str]) -> serde_json::Value {
-    let script = nba_testkit::workspace_root().join("server/tests/flight_write_then_read.py");
+    exchange_script(py, server, "flight_write_then_read.py", rows, extra).await
+}
+
+/// Runs a pyarrow exchange script of `server/tests` (`script ADDR ROWS 100000 EXTRA..`,
+/// 100,000-row batches): its JSON line, or a panic if it has not finished within two
+/// minutes (the exchange hung) or failed.
+async fn exchange_script(py: &std::path::Path, server: &TestServer, script: &str, rows: usize, extra: &[&str]) -> serde_json::Value {
+    let script = nba_testkit::workspace_root().join("server/tests").join(script);
     let addr = server.grpc.replace("http://", "grpc://");
     let run = tokio::process::Command::new(py).arg(&script).arg(&addr).arg(rows.to_string()).arg("100000").args(extra).kill_on_drop(true).output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the exchange hung: no answer within 120 s").unwrap();
@@ -614,12 +621,7 @@ async fn pyarrow_reading_while_writing_gets_every_answer() {
         return;
     };
     let server = TestServer::season(&["--prediction-log", "false"]).await;
-    let script = nba_testkit::workspace_root().join("server/tests/flight_concurrent.py");
-    let addr = server.grpc.replace("http://", "grpc://");
-    let run = tokio::process::Command::new(&py).arg(&script).arg(&addr).arg("1000000").arg("100000").kill_on_drop(true).output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the exchange hung: no answer within 120 s").unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = exchange_script(&py, &server, "flight_concurrent.py", 1_000_000, &[]).await;
     assert_eq!(v["rows"], 1_000_000, "{v}");
     assert!(v["first"].as_array().unwrap().iter().all(|p| p.as_f64().is_some_and(f64::is_finite)), "{v}");
     server.stop().await.unwrap();
